@@ -1,0 +1,221 @@
+"""Per-round store on disk: one .npz file per completed round, written atomically.
+
+Layout under the cache directory::
+
+    runs/<key>/spec.json          what the run is (written once)
+    runs/<key>/round_0003.npz     one completed round: metrics JSON + arrays
+    runs/<key>/.lock              held (flock) by the process computing the run
+    comparisons/<key>.json        a comparison: its RunConfig and the run keys it uses
+
+A record is written to a temporary file in the same directory, fsynced, then renamed over
+its final name, so a reader sees a whole record or none; a process killed mid-write
+leaves only a temporary file that the next writer removes. Records are data (npz with
+`allow_pickle=False` and JSON), never pickle. A record that fails to read (truncated,
+bad CRC, missing fields) is reported and recomputed from the round before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+import zipfile
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from core.types import RoundResult
+
+log = logging.getLogger(__name__)
+
+_ARRAYS = ("labeled", "queried", "scores", "predicted", "confusion")
+_META = tuple(f.name for f in fields(RoundResult) if f.name not in _ARRAYS)
+_ROUND_FILE = re.compile(r"^round_(\d{4,})\.npz$")
+
+
+class CorruptRecord(Exception):
+    """A cache file could not be read back; it is moved aside and recomputed."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
+
+
+def _encode_round(result: RoundResult) -> bytes:
+    import io
+
+    meta = {name: getattr(result, name) for name in _META}
+    arrays = {name: np.asarray(getattr(result, name)) for name in _ARRAYS}
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    return buf.getvalue()
+
+
+def _decode_round(path: Path) -> RoundResult:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {name: z[name] for name in (*_ARRAYS, "meta")}  # reading checks each member's CRC
+        meta = json.loads(data.pop("meta").tobytes().decode())
+        missing = [name for name in _META if name not in meta]
+        if missing:
+            raise CorruptRecord(f"missing fields {missing}")
+        return RoundResult(**meta, **data)
+    except CorruptRecord:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError, TypeError) as exc:
+        raise CorruptRecord(f"{type(exc).__name__}: {exc}") from None
+
+
+class RunStore:
+    """The records of one run (one cache key)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[str] = []  # corrupt files found and moved aside, for the caller to report
+
+    @property
+    def key(self) -> str:
+        return self.root.name
+
+    def round_path(self, index: int) -> Path:
+        return self.root / f"round_{index:04d}.npz"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive while computing: a second process running the same run waits, then reads."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released by the kernel even on SIGKILL
+            try:
+                for stale in self.root.glob(".tmp-*"):  # leftovers of a killed writer
+                    stale.unlink(missing_ok=True)
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def write_spec(self, spec: dict[str, Any]) -> None:
+        path = self.root / "spec.json"
+        if not path.exists():
+            atomic_write_json(path, {**spec, "created": time.time()})
+
+    def read_spec(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.root / "spec.json").read_text())
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            self.problems.append(f"{self.root / 'spec.json'} is corrupt ({exc})")
+            return None
+
+    def write_round(self, result: RoundResult) -> None:
+        atomic_write_bytes(self.round_path(result.round), _encode_round(result))
+
+    def round_indices(self) -> list[int]:
+        if not self.root.is_dir():
+            return []
+        found = (_ROUND_FILE.match(p.name) for p in self.root.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def load_rounds(self, *, repair: bool = False) -> list[RoundResult]:
+        """Completed rounds 0..r-1, stopping at the first missing or corrupt record.
+
+        With `repair`, a corrupt record is moved aside to `*.corrupt` so it gets recomputed
+        (only the process holding the lock repairs; readers only report).
+        """
+        out: list[RoundResult] = []
+        for expected, index in enumerate(self.round_indices()):
+            if index != expected:
+                break
+            path = self.round_path(index)
+            try:
+                record = _decode_round(path)
+            except FileNotFoundError:
+                break
+            except CorruptRecord as exc:
+                message = f"cache record {path} is corrupt ({exc}); it will be recomputed"
+                self.problems.append(message)
+                log.warning(message)
+                if repair:
+                    shutil.move(path, path.with_suffix(".npz.corrupt"))
+                break
+            if record.round != index:
+                self.problems.append(f"cache record {path} holds round {record.round}; recomputing")
+                if repair:
+                    shutil.move(path, path.with_suffix(".npz.corrupt"))
+                break
+            out.append(record)
+        return out
+
+
+class Cache:
+    """The on-disk cache directory shared by the CLI, the dashboard and sweeps."""
+
+    def __init__(self, root: str | os.PathLike[str] = "cache") -> None:
+        self.root = Path(root)
+
+    def run(self, key: str) -> RunStore:
+        return RunStore(self.root / "runs" / key)
+
+    def check_writable(self) -> None:
+        """Fail before any work when the cache directory cannot be written."""
+        try:
+            (self.root / "runs").mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(prefix=".tmp-probe-", dir=self.root, delete=True)
+            probe.close()
+        except OSError as exc:
+            raise PermissionError(f"cache directory {str(self.root)!r} is not writable ({exc.strerror or exc})") from None
+
+    def write_comparison(self, key: str, payload: dict[str, Any]) -> None:
+        atomic_write_json(self.root / "comparisons" / f"{key}.json", payload)
+
+    def read_comparison(self, key: str) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.root / "comparisons" / f"{key}.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def comparisons(self) -> list[dict[str, Any]]:
+        """Every saved comparison, newest first (unreadable files are skipped)."""
+        out = []
+        for path in (self.root / "comparisons").glob("*.json"):
+            try:
+                item = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            item["key"] = path.stem
+            out.append(item)
+        return sorted(out, key=lambda c: c.get("updated", 0), reverse=True)
+
+    def delete_comparison(self, key: str, *, runs: bool = True) -> None:
+        """Remove a comparison and (by default) the runs no other comparison uses."""
+        item = self.read_comparison(key)
+        (self.root / "comparisons" / f"{key}.json").unlink(missing_ok=True)
+        if not runs or item is None:
+            return
+        still_used = {r for c in self.comparisons() for r in c.get("runs", [])}
+        for run_key in item.get("runs", []):
+            if run_key not in still_used:
+                shutil.rmtree(self.root / "runs" / run_key, ignore_errors=True)

@@ -1,0 +1,200 @@
+"""Headless runs: same engine, same cache as the dashboard; exports CSV and charts.
+
+    python -m core run --dataset digits --learner logistic --strategies random,entropy,hybrid \
+        --initial 20 --batch 10 --rounds 10 --alpha 0.5 --clusters 5 --repeats 3 --seed 0 --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit status 2
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _learner_param(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE; got {text!r}")
+    name, value = text.split("=", 1)
+    return name.strip(), _value(value.strip())
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options that define a comparison (shared by `run` and later `sweep`)."""
+    from core.config import MODES, STREAM_POLICIES
+    from core.datasets import DATASETS
+    from core.learners import LEARNERS
+    from core.strategies import MEASURES, STRATEGIES
+
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", default="digits", help=f"one of {DATASETS.names()} (default: digits)")
+    d.add_argument("--data-dir", help="directory holding the dataset files or the class folders")
+    d.add_argument("--image-size", type=int, help="resize images to this square size (image datasets)")
+    d.add_argument("--subset", type=int, help="keep only the first N samples of the shuffled pool")
+    d.add_argument("--test-size", type=float, default=0.25,
+                   help="held-out stratified test fraction in [0, 1) (default 0.25); 0 = report only the "
+                        "transductive accuracy on the still-unlabelled pool")
+    m = p.add_argument_group("model")
+    m.add_argument("--learner", default="logistic", help=f"one of {LEARNERS.names()} (default: logistic)")
+    m.add_argument("--learner-param", action="append", type=_learner_param, default=[], metavar="NAME=VALUE",
+                   help="a learner setting, repeatable (e.g. gamma=0.25, kernel=knn, C=0.5)")
+    s = p.add_argument_group("strategies")
+    s.add_argument("--strategies", default="random,entropy,hybrid",
+                   help=f"comma-separated, from {STRATEGIES.names()} (default: random,entropy,hybrid)")
+    s.add_argument("--mode", default="pool", help=f"one of {list(MODES)}: choose batches from the pool, or decide "
+                                                  "per arriving sample (default: pool)")
+    s.add_argument("--alpha", type=float, default=0.5, help="hybrid: fraction of the batch chosen by uncertainty, in (0, 1]")
+    s.add_argument("--clusters", type=int, default=5, help="hybrid: K-means clusters, 1..round(alpha*batch)")
+    s.add_argument("--measure", default="entropy", help=f"hybrid's uncertainty measure, one of {sorted(MEASURES)}")
+    s.add_argument("--stream-policy", default="budget",
+                   help=f"stream mode: one of {list(STREAM_POLICIES)} (budget-aware quantile, or fixed threshold)")
+    s.add_argument("--threshold", type=float, default=0.5, help="stream mode, threshold policy: normalised uncertainty in [0, 1]")
+    b = p.add_argument_group("budget")
+    b.add_argument("--initial", type=int, default=20, help="initial labelled samples (same for every strategy)")
+    b.add_argument("--batch", type=int, default=10, help="labels bought per round")
+    b.add_argument("--rounds", type=int, default=10,
+                   help="rounds (evaluations); budget = initial + batch*(rounds-1) labels")
+    b.add_argument("--repeats", type=int, default=1, help="repeat each strategy with seeds seed..seed+repeats-1")
+    b.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+
+
+def config_from_args(args: argparse.Namespace):
+    from core.config import RunConfig
+
+    return RunConfig(
+        dataset=args.dataset, data_dir=args.data_dir, image_size=args.image_size,
+        learner=args.learner, learner_params=dict(args.learner_param),
+        strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
+        mode=args.mode, initial=args.initial, batch=args.batch, rounds=args.rounds, alpha=args.alpha,
+        clusters=args.clusters, measure=args.measure, stream_policy=args.stream_policy, threshold=args.threshold,
+        repeats=args.repeats, seed=args.seed, subset=args.subset, test_size=args.test_size,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m core", description="Compare active-learning query strategies on image data.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="run a comparison (cached, resumable) and export its results",
+                         description="Run every strategy x repeat, resuming from the cache; print a summary; "
+                                     "write rounds.csv, summary.csv and curves.html to --out.")
+    add_run_options(run)
+    o = run.add_argument_group("output")
+    o.add_argument("--out", default="out", help="directory for rounds.csv, summary.csv, curves.html (default: out)")
+    o.add_argument("--cache-dir", default="cache", help="on-disk cache of completed rounds (default: cache)")
+    o.add_argument("--no-cache", action="store_true", help="compute everything, read and write no cache")
+    o.add_argument("--target", type=float, default=0.9, help="accuracy target for 'labels to reach' (default 0.9)")
+    o.add_argument("--quiet", action="store_true", help="no per-round progress")
+    return parser
+
+
+def _check_out_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise PermissionError(f"--out {str(path)!r} is not writable ({exc.strerror or exc})") from None
+
+
+class _Progress:
+    def __init__(self, total_runs: int, rounds: int, quiet: bool) -> None:
+        self.total, self.rounds, self.quiet = total_runs, rounds, quiet
+        self.done, self.cached, self.current = 0, 0, None
+        self.start = time.perf_counter()
+
+    def __call__(self, spec, result, from_cache) -> None:
+        unit = (spec.strategy, spec.repeat)
+        if unit != self.current:
+            self.current, self.cached = unit, 0
+        self.cached += bool(from_cache)
+        if self.quiet:
+            return
+        acc = result.test_accuracy if result.test_accuracy is not None else result.pool_accuracy
+        acc_text = "n/a" if acc is None else f"{acc:.3f}"
+        tag = " (cached)" if from_cache else ""
+        print(f"  {spec.strategy:<17} seed {spec.seed:<3} round {result.round + 1:>3}/{self.rounds}  "
+              f"labels {result.n_labeled:>5}  accuracy {acc_text}{tag}", file=sys.stderr)
+
+
+def _print_summary(summary, metric: str) -> None:
+    import math
+
+    def fmt(x, spec=".3f"):
+        return "" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+    print(f"\nSummary ({metric}, mean [95% CI] over repeats)")
+    header = f"{'strategy':<17} {'final':>22} {'AULC':>22} {'labels to target':>17} {'AULC gain vs random':>28} {'p':>7}"
+    print(header)
+    print("-" * len(header))
+    for r in summary.itertuples():
+        final = f"{fmt(r.final)} [{fmt(r.final_ci_low)}, {fmt(r.final_ci_high)}]" if not math.isnan(r.final_ci_low) else fmt(r.final)
+        area = f"{fmt(r.aulc)} [{fmt(r.aulc_ci_low)}, {fmt(r.aulc_ci_high)}]" if not math.isnan(r.aulc_ci_low) else fmt(r.aulc)
+        gain = (f"{fmt(r.gain_vs_random, '+.3f')} [{fmt(r.gain_ci_low, '+.3f')}, {fmt(r.gain_ci_high, '+.3f')}]"
+                if not math.isnan(r.gain_ci_low) else fmt(r.gain_vs_random, "+.3f"))
+        reach = f"{fmt(r.labels_to_target, '.0f')} ({r.reached_target})" if r.reached_target else ""
+        print(f"{r.strategy:<17} {final:>22} {area:>22} {reach:>17} {gain:>28} {fmt(r.gain_p_value, '.3f'):>7}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from core.cache import Cache
+    from core.config import ConfigError
+    from core.figures import learning_curves
+    from core.metrics import curve_table, default_metric, summary_table
+    from core.runner import prepare, run_comparison
+
+    try:
+        config = config_from_args(args)
+        dataset = prepare(config)
+        out = Path(args.out)
+        _check_out_dir(out)
+        cache = None if args.no_cache else Cache(args.cache_dir)
+        if cache is not None:
+            cache.check_writable()
+    except (ConfigError, PermissionError, FileNotFoundError) as exc:
+        print(f"python -m core run: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    specs = config.specs()
+    print(f"{config.dataset}: {len(dataset.labels)} samples, {dataset.n_classes} classes; learner {config.learner}; "
+          f"{len(specs)} runs ({len(config.strategies)} strategies x {config.repeats} repeats), budget {config.budget} labels",
+          file=sys.stderr)
+    t0 = time.perf_counter()
+    comparison = run_comparison(config, cache=cache, dataset=dataset, on_round=_Progress(len(specs), config.rounds, args.quiet))
+    if cache is not None:
+        for spec in specs:
+            for problem in cache.run(spec.key(dataset.fingerprint)).problems:
+                print(f"warning: {problem}", file=sys.stderr)
+    rounds = comparison.frame()
+    metric = default_metric(rounds)
+    summary = summary_table(rounds, metric, target=args.target)
+    rounds.to_csv(out / "rounds.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    title = f"{config.dataset} / {config.learner}: {metric.replace('_', ' ')} vs labels (mean, 95% CI over {config.repeats} repeats)"
+    learning_curves(curve_table(rounds, metric), metric, title=title).write_html(out / "curves.html", include_plotlyjs=True)
+    _print_summary(summary, metric)
+    print(f"\nwrote {out / 'rounds.csv'}, {out / 'summary.csv'}, {out / 'curves.html'} in {time.perf_counter() - t0:.1f}s",
+          file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return {"run": cmd_run}[args.command](args)

@@ -1,0 +1,85 @@
+"""Semi-supervised label spreading over the whole pool (the scikit-learn digits tutorial)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.semi_supervised import LabelSpreading
+
+from core.learners.base import LEARNERS, full_proba, one_class_proba
+from core.types import DataInfo, flat_features
+
+_MAX_RBF_SAMPLES = 20_000  # the rbf graph is dense: n^2 float64 (20k -> 3.2 GB)
+
+
+@LEARNERS.register("label_spreading")
+class LabelSpreadingLearner:
+    """LabelSpreading fitted on labelled + unlabelled pool; its transduction labels the pool."""
+
+    semi_supervised = True
+    blas_threads = None  # dense n x n kernel products: let BLAS use every core
+
+    def __init__(
+        self,
+        info: DataInfo,
+        seed: int = 0,
+        gamma: float = 0.25,
+        max_iter: int = 20,
+        kernel: str = "rbf",
+        n_neighbors: int = 7,
+        alpha: float = 0.2,
+    ) -> None:
+        if kernel not in ("rbf", "knn"):
+            raise ValueError(f"kernel must be one of ['knn', 'rbf']; got {kernel!r}")
+        if not gamma > 0:
+            raise ValueError(f"gamma must be > 0; got {gamma!r}")
+        self.info, self.seed = info, seed
+        self.gamma, self.max_iter, self.kernel = float(gamma), int(max_iter), kernel
+        self.n_neighbors, self.alpha = int(n_neighbors), float(alpha)
+        self.transduction_proba_ = None
+
+    def params(self) -> dict:
+        return {"gamma": self.gamma, "max_iter": self.max_iter, "kernel": self.kernel,
+                "n_neighbors": self.n_neighbors, "alpha": self.alpha}
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        return flat_features(X, self.info.feature_scale)
+
+    def fit(self, X, y, *, X_unlabeled=None):
+        n_unl = 0 if X_unlabeled is None else len(X_unlabeled)
+        if self.kernel == "rbf" and len(X) + n_unl > _MAX_RBF_SAMPLES:
+            raise ValueError(
+                f"label_spreading with kernel='rbf' builds a dense {len(X) + n_unl}^2 graph; "
+                f"use kernel=knn (--learner-param kernel=knn) or --subset <= {_MAX_RBF_SAMPLES}"
+            )
+        self.classes_ = np.unique(y)
+        F = self._features(X) if n_unl == 0 else np.concatenate([self._features(X), self._features(X_unlabeled)])
+        if self.classes_.size == 1:
+            self.model_ = None
+            self.transduction_proba_ = one_class_proba(n_unl, self.classes_[0], self.info.n_classes)
+            return self
+        y_all = np.concatenate([np.asarray(y), np.full(n_unl, -1)])
+        # float64 as in the tutorial: the narrow rbf kernel (exp(-0.25 d^2)) underflows in float32
+        self.model_ = LabelSpreading(
+            kernel=self.kernel, gamma=self.gamma, n_neighbors=self.n_neighbors, alpha=self.alpha, max_iter=self.max_iter
+        ).fit(F.astype(np.float64), y_all)
+        dist = self.model_.label_distributions_
+        finite = np.isfinite(dist).all(axis=1)
+        if not finite.any():
+            raise ValueError(
+                f"label_spreading: the rbf kernel with gamma={self.gamma} underflows on this data "
+                "(every affinity is 0); lower gamma or use kernel=knn"
+            )
+        if not finite.all():  # points with no neighbour within reach of the kernel: uniform
+            dist = np.where(finite[:, None], dist, 1.0 / dist.shape[1])
+        self.transduction_proba_ = full_proba(dist[len(X):], self.model_.classes_, self.info.n_classes)
+        return self
+
+    def predict_proba(self, X):
+        if self.model_ is None:
+            return one_class_proba(len(X), self.classes_[0], self.info.n_classes)
+        p = self.model_.predict_proba(self._features(X).astype(np.float64))
+        p = np.nan_to_num(p, nan=1.0 / p.shape[1])  # rows with no neighbour in the graph: uniform
+        return full_proba(p, self.model_.classes_, self.info.n_classes)
+
+    def embed(self, X):
+        return self._features(X)

@@ -1,0 +1,50 @@
+"""Linear models on scaled pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from core.learners.base import LEARNERS, full_proba, one_class_proba
+from core.types import DataInfo, flat_features
+
+
+@LEARNERS.register("logistic")
+class LogisticLearner:
+    """Multinomial logistic regression on standardised pixels; embeds as raw pixel features."""
+
+    semi_supervised = False
+    blas_threads = 1  # small fits: one BLAS thread measured fastest (ENVIRONMENT.md)
+
+    def __init__(self, info: DataInfo, seed: int = 0, C: float = 1.0, max_iter: int = 500) -> None:
+        if not C > 0:
+            raise ValueError(f"C must be > 0; got {C!r}")
+        self.info, self.seed, self.C, self.max_iter = info, seed, float(C), int(max_iter)
+        self.transduction_proba_ = None
+
+    def params(self) -> dict:
+        return {"C": self.C, "max_iter": self.max_iter}
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        return flat_features(X, self.info.feature_scale)
+
+    def fit(self, X, y, *, X_unlabeled=None):
+        F = self._features(X)
+        self.scaler_ = StandardScaler().fit(F)
+        self.classes_ = np.unique(y)
+        if self.classes_.size == 1:
+            self.model_ = None
+        else:
+            self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
+            self.model_.fit(self.scaler_.transform(F), y)
+        return self
+
+    def predict_proba(self, X):
+        if self.model_ is None:
+            return one_class_proba(len(X), self.classes_[0], self.info.n_classes)
+        p = self.model_.predict_proba(self.scaler_.transform(self._features(X)))
+        return full_proba(p, self.model_.classes_, self.info.n_classes)
+
+    def embed(self, X):
+        return self._features(X)

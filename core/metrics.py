@@ -1,0 +1,110 @@
+"""Per-round metrics and the statistics of a comparison over repeats."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.metrics import confusion_matrix, f1_score
+
+
+def evaluate(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> tuple[float, float, np.ndarray]:
+    """Accuracy, macro-F1 (over the classes present in truth or prediction) and confusion counts."""
+    if len(y_true) == 0:
+        return math.nan, math.nan, np.zeros((n_classes, n_classes), dtype=np.int64)
+    acc = float(np.mean(y_true == y_pred))
+    f1 = float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+    cm = confusion_matrix(y_true, y_pred, labels=np.arange(n_classes))
+    return acc, f1, cm
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval; the interval is NaN for fewer than 2 values."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return mean, mean - half, mean + half
+
+
+def aulc(n_labeled: np.ndarray, accuracy: np.ndarray) -> float:
+    """Area under the learning curve, normalised by the label range to [0, 1] (trapezoids)."""
+    n = np.asarray(n_labeled, dtype=float)
+    acc = np.asarray(accuracy, dtype=float)
+    ok = np.isfinite(acc)
+    n, acc = n[ok], acc[ok]
+    if n.size == 0:
+        return math.nan
+    if n.size == 1 or n[-1] == n[0]:
+        return float(acc[-1])
+    return float(np.trapezoid(acc, n) / (n[-1] - n[0]))
+
+
+def labels_to_reach(n_labeled: np.ndarray, accuracy: np.ndarray, target: float) -> float:
+    """The first label count whose accuracy is at least `target`; NaN if never reached."""
+    hit = np.flatnonzero(np.asarray(accuracy, dtype=float) >= target)
+    return float(np.asarray(n_labeled)[hit[0]]) if hit.size else math.nan
+
+
+def default_metric(rounds: pd.DataFrame) -> str:
+    """Test accuracy when there is a test split, else the transductive pool accuracy."""
+    return "test_accuracy" if rounds["test_accuracy"].notna().any() else "pool_accuracy"
+
+
+def curve_table(rounds: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per strategy and label count: mean, 95% CI and the number of repeats behind it."""
+    rows = []
+    for (strategy, n), group in rounds.groupby(["strategy", "n_labeled"], sort=True):
+        mean, lo, hi = mean_ci(group[metric].to_numpy())
+        rows.append({"strategy": strategy, "n_labeled": int(n), "mean": mean, "ci_low": lo, "ci_high": hi,
+                     "n_repeats": int(group[metric].notna().sum())})
+    return pd.DataFrame(rows, columns=["strategy", "n_labeled", "mean", "ci_low", "ci_high", "n_repeats"])
+
+
+def per_repeat(rounds: pd.DataFrame, metric: str, target: float | None) -> pd.DataFrame:
+    rows = []
+    for (strategy, repeat), g in rounds.sort_values("round").groupby(["strategy", "repeat"]):
+        n, acc = g["n_labeled"].to_numpy(), g[metric].to_numpy(dtype=float)
+        rows.append({"strategy": strategy, "repeat": repeat, "aulc": aulc(n, acc), "final": acc[-1],
+                     "final_n_labeled": int(n[-1]),
+                     "labels_to_target": labels_to_reach(n, acc, target) if target is not None else math.nan})
+    return pd.DataFrame(rows)
+
+
+def summary_table(rounds: pd.DataFrame, metric: str | None = None, target: float | None = None,
+                  baseline: str = "random") -> pd.DataFrame:
+    """One row per strategy: final value, AULC, labels to `target`, paired AULC gain over `baseline`.
+
+    The gain is the mean over repeats of (AULC strategy - AULC baseline) for the same repeat
+    seed (same initial labels), with a t interval and the paired t-test p-value.
+    """
+    metric = metric or default_metric(rounds)
+    reps = per_repeat(rounds, metric, target)
+    base = reps[reps.strategy == baseline].set_index("repeat")["aulc"] if baseline in set(reps.strategy) else None
+    rows = []
+    for strategy, g in reps.groupby("strategy", sort=False):
+        final, final_lo, final_hi = mean_ci(g["final"])
+        area, area_lo, area_hi = mean_ci(g["aulc"])
+        reached = g["labels_to_target"].notna()
+        row = {"strategy": strategy, "metric": metric, "repeats": len(g), "final_n_labeled": int(g["final_n_labeled"].max()),
+               "final": final, "final_ci_low": final_lo, "final_ci_high": final_hi,
+               "aulc": area, "aulc_ci_low": area_lo, "aulc_ci_high": area_hi,
+               "target": target, "labels_to_target": float(g.loc[reached, "labels_to_target"].mean()) if reached.any() else math.nan,
+               "reached_target": f"{int(reached.sum())}/{len(g)}" if target is not None else "",
+               "gain_vs_random": math.nan, "gain_ci_low": math.nan, "gain_ci_high": math.nan, "gain_p_value": math.nan}
+        if base is not None and strategy != baseline:
+            paired = g.set_index("repeat")["aulc"].to_frame("s").join(base.rename("b"), how="inner")
+            diff = (paired["s"] - paired["b"]).to_numpy()
+            gain, lo, hi = mean_ci(diff)
+            row.update(gain_vs_random=gain, gain_ci_low=lo, gain_ci_high=hi)
+            if diff.size >= 2 and np.ptp(diff) > 0:
+                row["gain_p_value"] = float(stats.ttest_1samp(diff, 0.0).pvalue)
+        rows.append(row)
+    order = {s: i for i, s in enumerate(rounds["strategy"].drop_duplicates())}
+    return pd.DataFrame(rows).sort_values("strategy", key=lambda s: s.map(order)).reset_index(drop=True)

@@ -1,0 +1,270 @@
+"""The round loop. Fair-comparison rules live here:
+
+- every strategy of a comparison starts from the same split, the same initial labelled set,
+  the same learner settings and the same model seed (all derived from the repeat's seed);
+- each round: fit -> evaluate (held-out test split and the still-unlabelled pool) ->
+  score the pool -> select k -> reveal their labels -> next round;
+- the budget counts labels including the initial set;
+- strategy randomness in round t comes from `np.random.default_rng([seed, t])` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
+
+from core.cache import Cache, RunStore
+from core.config import ConfigError, RunConfig, RunSpec, check_against_data
+from core.datasets import load_dataset
+from core.learners import make_learner
+from core.metrics import evaluate
+from core.strategies import make_strategy
+from core.strategies.uncertainty import entropy
+from core.stream import StreamSelector, arrival_order
+from core.types import Dataset, PoolView, RoundResult
+
+log = logging.getLogger(__name__)
+
+OnRound = Callable[[RunSpec, RoundResult, bool], None]  # (spec, result, from_cache)
+ShouldStop = Callable[[], bool]
+
+
+class Cancelled(Exception):
+    """The caller asked to stop; completed rounds are in the cache."""
+
+
+@dataclass(frozen=True)
+class Split:
+    pool: np.ndarray  # dataset indices, in pool order: the first `initial` are labelled at the start
+    test: np.ndarray  # dataset indices of the held-out test split (empty with test_size 0)
+
+
+def trainable_indices(dataset: Dataset, seed: int, test_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """(candidates for the pool, test split) before the pool is shuffled and truncated."""
+    n = len(dataset.labels)
+    if dataset.is_test is not None:  # the source's own split wins; test_size 0 still drops it
+        train, test = np.flatnonzero(~dataset.is_test), np.flatnonzero(dataset.is_test)
+        return train, (test if test_size > 0 else test[:0])
+    if test_size == 0:
+        return np.arange(n), np.arange(0)
+    try:
+        train, test = train_test_split(np.arange(n), test_size=test_size, stratify=dataset.labels, random_state=seed)
+    except ValueError as exc:
+        raise ConfigError(f"test_size={test_size}: cannot make a stratified test split of {dataset.name!r} ({exc})") from None
+    return np.sort(train), np.sort(test)
+
+
+def make_split(dataset: Dataset, seed: int, test_size: float, subset: int | None) -> Split:
+    """Pool order = `RandomState(seed).permutation` of the candidates, truncated to `subset`."""
+    train, test = trainable_indices(dataset, seed, test_size)
+    pool = train[np.random.RandomState(seed).permutation(len(train))]
+    return Split(pool[:subset] if subset is not None else pool, test)
+
+
+def _nan_to_none(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _make_selector(spec: RunSpec, labeled: np.ndarray, previous: RoundResult | None):
+    if spec.mode == "pool":
+        return make_strategy(spec.strategy, **spec.strategy_params)
+    state = previous.state if previous is not None else {}
+    return StreamSelector(
+        spec.strategy,
+        policy=spec.strategy_params.get("policy", "budget"),
+        threshold=spec.strategy_params.get("threshold", 0.5),
+        stream_budget=spec.batch * (spec.rounds - 1),
+        order=arrival_order(np.flatnonzero(~_initial_mask(spec, len(labeled))), spec.seed),
+        position=state.get("position", 0), used=state.get("used", 0), window=state.get("window"),
+    )
+
+
+def _initial_mask(spec: RunSpec, n_pool: int) -> np.ndarray:
+    mask = np.zeros(n_pool, dtype=bool)
+    mask[: spec.initial] = True
+    return mask
+
+
+def run_one(
+    dataset: Dataset,
+    spec: RunSpec,
+    *,
+    cache: Cache | None = None,
+    on_round: OnRound | None = None,
+    should_stop: ShouldStop | None = None,
+) -> list[RoundResult]:
+    """Run (or resume, or read back) one strategy for one repeat seed."""
+    split = make_split(dataset, spec.seed, spec.test_size, spec.subset)
+    X_pool, y_pool = dataset.images[split.pool], dataset.labels[split.pool]
+    X_test, y_test = dataset.images[split.test], dataset.labels[split.test]
+    n_classes = dataset.n_classes
+    store: RunStore | None = cache.run(spec.key(dataset.fingerprint)) if cache is not None else None
+
+    with store.lock() if store is not None else contextlib.nullcontext():
+        results = store.load_rounds(repair=True)[: spec.rounds] if store is not None else []
+        for result in results:
+            if on_round:
+                on_round(spec, result, True)
+        if len(results) >= spec.rounds or (results and results[-1].state.get("exhausted") and not len(results[-1].queried)):
+            return results
+        if store is not None:
+            store.write_spec({**asdict(spec), "dataset_fingerprint": dataset.fingerprint, "n_pool": len(y_pool),
+                              "n_test": len(y_test), "key_fields": spec.key_fields(dataset.fingerprint)})
+        mask = _initial_mask(spec, len(y_pool))
+        if results:
+            mask[results[-1].labeled] = True
+            mask[results[-1].queried] = True
+        learner = make_learner(spec.learner, dataset.info, seed=spec.seed, **spec.learner_params)
+        selector = _make_selector(spec, mask, results[-1] if results else None)
+
+        with threadpool_limits(limits=getattr(learner, "blas_threads", None)):
+            for index in range(len(results), spec.rounds):
+                if should_stop is not None and should_stop():
+                    raise Cancelled(f"stopped before round {index} of {spec.strategy} (seed {spec.seed})")
+                result = _one_round(index, spec, learner, selector, mask, X_pool, y_pool, X_test, y_test, n_classes)
+                if store is not None:
+                    store.write_round(result)
+                results.append(result)
+                if on_round:
+                    on_round(spec, result, False)
+                if result.queried.size == 0:
+                    break  # pool or stream exhausted
+                mask[result.queried] = True
+    return results
+
+
+def _one_round(index, spec, learner, selector, mask, X_pool, y_pool, X_test, y_test, n_classes) -> RoundResult:
+    labeled = np.flatnonzero(mask)
+    t0 = time.perf_counter()
+    learner.fit(X_pool[labeled], y_pool[labeled], X_unlabeled=X_pool[~mask] if learner.semi_supervised else None)
+    t1 = time.perf_counter()
+    view = PoolView(mask, learner=learner, X=X_pool, proba=learner.transduction_proba_)
+    pool_pred = view.proba.argmax(axis=1)
+    pool_acc, pool_f1, pool_cm = evaluate(y_pool[view.unlabeled], pool_pred, n_classes)
+    if len(y_test):
+        test_acc, test_f1, test_cm = evaluate(y_test, learner.predict_proba(X_test).argmax(axis=1), n_classes)
+    else:
+        test_acc = test_f1 = math.nan
+    t2 = time.perf_counter()
+    k = min(spec.batch, view.n_unlabeled)
+    rng = np.random.default_rng([spec.seed, index])
+    if k > 0 and not getattr(selector, "exhausted", False):
+        selection = selector.select(view, k, rng=rng)
+        queried, used_scores, measure = selection.indices, selection.scores, selection.measure
+    else:
+        queried, used_scores, measure = np.arange(0), None, None
+    t3 = time.perf_counter()
+    if used_scores is None:  # random scores nothing; show the entropy it ignored
+        used_scores, measure = entropy(view.proba), "entropy"
+    scores = np.full(len(y_pool), np.nan, dtype=np.float32)
+    scores[view.unlabeled] = used_scores
+    predicted = np.full(len(y_pool), -1, dtype=np.int16)
+    predicted[view.unlabeled] = pool_pred
+    return RoundResult(
+        round=index, n_labeled=int(labeled.size),
+        test_accuracy=_nan_to_none(test_acc), test_macro_f1=_nan_to_none(test_f1),
+        pool_accuracy=_nan_to_none(pool_acc), pool_macro_f1=_nan_to_none(pool_f1),
+        fit_seconds=t1 - t0, score_seconds=t2 - t1, select_seconds=t3 - t2,
+        labeled=labeled.astype(np.int32), queried=np.asarray(queried, dtype=np.int32),
+        scores=scores, predicted=predicted,
+        confusion=test_cm if len(y_test) else pool_cm, confusion_on="test" if len(y_test) else "pool",
+        measure=measure,
+        state=selector.state() if hasattr(selector, "state") else {},
+    )
+
+
+@dataclass
+class Comparison:
+    """All runs of one RunConfig, as a table and as records."""
+
+    config: RunConfig
+    dataset: Dataset
+    runs: dict[tuple[str, int], list[RoundResult]] = field(default_factory=dict)
+    run_keys: dict[tuple[str, int], str] = field(default_factory=dict)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per strategy, repeat and round (the columns of rounds.csv)."""
+        rows = [
+            {"strategy": strategy, "repeat": repeat, "seed": self.config.seed + repeat, "round": r.round,
+             "n_labeled": r.n_labeled, "test_accuracy": r.test_accuracy, "test_macro_f1": r.test_macro_f1,
+             "pool_accuracy": r.pool_accuracy, "pool_macro_f1": r.pool_macro_f1, "fit_seconds": r.fit_seconds,
+             "score_seconds": r.score_seconds, "select_seconds": r.select_seconds, "n_queried": int(r.queried.size)}
+            for (strategy, repeat), results in self.runs.items()
+            for r in results
+        ]
+        columns = ["strategy", "repeat", "seed", "round", "n_labeled", "test_accuracy", "test_macro_f1", "pool_accuracy",
+                   "pool_macro_f1", "fit_seconds", "score_seconds", "select_seconds", "n_queried"]
+        return pd.DataFrame(rows, columns=columns).astype({c: float for c in columns[5:12]})
+
+
+def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:
+    """Load the dataset and run the checks that need it. Raises ConfigError; writes nothing."""
+    if dataset is None:
+        dataset = load_dataset(config.dataset, **config.dataset_options)
+    train, _ = trainable_indices(dataset, config.seed, config.test_size)
+    check_against_data(config, dataset.n_classes, len(train))
+    return dataset
+
+
+def run_comparison(
+    config: RunConfig,
+    *,
+    cache: Cache | None = None,
+    dataset: Dataset | None = None,
+    on_round: OnRound | None = None,
+    should_stop: ShouldStop | None = None,
+    specs: Iterable[RunSpec] | None = None,
+) -> Comparison:
+    """Run every strategy x repeat of `config`, resuming from and writing to `cache`."""
+    dataset = prepare(config, dataset)
+    specs = list(specs) if specs is not None else config.specs()
+    comparison = Comparison(config, dataset)
+    if cache is not None:
+        cache.check_writable()
+        _save_manifest(cache, config, dataset, specs, status="running")
+    status = "done"
+    try:
+        for spec in specs:
+            comparison.runs[(spec.strategy, spec.repeat)] = run_one(dataset, spec, cache=cache, on_round=on_round,
+                                                                     should_stop=should_stop)
+            comparison.run_keys[(spec.strategy, spec.repeat)] = spec.key(dataset.fingerprint)
+    except Cancelled:
+        status = "cancelled"
+        raise
+    except BaseException:
+        status = "failed"
+        raise
+    finally:
+        if cache is not None:
+            _save_manifest(cache, config, dataset, specs, status=status)
+    return comparison
+
+
+def _save_manifest(cache: Cache, config: RunConfig, dataset: Dataset, specs: list[RunSpec], status: str) -> None:
+    previous = cache.read_comparison(config.key()) or {}
+    cache.write_comparison(config.key(), {
+        "config": config.to_dict(), "dataset_fingerprint": dataset.fingerprint, "status": status,
+        "runs": [s.key(dataset.fingerprint) for s in specs],
+        "units": [{"strategy": s.strategy, "repeat": s.repeat, "seed": s.seed, "key": s.key(dataset.fingerprint)} for s in specs],
+        "created": previous.get("created", time.time()), "updated": time.time(),
+    })
+
+
+def load_comparison(config: RunConfig, cache: Cache, dataset: Dataset | None = None) -> Comparison:
+    """Read whatever rounds the cache holds for `config` (nothing is computed)."""
+    dataset = dataset if dataset is not None else load_dataset(config.dataset, **config.dataset_options)
+    comparison = Comparison(config, dataset)
+    for spec in config.specs():
+        key = spec.key(dataset.fingerprint)
+        comparison.runs[(spec.strategy, spec.repeat)] = cache.run(key).load_rounds()[: spec.rounds]
+        comparison.run_keys[(spec.strategy, spec.repeat)] = key
+    return comparison

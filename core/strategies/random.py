@@ -1,0 +1,20 @@
+"""Random sampling: the baseline every other strategy must beat."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.strategies.base import STRATEGIES, check_k
+from core.types import PoolView, Selection
+
+
+@STRATEGIES.register("random")
+class RandomSampling:
+    """Uniform draw without replacement from the unlabelled pool."""
+
+    def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
+        check_k(k, view.n_unlabeled)
+        return Selection(rng.choice(view.unlabeled, size=k, replace=False))
+
+    def params(self) -> dict:
+        return {}

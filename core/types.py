@@ -1,0 +1,202 @@
+"""The shapes every part of the engine agrees on: data, learners, strategies, rounds."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a learner needs to know about a dataset before seeing any sample."""
+
+    n_classes: int
+    image_shape: tuple[int, ...]  # (height, width, channels)
+    feature_scale: float  # flat features = uint8 pixels * feature_scale
+    class_names: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images kept as uint8 (n, height, width, channels); labels are 0..n_classes-1.
+
+    `is_test` marks the source's own test split (CIFAR-10, MNIST, ...); a dataset without
+    one (digits, most folders) gets a stratified split made by the runner instead.
+    `feature_scale` turns pixels into the flat features that pixel learners see: digits
+    keeps scikit-learn's 0-16 units (the tutorial's gamma=0.25 is tuned for them), 8-bit
+    images are divided by 255.
+    """
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    feature_scale: float = 1.0 / 255.0
+    is_test: np.ndarray | None = None
+    source: dict[str, Any] = field(default_factory=dict)  # parameters that changed the data
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != np.uint8 or self.images.ndim != 4:
+            raise ValueError(f"images must be uint8 (n, height, width, channels); got {self.images.dtype} {self.images.shape}")
+        if self.labels.shape != (len(self.images),):
+            raise ValueError(f"labels must have shape ({len(self.images)},); got {self.labels.shape}")
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def info(self) -> DataInfo:
+        return DataInfo(self.n_classes, tuple(self.images.shape[1:]), self.feature_scale, self.class_names)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Content hash: a changed file on disk changes every cache key built on it."""
+        h = hashlib.sha256()
+        h.update(str(self.images.shape).encode())
+        h.update(np.ascontiguousarray(self.images).data)
+        h.update(self.labels.astype(np.int64).tobytes())
+        if self.is_test is not None:
+            h.update(self.is_test.astype(np.uint8).tobytes())
+        return h.hexdigest()[:16]
+
+
+def flat_features(images: np.ndarray, scale: float) -> np.ndarray:
+    """uint8 images (n, ...) -> float32 (n, d) features, converted one call at a time."""
+    out = images.reshape(len(images), -1).astype(np.float32)
+    if scale != 1.0:
+        out *= np.float32(scale)
+    return out
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """A classifier the runner refits every round (scikit-learn style).
+
+    Attributes
+    ----------
+    transduction_proba_ : ndarray or None
+        Set by `fit` for semi-supervised learners: class probabilities of the `X_unlabeled`
+        rows it was given (the transductive labels). None for inductive learners.
+    semi_supervised : bool
+        Whether `fit` uses `X_unlabeled`.
+    """
+
+    semi_supervised: ClassVar[bool]
+    transduction_proba_: np.ndarray | None
+
+    def fit(self, X: np.ndarray, y: np.ndarray, *, X_unlabeled: np.ndarray | None = None) -> "Learner":
+        """Fit on uint8 images `X` with labels `y` (some classes may be missing early on)."""
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Return float32 (n, n_classes) over *all* classes of the dataset; rows sum to 1."""
+
+    def embed(self, X: np.ndarray) -> np.ndarray:
+        """Return float32 (n, d) features: the space the hybrid clusters in and maps project."""
+
+
+class PoolView:
+    """What a strategy may look at in one round; probabilities and features are computed
+    at most once, on first use, for the unlabelled pool samples only.
+
+    Build it from a fitted learner, or directly from arrays (tests, benchmarks, peers).
+    `proba` and `embeddings` rows follow `unlabeled` (pool indices, ascending).
+    """
+
+    def __init__(
+        self,
+        labeled_mask: np.ndarray,
+        *,
+        learner: Learner | None = None,
+        X: np.ndarray | None = None,
+        proba: np.ndarray | None = None,
+        embeddings: np.ndarray | None = None,
+    ) -> None:
+        self.labeled_mask = np.asarray(labeled_mask, dtype=bool)
+        self.unlabeled = np.flatnonzero(~self.labeled_mask)
+        self._learner, self._X = learner, X
+        if proba is not None:
+            self.__dict__["proba"] = proba
+        if embeddings is not None:
+            self.__dict__["embeddings"] = embeddings
+        if learner is None and proba is None:
+            raise ValueError("PoolView needs a fitted learner or precomputed proba")
+
+    @property
+    def n_unlabeled(self) -> int:
+        return int(self.unlabeled.size)
+
+    @cached_property
+    def proba(self) -> np.ndarray:
+        return self._learner.predict_proba(self._X[self.unlabeled])  # type: ignore[union-attr,index]
+
+    @cached_property
+    def embeddings(self) -> np.ndarray:
+        if self._learner is None:
+            raise ValueError("this PoolView was built without a learner or embeddings")
+        return self._learner.embed(self._X[self.unlabeled])  # type: ignore[index]
+
+
+@dataclass
+class Selection:
+    """Chosen pool indices (most informative first) and the per-sample scores used.
+
+    `scores` follows `PoolView.unlabeled` (higher = more uncertain); None for strategies
+    that score nothing (random).
+    """
+
+    indices: np.ndarray
+    scores: np.ndarray | None = None
+    measure: str | None = None
+
+
+class Strategy(Protocol):
+    name: ClassVar[str]
+
+    def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
+        """Choose `k` distinct unlabelled pool samples to send to the oracle.
+
+        Parameters
+        ----------
+        view : PoolView
+            The current round: labelled mask, lazily computed probabilities / features.
+        k : int
+            How many samples to choose; 1 <= k <= view.n_unlabeled.
+        rng : numpy.random.Generator
+            The only source of randomness (tie-breaking, seeding K-means).
+        """
+
+
+@dataclass
+class RoundResult:
+    """One completed round of one run: what the cache stores and every view reads."""
+
+    round: int
+    n_labeled: int
+    test_accuracy: float | None
+    test_macro_f1: float | None
+    pool_accuracy: float | None
+    pool_macro_f1: float | None
+    fit_seconds: float
+    score_seconds: float
+    select_seconds: float
+    labeled: np.ndarray  # pool indices labelled when this round's model was fitted
+    queried: np.ndarray  # pool indices chosen after this round (revealed before the next)
+    scores: np.ndarray  # float32 per pool sample, NaN where labelled: the uncertainty shown
+    predicted: np.ndarray  # int16 per pool sample: this round's predicted class
+    confusion: np.ndarray  # (n_classes, n_classes) on the test split, or the unlabelled pool
+    confusion_on: str = "test"
+    measure: str = "entropy"  # what `scores` measures
+    state: dict[str, Any] = field(default_factory=dict)  # JSON-able state to resume from
+
+    METRICS: ClassVar[tuple[str, ...]] = ("test_accuracy", "test_macro_f1", "pool_accuracy", "pool_macro_f1")
+
+    def metric(self, name: str) -> float | None:
+        return getattr(self, name)
+
+
+ProgressCallback = Callable[[str, int, RoundResult], None]
