@@ -1,0 +1,1 @@
+"""Speed, memory and label-efficiency benchmarks: `python -m benchmarks [NAME ...] [--quick]`."""

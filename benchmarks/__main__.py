@@ -1,0 +1,64 @@
+"""Run the benchmarks and print one table each.
+
+    python -m benchmarks               # every benchmark
+    python -m benchmarks selection     # only benchmarks/bench_selection.py
+    python -m benchmarks --quick       # smaller sizes (a smoke run)
+    python -m benchmarks --list
+
+A benchmark is a module `benchmarks/bench_<name>.py` with `TITLE` and
+`run(quick: bool) -> list[dict]` (one dict per table row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import platform
+import sys
+import time
+
+import benchmarks
+
+
+def available() -> list[str]:
+    return sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
+
+
+def machine() -> str:
+    import os
+
+    import numpy as np
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import pandas as pd
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {available()})")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not numbers to quote")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(available()))
+        return 0
+    names = args.names or available()
+    unknown = sorted(set(names) - set(available()))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; choose from {available()}")
+    print(f"# machine: {machine()}")
+    for name in names:
+        module = importlib.import_module(f"benchmarks.bench_{name}")
+        t0 = time.perf_counter()
+        rows = module.run(quick=args.quick)
+        print(f"\n## {name}: {module.TITLE}  ({time.perf_counter() - t0:.0f} s)")
+        with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60):
+            print(pd.DataFrame(rows).to_string(index=False))
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
