@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -16,6 +17,24 @@ from pathlib import Path
 from typing import Any, Sequence
 
 EXIT_USAGE = 2
+EXIT_CANCELLED = 130
+
+
+class _StopOnSignal:
+    """SIGTERM / SIGINT ask the runner to stop after the round in progress (it is then cached)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:  # a second signal: stop now; the cache holds every completed round
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __call__(self) -> bool:
+        return self.requested
 
 
 class _Parser(argparse.ArgumentParser):
@@ -158,7 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from core.config import ConfigError
     from core.figures import learning_curves
     from core.metrics import curve_table, default_metric, summary_table
-    from core.runner import prepare, run_comparison
+    from core.runner import Cancelled, prepare, run_comparison
 
     try:
         config = config_from_args(args)
@@ -177,7 +196,13 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{len(specs)} runs ({len(config.strategies)} strategies x {config.repeats} repeats), budget {config.budget} labels",
           file=sys.stderr)
     t0 = time.perf_counter()
-    comparison = run_comparison(config, cache=cache, dataset=dataset, on_round=_Progress(len(specs), config.rounds, args.quiet))
+    stop = _StopOnSignal()
+    try:
+        comparison = run_comparison(config, cache=cache, dataset=dataset,
+                                    on_round=_Progress(len(specs), config.rounds, args.quiet), should_stop=stop)
+    except Cancelled as exc:
+        print(f"cancelled: {exc}; completed rounds are cached, rerun to resume", file=sys.stderr)
+        return EXIT_CANCELLED
     if cache is not None:
         for spec in specs:
             for problem in cache.run(spec.key(dataset.fingerprint)).problems:
