@@ -1,0 +1,74 @@
+"""Statistics over repeats: CIs, AULC, labels to a target, the paired gain over random."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from core.metrics import aulc, curve_table, evaluate, labels_to_reach, mean_ci, summary_table
+
+
+def test_aulc_is_normalised_to_the_label_range():
+    assert aulc([10, 20, 30], [0.5, 0.5, 0.5]) == pytest.approx(0.5)
+    assert aulc([10, 20, 30], [0.0, 1.0, 1.0]) == pytest.approx(0.75)  # trapezoids: (0.5 + 1) / 2
+    assert aulc([10], [0.8]) == pytest.approx(0.8)
+    assert math.isnan(aulc([], []))
+
+
+def test_labels_to_reach_returns_the_first_count_at_or_above_target():
+    assert labels_to_reach([10, 20, 30, 40], [0.5, 0.8, 0.7, 0.9], 0.8) == 20
+    assert math.isnan(labels_to_reach([10, 20], [0.5, 0.6], 0.9))
+
+
+def test_mean_ci_matches_the_t_interval():
+    values = np.array([0.8, 0.82, 0.85, 0.79])
+    mean, lo, hi = mean_ci(values)
+    ref = stats.t.interval(0.95, 3, loc=values.mean(), scale=stats.sem(values))
+    assert mean == pytest.approx(values.mean()) and (lo, hi) == pytest.approx(ref)
+    single = mean_ci([0.7])
+    assert single[0] == 0.7 and math.isnan(single[1])
+
+
+def test_evaluate_counts_every_class_in_the_confusion_matrix():
+    acc, f1, cm = evaluate(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), n_classes=4)
+    assert acc == 0.75 and cm.shape == (4, 4) and cm.sum() == 4 and cm[1, 2] == 1
+    assert 0 < f1 < 1
+
+
+def rounds_frame(curves: dict[str, list[list[float]]]) -> pd.DataFrame:
+    rows = []
+    for strategy, repeats in curves.items():
+        for repeat, accs in enumerate(repeats):
+            for r, acc in enumerate(accs):
+                rows.append({"strategy": strategy, "repeat": repeat, "round": r, "n_labeled": 10 + 10 * r,
+                             "test_accuracy": acc, "pool_accuracy": acc})
+    return pd.DataFrame(rows)
+
+
+def test_summary_gain_is_paired_by_repeat():
+    frame = rounds_frame({
+        "random": [[0.5, 0.6, 0.7], [0.3, 0.4, 0.5], [0.6, 0.7, 0.8]],
+        "entropy": [[0.55, 0.7, 0.8], [0.35, 0.5, 0.6], [0.62, 0.8, 0.9]],
+    })
+    summary = summary_table(frame, "test_accuracy", target=0.7).set_index("strategy")
+    diffs = [aulc([10, 20, 30], e) - aulc([10, 20, 30], r) for e, r in zip(
+        [[0.55, 0.7, 0.8], [0.35, 0.5, 0.6], [0.62, 0.8, 0.9]], [[0.5, 0.6, 0.7], [0.3, 0.4, 0.5], [0.6, 0.7, 0.8]])]
+    assert summary.loc["entropy", "gain_vs_random"] == pytest.approx(np.mean(diffs))
+    assert summary.loc["entropy", "gain_p_value"] == pytest.approx(stats.ttest_rel(diffs, np.zeros(3)).pvalue)
+    assert summary.loc["entropy", "gain_ci_low"] > 0  # a consistent gain despite large between-repeat spread
+    assert math.isnan(summary.loc["random", "gain_vs_random"])
+    assert summary.loc["random", "reached_target"] == "2/3" and summary.loc["random", "labels_to_target"] == 25
+    assert summary.loc["entropy", "final"] == pytest.approx(np.mean([0.8, 0.6, 0.9]))
+
+
+def test_curve_table_has_mean_and_band_per_label_count():
+    frame = rounds_frame({"random": [[0.5, 0.6], [0.7, 0.8]]})
+    table = curve_table(frame, "test_accuracy")
+    assert table["n_labeled"].tolist() == [10, 20]
+    assert table["mean"].tolist() == pytest.approx([0.6, 0.7])
+    assert (table["ci_low"] < table["mean"]).all() and (table["mean"] < table["ci_high"]).all()
+    assert table["n_repeats"].tolist() == [2, 2]
