@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import html
+import os
+import shutil
+from typing import Sequence
+
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
+from plotly.subplots import make_subplots
 
 METRIC_LABELS = {
     "test_accuracy": "Test accuracy",
@@ -58,3 +65,173 @@ def learning_curves(curves: pd.DataFrame, metric: str, title: str | None = None)
         legend_title_text="Strategy", template="plotly_white", hovermode="closest",
         margin=dict(l=60, r=20, t=60, b=50))
     return fig
+
+
+def _grid(n: int, max_cols: int) -> tuple[int, int]:
+    cols = max(1, min(n, max_cols))
+    return -(-n // cols), cols
+
+
+def confusion_matrices(panels: list[tuple[str, np.ndarray]], class_names: Sequence[str], *, normalize: bool = False,
+                       title: str | None = None, evaluated_on: str = "test") -> go.Figure:
+    """One heatmap per (panel title, confusion counts) side by side, rows = true class.
+
+    With `normalize`, each row is divided by its count (recall on the diagonal).
+    """
+    n_classes = len(class_names)
+    rows, cols = _grid(len(panels), 3)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[t for t, _ in panels],
+                        horizontal_spacing=0.08, vertical_spacing=0.16 if rows > 1 else 0.1)
+    show_text = n_classes <= 12
+    names = [str(c) for c in class_names]
+    for i, (panel, cm) in enumerate(panels):
+        counts = np.asarray(cm, dtype=float)
+        totals = counts.sum(axis=1, keepdims=True)
+        z = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0) if normalize else counts
+        fig.add_trace(go.Heatmap(
+            z=z, x=names, y=names, coloraxis="coloraxis", customdata=counts,
+            text=np.round(z, 2) if normalize else counts.astype(int), texttemplate="%{text}" if show_text else None,
+            textfont=dict(size=9),
+            hovertemplate="true %{y}, predicted %{x}<br>count %{customdata:.0f}"
+                          + ("<br>row share %{z:.2f}" if normalize else "") + f"<extra>{panel}</extra>"),
+            row=i // cols + 1, col=i % cols + 1)
+    fig.update_yaxes(autorange="reversed", title_text="True class", type="category")
+    fig.update_xaxes(title_text="Predicted class", type="category")
+    unit = "share of the true class (row-normalised)" if normalize else "samples (count)"
+    where = "held-out test split" if evaluated_on == "test" else "still-unlabelled pool"
+    fig.update_layout(
+        title=title or f"Confusion matrices on the {where}",
+        coloraxis=dict(colorscale="Blues", colorbar=dict(title=dict(text=unit, side="right")),
+                       cmin=0, cmax=1 if normalize else None),
+        template="plotly_white", height=340 * rows + 90, margin=dict(l=60, r=20, t=90, b=50))
+    return fig
+
+
+def query_map(coords: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+              picks: dict[str, tuple[np.ndarray, np.ndarray]], *, method: str = "UMAP", space: str = "pixels",
+              sample_ids: np.ndarray | None = None, max_round: int | None = None, title: str | None = None) -> go.Figure:
+    """The pool in 2-D, faint and coloured by class; each strategy's queried points on top,
+    coloured by the round they were picked in (one panel per strategy, shared axes).
+
+    `picks[strategy] = (pool indices, round picked)`; `sample_ids` (dataset indices) show on hover.
+    """
+    coords = np.asarray(coords, dtype=float)
+    labels = np.asarray(labels)
+    ids = np.arange(len(coords)) if sample_ids is None else np.asarray(sample_ids)
+    names = np.array([str(c) for c in class_names])
+    strategies = list(picks)
+    rows, cols = _grid(max(1, len(strategies)), 3)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=strategies or ["(no strategy)"], shared_xaxes="all",
+                        shared_yaxes="all", horizontal_spacing=0.04, vertical_spacing=0.1 if rows > 1 else 0.08)
+    palette = qualitative.Dark24 if len(names) > 10 else qualitative.D3
+    per_class = len(names) <= 24
+    top = max([int(r.max()) for _, r in picks.values() if len(r)] + [max_round or 1])
+    for i, strategy in enumerate(strategies or [""]):
+        row, col = i // cols + 1, i % cols + 1
+        groups = [(names[c], labels == c, palette[c % len(palette)]) for c in range(len(names))] if per_class \
+            else [("pool", np.ones(len(labels), bool), None)]
+        for name, mask, color in groups:
+            fig.add_trace(go.Scattergl(
+                x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=f"class {name}", legendgroup=f"class {name}",
+                showlegend=(i == 0 and per_class), opacity=0.3,
+                marker=dict(size=4, color=color if color else labels[mask], colorscale=None if color else "Turbo"),
+                customdata=np.column_stack([ids[mask], names[labels[mask]]]),
+                hovertemplate="sample %{customdata[0]}<br>true label %{customdata[1]}<br>not queried<extra></extra>"),
+                row=row, col=col)
+        if not strategy:
+            continue
+        index, picked_round = (np.asarray(a) for a in picks[strategy])
+        fig.add_trace(go.Scattergl(
+            x=coords[index, 0], y=coords[index, 1], mode="markers", name="queried (colour = round)",
+            legendgroup="queried", showlegend=i == 0,
+            marker=dict(size=8, color=picked_round, coloraxis="coloraxis", line=dict(width=0.8, color="black"),
+                        symbol="diamond"),
+            customdata=np.column_stack([ids[index], names[labels[index]], picked_round]),
+            hovertemplate=f"{strategy}<br>sample %{{customdata[0]}}<br>true label %{{customdata[1]}}"
+                          "<br>picked in round %{customdata[2]}<extra></extra>"),
+            row=row, col=col)
+    fig.update_xaxes(title_text=f"{method} 1 (arbitrary units)", showticklabels=False, row=rows)
+    fig.update_yaxes(title_text=f"{method} 2 (arbitrary units)", showticklabels=False, col=1)
+    fig.update_layout(
+        title=title or f"Queried samples on a {method} map of the pool ({space})",
+        coloraxis=dict(colorscale="Viridis", cmin=1, cmax=max(top, 2),
+                       colorbar=dict(title=dict(text="round picked", side="right"), x=1.0, len=0.6, y=0.4)),
+        legend=dict(title_text="True class / marks", orientation="v", x=1.08, itemsizing="constant"),
+        template="plotly_white", height=380 * rows + 110, margin=dict(l=50, r=30, t=90, b=50))
+    return fig
+
+
+def to_rgb_uint8(images: np.ndarray, feature_scale: float) -> np.ndarray:
+    """uint8 (n, h, w, c) in any value range -> 0-255 RGB for display (grey repeated)."""
+    scale = 255.0 * feature_scale if feature_scale * 255.0 > 1.5 else 1.0  # digits: 0-16 -> 0-255
+    rgb = np.clip(np.asarray(images, dtype=np.float32) * scale, 0, 255).astype(np.uint8)
+    return np.repeat(rgb, 3, axis=3) if rgb.shape[3] == 1 else rgb[..., :3]
+
+
+def image_grid(images: np.ndarray, captions: Sequence[str], *, title: str, columns: int = 8) -> go.Figure:
+    """Images (n, h, w, 3) uint8 in a grid, each with a short caption above it."""
+    n = max(1, len(images))
+    rows, cols = _grid(n, columns)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(captions) or ["(none)"],
+                        horizontal_spacing=0.012, vertical_spacing=0.32 / rows if rows > 1 else 0.05)
+    for i, image in enumerate(images):
+        fig.add_trace(go.Image(z=image, hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor=None)
+    fig.update_annotations(font_size=11)
+    fig.update_layout(title=title, template="plotly_white", height=150 * rows + 80, margin=dict(l=10, r=10, t=80, b=10))
+    return fig
+
+
+class ExportUnavailable(RuntimeError):
+    """PNG/SVG export needs a Chrome or Chromium browser for kaleido; HTML export does not."""
+
+
+def _ensure_browser_path() -> None:
+    if "BROWSER_PATH" not in os.environ:
+        found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+        if found:
+            os.environ["BROWSER_PATH"] = found
+
+
+def browser_available() -> bool:
+    """Whether kaleido can find a Chrome/Chromium to render PNG and SVG."""
+    _ensure_browser_path()
+    path = os.environ.get("BROWSER_PATH", "")
+    return bool(path) and os.path.exists(path)
+
+
+def figure_image(fig: go.Figure, fmt: str, *, width: int = 1100, height: int | None = None, scale: float = 2) -> bytes:
+    """PNG or SVG bytes via kaleido; raises ExportUnavailable when no browser is installed."""
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"image format must be 'png' or 'svg'; got {fmt!r}")
+    _ensure_browser_path()
+    try:
+        return fig.to_image(format=fmt, width=width, height=height or fig.layout.height or 520,
+                            scale=scale if fmt == "png" else 1)
+    except RuntimeError as exc:  # plotly's wrapper of kaleido's ChromeNotFoundError
+        raise ExportUnavailable(
+            "PNG and SVG export need Chrome or Chromium (Debian: apt-get install -y chromium); "
+            f"HTML export works without it. ({str(exc).strip().splitlines()[0]})") from None
+
+
+def figure_html(fig: go.Figure) -> str:
+    """A self-contained HTML page (plotly.js inline): opens offline."""
+    return fig.to_html(include_plotlyjs=True, full_html=True)
+
+
+def html_report(title: str, figures: Sequence[tuple[str, go.Figure]], *, config: dict,
+                tables: Sequence[tuple[str, pd.DataFrame]] = ()) -> str:
+    """One self-contained HTML page: the config, every chart and the tables."""
+    parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Configuration</h2>",
+             "<table class='config'>" + "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                                                for k, v in config.items()) + "</table>"]
+    for name, table in tables:
+        parts += [f"<h2>{html.escape(name)}</h2>", table.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="")]
+    for i, (name, fig) in enumerate(figures):
+        parts += [f"<h2>{html.escape(name)}</h2>", fig.to_html(full_html=False, include_plotlyjs=(i == 0))]
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+             "table.config th{text-align:left}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")

@@ -1,6 +1,52 @@
-"""Placeholder until the dashboard lands: shows that the engine runs on digits."""
+"""Entry point: `streamlit run dashboard/app.py`. Shared sidebar, session defaults, pages."""
 
-import streamlit as st
+from __future__ import annotations
 
-st.title("Active-learning strategy comparison bench")
-st.write("The dashboard is being built. Meanwhile: `python -m core run --help`.")
+import sys
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:  # `streamlit run` puts dashboard/ first on the path, not the repository
+    sys.path.insert(0, str(_ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard.components import results  # noqa: E402
+from dashboard.components.run_panel import progress_panel, run_buttons  # noqa: E402
+from dashboard.components.sidebar import run_form  # noqa: E402
+
+st.set_page_config(page_title="Active-learning strategy comparison", page_icon=":material/query_stats:", layout="wide")
+
+DEFAULTS = {
+    "cache_dir": results.default_cache_dir(),
+    "sidebar_dataset": "digits", "sidebar_data_dir": "", "sidebar_image_size": 0,
+    "sidebar_learner": "logistic", "sidebar_strategies": ["random", "entropy", "hybrid"], "sidebar_mode": "pool",
+    "sidebar_stream_policy": "budget", "sidebar_threshold": 0.5,
+    "sidebar_initial": 20, "sidebar_batch": 10, "sidebar_budget": 110,
+    "sidebar_alpha": 0.5, "sidebar_clusters": 5, "sidebar_measure": "entropy",
+    "sidebar_repeats": 3, "sidebar_seed": 0, "sidebar_subset": 0, "sidebar_test_size": 0.25,
+    "compare_target": 0.9,
+}
+for key, value in DEFAULTS.items():
+    st.session_state.setdefault(key, value)
+
+PAGES = _ROOT / "dashboard" / "app_pages"
+pages = [
+    st.Page(PAGES / "compare.py", title="Compare", icon=":material/show_chart:", default=True),
+    st.Page(PAGES / "confusion.py", title="Confusion matrices", icon=":material/grid_on:"),
+    st.Page(PAGES / "query_map.py", title="Query map", icon=":material/scatter_plot:"),
+    st.Page(PAGES / "uncertain.py", title="Uncertain images", icon=":material/image_search:"),
+    st.Page(PAGES / "runs.py", title="Runs", icon=":material/history:"),
+    st.Page(PAGES / "export.py", title="Export", icon=":material/download:"),
+]
+if (PAGES / "sweep.py").exists():
+    pages.insert(4, st.Page(PAGES / "sweep.py", title="Sweep", icon=":material/tune:"))
+page = st.navigation(pages)
+
+if target := st.session_state.pop("open_page", None):  # set by the Runs page's Open button
+    st.switch_page(next(p for p in pages if p.title == target))
+
+config = run_form()
+run_buttons(config)
+progress_panel(config)
+page.run()

@@ -1,0 +1,197 @@
+"""Background work as detached processes, tracked by small JSON records on disk.
+
+A job is a process started in its own session (it outlives the page that started it and
+is not killed by a browser reload), recorded as ``<cache>/jobs/<job_id>.json`` with its
+pid, command and metadata; its output goes to ``<job_id>.log`` beside it. Any process that
+can read the cache (a second tab, a restarted dashboard) sees the same status. Results are
+never read from the process: a comparison writes every completed round to the cache.
+
+    job = start_run(config, cache_root)        # python -m core run ... --quiet
+    status(cache_root, job.job_id).state       # "running", "done", "cancelled" or "failed"
+    cancel(cache_root, job.job_id)             # SIGTERM: stops after the current round
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.cache import Cache, atomic_write_json
+from core.config import RunConfig
+
+RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
+EXIT_CANCELLED = 130  # core.cli's exit status after SIGTERM
+
+
+class JobError(RuntimeError):
+    """A job could not be started or signalled."""
+
+
+@dataclass
+class Job:
+    job_id: str
+    kind: str
+    pid: int
+    command: list[str]
+    started: float
+    meta: dict[str, Any] = field(default_factory=dict)
+    returncode: int | None = None  # known only to the process that started it, or once recorded
+
+
+@dataclass
+class JobStatus:
+    job: Job | None
+    state: str | None  # None: no such job
+    message: str = ""
+
+
+def _jobs_dir(cache_root: str | Path) -> Path:
+    return Path(cache_root) / "jobs"
+
+
+def _record_path(cache_root: str | Path, job_id: str) -> Path:
+    return _jobs_dir(cache_root) / f"{job_id}.json"
+
+
+def log_path(cache_root: str | Path, job_id: str) -> Path:
+    return _jobs_dir(cache_root) / f"{job_id}.log"
+
+
+def read_job(cache_root: str | Path, job_id: str) -> Job | None:
+    try:
+        return Job(**json.loads(_record_path(cache_root, job_id).read_text()))
+    except (FileNotFoundError, json.JSONDecodeError, TypeError):
+        return None
+
+
+def _write_job(cache_root: str | Path, job: Job) -> None:
+    atomic_write_json(_record_path(cache_root, job.job_id), asdict(job))
+
+
+def _pid_state(pid: int) -> tuple[bool, int | None]:
+    """(alive, exit status if it was our child and has ended)."""
+    try:
+        done, raw = os.waitpid(pid, os.WNOHANG)  # reaps our own finished child (no zombie left)
+        if done == pid:
+            return False, os.waitstatus_to_exitcode(raw)
+        return True, None
+    except ChildProcessError:  # not our child: someone else started it
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False, None
+    except PermissionError:
+        return True, None
+    try:  # a zombie of another parent, or a reused pid, is not our job
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z", None
+    except (FileNotFoundError, IndexError):
+        return True, None
+
+
+def is_alive(job: Job) -> bool:
+    alive, code = _pid_state(job.pid)
+    if code is not None:
+        job.returncode = code
+    return alive
+
+
+def start(cache_root: str | Path, job_id: str, command: list[str], *, kind: str, meta: dict[str, Any] | None = None,
+          cwd: str | Path | None = None) -> Job:
+    """Start `command` detached (own session), unless job `job_id` is already running."""
+    current = read_job(cache_root, job_id)
+    if current is not None and is_alive(current):
+        return current
+    _jobs_dir(cache_root).mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1"), "PYTHONUNBUFFERED": "1"}
+    with open(log_path(cache_root, job_id), "wb") as log:
+        try:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       start_new_session=True, cwd=cwd, env=env)
+        except OSError as exc:
+            raise JobError(f"could not start {command[0]!r}: {exc}") from None
+    job = Job(job_id, kind, process.pid, list(command), time.time(), dict(meta or {}))
+    _write_job(cache_root, job)
+    return job
+
+
+def _log_tail(cache_root: str | Path, job_id: str, lines: int = 5) -> str:
+    try:
+        text = log_path(cache_root, job_id).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def status(cache_root: str | Path, job_id: str) -> JobStatus:
+    """Running while the process lives; afterwards its exit status, or the comparison's saved status."""
+    job = read_job(cache_root, job_id)
+    if job is None:
+        return JobStatus(None, None)
+    if is_alive(job):
+        return JobStatus(job, RUNNING)
+    if job.returncode is not None:
+        _write_job(cache_root, job)  # remember the exit status for processes that did not start it
+    code = job.returncode
+    saved = None
+    if job.kind == "run":
+        saved = (Cache(cache_root).read_comparison(job.meta.get("config_key", "")) or {}).get("status")
+    if code == 0 or (code is None and saved == DONE) or (code is None and job.kind != "run"):
+        return JobStatus(job, DONE)
+    if code == EXIT_CANCELLED or saved == CANCELLED or job.meta.get("cancel_requested"):
+        return JobStatus(job, CANCELLED, "stopped after the last completed round; Run resumes from the cache")
+    return JobStatus(job, FAILED, _log_tail(cache_root, job_id) or f"exit status {code}")
+
+
+def cancel(cache_root: str | Path, job_id: str) -> bool:
+    """SIGTERM to the job's process group: it finishes the current round, caches it and exits."""
+    job = read_job(cache_root, job_id)
+    if job is None or not is_alive(job):
+        return False
+    job.meta["cancel_requested"] = time.time()
+    _write_job(cache_root, job)
+    try:
+        os.killpg(job.pid, signal.SIGTERM)  # the group: any worker processes stop too
+    except ProcessLookupError:
+        return False
+    except PermissionError as exc:
+        raise JobError(f"cannot signal job {job_id} (pid {job.pid}): {exc}") from None
+    return True
+
+
+def run_argv(config: RunConfig) -> list[str]:
+    """The `python -m core run` options that rebuild `config` (inverse of core.cli.config_from_args)."""
+    c = config
+    argv = ["--dataset", c.dataset, "--learner", c.learner, "--strategies", ",".join(c.strategies), "--mode", c.mode,
+            "--initial", str(c.initial), "--batch", str(c.batch), "--rounds", str(c.rounds), "--alpha", repr(float(c.alpha)),
+            "--clusters", str(c.clusters), "--measure", c.measure, "--stream-policy", c.stream_policy,
+            "--threshold", repr(float(c.threshold)), "--repeats", str(c.repeats), "--seed", str(c.seed),
+            "--test-size", repr(float(c.test_size))]
+    for flag, value in (("--data-dir", c.data_dir), ("--image-size", c.image_size), ("--subset", c.subset)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for name, value in sorted(c.learner_params.items()):
+        argv += ["--learner-param", f"{name}={json.dumps(value)}"]
+    return argv
+
+
+def run_job_id(config: RunConfig) -> str:
+    return f"run-{config.key()}"
+
+
+def start_run(config: RunConfig, cache_root: str | Path, *, cwd: str | Path | None = None) -> Job:
+    """Run (or resume) `config` in the background; one job per config."""
+    job_id = run_job_id(config)
+    out = _jobs_dir(cache_root) / job_id
+    command = [sys.executable, "-m", "core", "run", *run_argv(config), "--quiet", "--cache-dir",
+               str(Path(cache_root).resolve()), "--out", str(out.resolve())]
+    return start(cache_root, job_id, command, kind="run", cwd=cwd or Path(__file__).resolve().parent.parent,
+                 meta={"config": config.to_dict(), "config_key": config.key()})

@@ -1,0 +1,154 @@
+"""2-D maps of a feature space: UMAP (fast settings), PCA as the instant first view.
+
+A projection is keyed by (dataset fingerprint, feature space, method) and cached on disk as
+``<cache>/projections/<fingerprint>-<space>-<method>.npz`` (float32 coordinates, no pickle),
+so every page, tab and process computes it once. Any (n, d) float array can be projected
+under a caller-chosen feature-space name; raw pixels (``"pixels"``) are the default space.
+
+UMAP's first fit in a process pays numba compilation (ENVIRONMENT.md), which would freeze
+a Streamlit server, so the dashboard runs it in a separate process::
+
+    python -m core.projection --dataset digits --cache-dir cache
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from core.cache import atomic_write_bytes
+from core.types import Dataset, flat_features
+
+METHODS = ("pca", "umap")
+PIXELS = "pixels"
+_SPACE_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+_UMAP_INPUT_DIMS = 50  # UMAP on a 50-d PCA of wide inputs: same neighbourhoods, far faster kNN
+
+
+def pca_2d(features: np.ndarray) -> np.ndarray:
+    """First two principal components, float32 (n, 2); deterministic (full SVD solver)."""
+    from sklearn.decomposition import PCA
+
+    X = np.asarray(features, dtype=np.float32)
+    if X.shape[1] < 2:
+        return np.column_stack([X[:, 0] if X.shape[1] else np.zeros(len(X)), np.zeros(len(X))]).astype(np.float32)
+    return PCA(n_components=2, svd_solver="full").fit_transform(X).astype(np.float32)
+
+
+def umap_2d(features: np.ndarray, *, n_neighbors: int = 15, n_epochs: int = 200) -> np.ndarray:
+    """UMAP with the fast settings measured in ENVIRONMENT.md, float32 (n, 2).
+
+    `init="pca"` and the approximate nearest neighbours keep 50k points near 5 s;
+    no `random_state`, because setting one makes UMAP single-threaded (2x slower).
+    """
+    import umap  # imported here: numba compilation is paid only by callers that need UMAP
+    from sklearn.decomposition import PCA
+
+    X = np.asarray(features, dtype=np.float32)
+    if X.shape[1] > _UMAP_INPUT_DIMS and len(X) > _UMAP_INPUT_DIMS:
+        X = PCA(n_components=_UMAP_INPUT_DIMS, svd_solver="randomized", random_state=0).fit_transform(X)
+    reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(X) - 1), init="pca",
+                        force_approximation_algorithm=True, n_epochs=n_epochs)
+    return reducer.fit_transform(X).astype(np.float32)
+
+
+def pixel_features(dataset: Dataset) -> np.ndarray:
+    """The default feature space: flat pixels in the learners' units, float32 (n, height*width*channels)."""
+    return flat_features(dataset.images, dataset.feature_scale)
+
+
+def check_space(space: str) -> str:
+    if not isinstance(space, str) or not _SPACE_NAME.match(space):
+        raise ValueError(f"feature space name must be letters, digits, '_' or '.'; got {space!r}")
+    return space
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"unknown projection method {method!r}; choose one of {list(METHODS)}")
+    return method
+
+
+class ProjectionStore:
+    """On-disk projections under `<cache>/projections/`; atomic writes, npz without pickle."""
+
+    def __init__(self, cache_root: str | Path) -> None:
+        self.root = Path(cache_root) / "projections"
+
+    def path(self, fingerprint: str, space: str, method: str) -> Path:
+        return self.root / f"{fingerprint}-{check_space(space)}-{check_method(method)}.npz"
+
+    def load(self, fingerprint: str, space: str, method: str) -> np.ndarray | None:
+        """The stored coordinates, or None when absent or unreadable (then it is recomputed)."""
+        try:
+            with np.load(self.path(fingerprint, space, method), allow_pickle=False) as z:
+                return z["coords"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, EOFError):
+            return None
+
+    def save(self, fingerprint: str, space: str, method: str, coords: np.ndarray, seconds: float) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, coords=np.asarray(coords, dtype=np.float32), seconds=np.float64(seconds))
+        atomic_write_bytes(self.path(fingerprint, space, method), buf.getvalue())
+
+
+def project(features: np.ndarray, *, fingerprint: str, space: str = PIXELS, method: str = "umap",
+            cache_root: str | Path | None = None) -> np.ndarray:
+    """Coordinates (n, 2) of `features` under `method`, read from or written to the cache."""
+    check_space(space)
+    check_method(method)
+    store = ProjectionStore(cache_root) if cache_root is not None else None
+    if store is not None:
+        cached = store.load(fingerprint, space, method)
+        if cached is not None and len(cached) == len(features):
+            return cached
+    t0 = time.perf_counter()
+    coords = pca_2d(features) if method == "pca" else umap_2d(features)
+    if store is not None:
+        store.save(fingerprint, space, method, coords, time.perf_counter() - t0)
+    return coords
+
+
+def background_command(dataset: str, dataset_options: dict, cache_root: str | Path, *,
+                       space: str = PIXELS, features_file: str | Path | None = None) -> list[str]:
+    """argv that computes a UMAP in its own process (pixels of `dataset`, or a saved .npy)."""
+    argv = [sys.executable, "-m", "core.projection", "--dataset", dataset, "--cache-dir", str(cache_root),
+            "--space", check_space(space)]
+    for name, value in sorted(dataset_options.items()):
+        argv += [f"--{name.replace('_', '-')}", str(value)]
+    if features_file is not None:
+        argv += ["--features", str(features_file)]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from core.datasets import load_dataset
+
+    p = argparse.ArgumentParser(prog="python -m core.projection", description="Compute and cache a 2-D UMAP map.")
+    p.add_argument("--dataset", default="digits")
+    p.add_argument("--data-dir")
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--cache-dir", default="cache")
+    p.add_argument("--space", default=PIXELS, help="feature-space name (default: pixels)")
+    p.add_argument("--features", help=".npy float array (n, d) to project instead of the dataset's pixels")
+    p.add_argument("--method", default="umap", choices=METHODS)
+    args = p.parse_args(argv)
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir, image_size=args.image_size)
+    features = np.load(args.features, allow_pickle=False) if args.features else pixel_features(dataset)
+    t0 = time.perf_counter()
+    project(features, fingerprint=dataset.fingerprint, space=args.space, method=args.method, cache_root=args.cache_dir)
+    print(f"{args.method} map of {len(features)} points ({args.space}) in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Compare: every strategy's learning curve, and the summary table."""
+
+import streamlit as st
+
+from dashboard.components import charts
+from dashboard.components.results import current_view
+
+st.header("Compare strategies")
+view = current_view()
+
+col1, col2 = st.columns([2, 1])
+kind = col1.radio("Metric", ["accuracy", "macro_f1"], key="compare_metric", horizontal=True,
+                  format_func={"accuracy": "Accuracy", "macro_f1": "Macro-F1"}.get)
+target = col2.number_input("Target for 'labels to reach'", min_value=0.0, max_value=1.0, step=0.01,
+                           key="compare_target", format="%.2f")
+metric = charts.metric_name(view, kind)
+if metric.startswith("pool"):
+    st.caption("No test split (test fraction 0): curves show the accuracy on the still-unlabelled pool.")
+
+st.plotly_chart(charts.learning_curves(view, metric), key="compare_curves")
+
+st.subheader("Summary")
+st.dataframe(charts.summary_display(charts.summary(view, metric, target)), hide_index=True, key="compare_summary")
+st.caption("AULC: area under the learning curve, normalised by the label range. The gain over random pairs repeats "
+           "with the same seed (same initial labels); 95% t intervals and a paired t-test p-value need 2+ repeats.")
