@@ -1,0 +1,90 @@
+"""Score + select time of every uncertainty measure and of the hybrid, with peak memory.
+
+Pools of 10k / 100k / 1M samples x 10 classes (float32 probabilities), k = 10 and 1000.
+modAL's same selection (`*_sampling` on a stand-in classifier returning the same
+probabilities) runs in the same process when modAL is installed (`pip install -e .[bench]`).
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import time
+import tracemalloc
+
+import numpy as np
+
+from core.strategies import make_strategy
+from core.types import PoolView
+
+TITLE = "selection time per round (median of 5, ms) and peak extra memory (MB)"
+MEASURES = ["entropy", "least_confidence", "smallest_margin", "largest_margin"]
+
+
+def _median_ms(fn, repeats: int = 5) -> float:
+    fn()  # warm-up: numba compilation and page faults are not per-round costs
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
+
+
+def _peak_mb(fn) -> float:
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def _modal_fn(measure: str, proba64: np.ndarray, k: int):
+    try:
+        from modAL import uncertainty
+    except ImportError:
+        return None
+    fn = {"entropy": uncertainty.entropy_sampling, "least_confidence": uncertainty.uncertainty_sampling,
+          "smallest_margin": uncertainty.margin_sampling}.get(measure)
+    if fn is None:
+        return None
+
+    class Fixed:  # modAL asks the estimator for probabilities; hand it the same matrix
+        def predict_proba(self, X, **kwargs):
+            return proba64
+
+    dummy_X = np.empty((len(proba64), 1))
+    return lambda: fn(Fixed(), dummy_X, n_instances=k)
+
+
+def run(quick: bool = False) -> list[dict]:
+    sizes = [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000]
+    rows = []
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        proba = rng.dirichlet(np.ones(10), size=n).astype(np.float32)
+        view = PoolView(np.zeros(n, dtype=bool), proba=proba)
+        proba64 = proba.astype(np.float64)
+        for k in (10, 1000):
+            for measure in MEASURES:
+                strategy = make_strategy(measure)
+                select = lambda: strategy.select(view, k, rng=np.random.default_rng(1))  # noqa: E731
+                ours = _median_ms(select)
+                modal = _modal_fn(measure, proba64, k)
+                modal_ms = _median_ms(modal, repeats=3) if modal else float("nan")
+                rows.append({"what": measure, "pool": n, "k": k, "ours_ms": round(ours, 1),
+                             "modAL_ms": round(modal_ms, 1), "speed-up": round(modal_ms / ours, 1) if modal else "",
+                             "peak_MB": round(_peak_mb(select), 1)})
+        del proba64
+        feats = rng.standard_normal((n, 512), dtype=np.float32)
+        view = PoolView(np.zeros(n, dtype=bool), proba=proba, embeddings=feats)
+        hybrid = make_strategy("hybrid", alpha=0.5, n_clusters=10)
+        select = lambda: hybrid.select(view, 1000, rng=np.random.default_rng(1))  # noqa: E731
+        rows.append({"what": "hybrid (512-d, alpha 0.5, 10 clusters)", "pool": n, "k": 1000,
+                     "ours_ms": round(_median_ms(select, repeats=3), 1), "modAL_ms": float("nan"), "speed-up": "",
+                     "peak_MB": round(_peak_mb(select), 1)})
+        del feats, view
+    rows.append({"what": "process max RSS", "pool": "", "k": "", "ours_ms": "", "modAL_ms": "", "speed-up": "",
+                 "peak_MB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)})
+    return rows
