@@ -46,7 +46,8 @@ def summary_display(table: pd.DataFrame) -> pd.DataFrame:
         "Repeats": table["repeats"],
         "Final (at labels)": [f"{ci(r.final, r.final_ci_low, r.final_ci_high)} @ {r.final_n_labeled}" for r in table.itertuples()],
         "AULC": [ci(r.aulc, r.aulc_ci_low, r.aulc_ci_high) for r in table.itertuples()],
-        "Labels to reach target": [("" if pd.isna(r.labels_to_target) else f"{r.labels_to_target:.0f}") + f" ({r.reached_target} repeats)"
+        "Labels to reach target": [("not reached" if pd.isna(r.labels_to_target) else f"{r.labels_to_target:.0f}")
+                                   + (f" ({r.reached_target} repeats)" if r.reached_target else "")
                                    for r in table.itertuples()],
         "AULC gain vs random": [ci(r.gain_vs_random, r.gain_ci_low, r.gain_ci_high, signed=True) for r in table.itertuples()],
         "p-value": ["" if pd.isna(p) else f"{p:.3f}" for p in table["gain_p_value"]],
@@ -90,7 +91,7 @@ def uncertain_images(view: View, strategy: str, repeat: int, round_1based: int, 
     labels = view.dataset.labels[pool]
     figs = []
     for which, chosen in (("Most", order[:count]), ("Least", order[::-1][:count])):
-        images = figures.to_rgb_uint8(view.dataset.images[pool[chosen]], view.dataset.feature_scale)
+        images = figures.to_rgb_uint8(view.dataset.images[pool[chosen]])
         captions = [f"{record.scores[i]:.3f}<br>true {names[labels[i]]} · pred {names[record.predicted[i]]}"
                     + (" ✗" if labels[i] != record.predicted[i] else "") for i in chosen]
         title = (f"{which} uncertain unlabelled images: {strategy}, round {round_1based} "

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core import jobs
 from core.cache import Cache
 from core.config import RunConfig
 from core.datasets import load_dataset
@@ -118,8 +119,11 @@ def current_view(*, need_rounds: bool = True) -> View | None:
     token = tuple(sorted(done.items()))
     config_json = json.dumps(config.to_dict(), sort_keys=True)
     if need_rounds and not any(done.values()):
-        st.info("Nothing cached for these settings yet: press **Run** in the sidebar. "
-                "Completed rounds appear here while it runs.")
+        if jobs.status(cache_root(), jobs.run_job_id(config)).state == jobs.RUNNING:
+            st.info("Running: the first completed round appears here in a moment.", icon=":material/hourglass:")
+        else:
+            st.info("Nothing cached for these settings yet: press **Run** in the sidebar. "
+                    "Completed rounds appear here while it runs.")
         st.stop()
     comparison = _comparison(config_json, cache_root(), token)
     return View(config, dataset_for(config), comparison, _frame(config_json, cache_root(), token), done)

@@ -1,0 +1,62 @@
+"""core.jobs: detached processes tracked on disk; a real background comparison run."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from core import jobs
+from core.cache import Cache
+from core.cli import build_parser, config_from_args
+from core.config import RunConfig
+
+
+def _wait(cache_root, job_id, timeout=60.0) -> jobs.JobStatus:
+    deadline = time.monotonic() + timeout
+    while (status := jobs.status(cache_root, job_id)).state == jobs.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return status
+
+
+def test_run_argv_rebuilds_the_same_config():
+    config = RunConfig(strategies=("random", "hybrid"), alpha=0.7, clusters=3, initial=15, batch=8, rounds=4,
+                       repeats=2, seed=5, subset=200, test_size=0.3, learner_params={"C": 0.5})
+    args = build_parser().parse_args(["run", *jobs.run_argv(config)])
+    assert config_from_args(args) == config
+
+
+def test_a_background_run_fills_the_cache_and_reports_done(tmp_path):
+    config = RunConfig(strategies=("random", "entropy"), initial=20, batch=10, rounds=2, subset=120)
+    job = jobs.start_run(config, tmp_path)
+    assert jobs.start_run(config, tmp_path).pid == job.pid or jobs.status(tmp_path, job.job_id).state != jobs.RUNNING
+    status = _wait(tmp_path, job.job_id)
+    assert status.state == jobs.DONE, status.message
+    assert Cache(tmp_path).read_comparison(config.key())["status"] == "done"
+    assert jobs.read_job(tmp_path, job.job_id).returncode == 0  # recorded for processes that did not start it
+
+
+def test_cancel_sends_sigterm_and_reports_cancelled(tmp_path):
+    job = jobs.start(tmp_path, "sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], kind="test")
+    assert jobs.status(tmp_path, "sleeper").state == jobs.RUNNING
+    assert jobs.cancel(tmp_path, "sleeper")
+    status = _wait(tmp_path, "sleeper", timeout=10)
+    assert status.state == jobs.CANCELLED
+    assert not jobs.cancel(tmp_path, "sleeper")  # nothing left to stop
+    assert job.pid > 0
+
+
+def test_a_failing_job_reports_the_end_of_its_output(tmp_path):
+    jobs.start(tmp_path, "broken", [sys.executable, "-c", "import sys; print('bad option: x'); sys.exit(2)"], kind="test")
+    status = _wait(tmp_path, "broken", timeout=20)
+    assert status.state == jobs.FAILED and "bad option: x" in status.message
+
+
+def test_unknown_job_has_no_state(tmp_path):
+    assert jobs.status(tmp_path, "nope").state is None
+
+
+def test_a_missing_program_raises_job_error(tmp_path):
+    with pytest.raises(jobs.JobError, match="could not start"):
+        jobs.start(tmp_path, "missing", ["/no/such/program"], kind="test")
