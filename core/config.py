@@ -9,8 +9,7 @@ from typing import Any
 
 from core.datasets import DATASETS
 from core.learners import LEARNERS, learner_param_names
-from core.strategies import MEASURES, STRATEGIES
-from core.strategies.hybrid import check_hybrid_params
+from core.strategies import MEASURE_NAMES, STRATEGIES, check_hybrid_params
 
 SCHEMA_VERSION = 1  # bump when a change to the engine changes results: old cache entries are ignored
 MODES = ("pool", "stream")
@@ -108,9 +107,9 @@ class RunConfig:
             raise ConfigError(str(exc)) from None
 
     def _validate(self) -> None:
-        DATASETS[self.dataset]
-        LEARNERS[self.learner]
-        unknown = sorted(set(self.learner_params) - set(learner_param_names(self.learner)))
+        DATASETS.check(self.dataset)
+        LEARNERS.check(self.learner)
+        unknown = sorted(set(self.learner_params) - set(learner_param_names(self.learner))) if self.learner_params else []
         if unknown:
             raise ConfigError(
                 f"learner_params: unknown parameter(s) {unknown} for learner {self.learner!r}; "
@@ -119,7 +118,7 @@ class RunConfig:
         if not self.strategies:
             raise ConfigError(f"strategies: choose at least one of {STRATEGIES.names()}")
         for name in self.strategies:
-            STRATEGIES[name]
+            STRATEGIES.check(name)
         if len(set(self.strategies)) != len(self.strategies):
             raise ConfigError(f"strategies: each strategy may appear once; got {list(self.strategies)}")
         if self.mode not in MODES:
@@ -134,8 +133,8 @@ class RunConfig:
             raise ConfigError(f"test_size must be in [0, 1); got {self.test_size!r}")
         if self.subset is not None and (not isinstance(self.subset, int) or self.subset < self.initial):
             raise ConfigError(f"subset must be an integer >= initial ({self.initial}); got {self.subset!r}")
-        if self.measure not in MEASURES:
-            raise ConfigError(f"unknown measure {self.measure!r}; choose one of {sorted(MEASURES)}")
+        if self.measure not in MEASURE_NAMES:
+            raise ConfigError(f"unknown measure {self.measure!r}; choose one of {sorted(MEASURE_NAMES)}")
         if "hybrid" in self.strategies:
             if not (isinstance(self.alpha, (int, float)) and 0.0 < self.alpha <= 1.0):
                 raise ConfigError(f"alpha must be in (0, 1]; got {self.alpha!r}")

@@ -10,6 +10,29 @@ from core.registry import Registry
 from core.types import PoolView, Selection
 
 STRATEGIES: Registry[type] = Registry("strategy")
+MEASURE_NAMES = ("entropy", "least_confidence", "smallest_margin", "largest_margin")
+
+
+def uncertain_count(alpha: float, k: int) -> int:
+    """The hybrid's |S_u| = round(alpha * k): the part of the batch chosen by uncertainty alone."""
+    return int(round(alpha * k))
+
+
+def check_hybrid_params(alpha: float, n_clusters: int, measure: str, batch_size: int | None = None) -> None:
+    """Raise ValueError naming the hybrid parameter and what to change."""
+    if not (isinstance(alpha, (int, float)) and 0.0 < alpha <= 1.0):
+        raise ValueError(f"alpha must be in (0, 1]; got {alpha!r}")
+    if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 1:
+        raise ValueError(f"n_clusters must be an integer >= 1; got {n_clusters!r}")
+    if measure not in MEASURE_NAMES:
+        raise ValueError(f"unknown measure {measure!r}; choose one of {sorted(MEASURE_NAMES)}")
+    if batch_size is not None:
+        n_u = uncertain_count(alpha, batch_size)
+        if n_clusters > n_u:
+            raise ValueError(
+                f"n_clusters must be between 1 and round(alpha*batch) = round({alpha}*{batch_size}) = {n_u}; "
+                f"got {n_clusters}: lower the number of clusters or raise alpha or the batch size"
+            )
 
 
 def check_k(k: int, n_unlabeled: int) -> None:

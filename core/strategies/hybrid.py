@@ -3,33 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans
 
-from core.strategies.base import STRATEGIES, check_k, top_k
+from core.strategies.base import STRATEGIES, check_hybrid_params, check_k, top_k, uncertain_count
 from core.strategies.uncertainty import MEASURES
 from core.types import PoolView, Selection
-
-
-def uncertain_count(alpha: float, k: int) -> int:
-    """|S_u| = round(alpha * k), the part of the batch chosen by uncertainty alone."""
-    return int(round(alpha * k))
-
-
-def check_hybrid_params(alpha: float, n_clusters: int, measure: str, batch_size: int | None = None) -> None:
-    """Raise ValueError naming the parameter and what to change."""
-    if not (isinstance(alpha, (int, float)) and 0.0 < alpha <= 1.0):
-        raise ValueError(f"alpha must be in (0, 1]; got {alpha!r}")
-    if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 1:
-        raise ValueError(f"n_clusters must be an integer >= 1; got {n_clusters!r}")
-    if measure not in MEASURES:
-        raise ValueError(f"unknown measure {measure!r}; choose one of {sorted(MEASURES)}")
-    if batch_size is not None:
-        n_u = uncertain_count(alpha, batch_size)
-        if n_clusters > n_u:
-            raise ValueError(
-                f"n_clusters must be between 1 and round(alpha*batch) = round({alpha}*{batch_size}) = {n_u}; "
-                f"got {n_clusters}: lower the number of clusters or raise alpha or the batch size"
-            )
 
 
 _CHUNK_ROWS = 4096  # 4096 x 512 float32 = 8 MB: the row norms reuse the block the product just read
@@ -70,6 +47,8 @@ class Hybrid:
         uncertain = top_k(scores, n_u, rng)  # positions in view.unlabeled
         if n_u == k:
             return Selection(view.unlabeled[uncertain], scores, self.measure)
+        from sklearn.cluster import KMeans  # imported here: validating a config must not pay for it
+
         features = np.asarray(view.embeddings, dtype=np.float32)
         kmeans = KMeans(
             n_clusters=self.n_clusters, n_init=1, random_state=int(rng.integers(2**31 - 1))

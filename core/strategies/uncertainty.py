@@ -16,7 +16,7 @@ import math
 import numba
 import numpy as np
 
-from core.strategies.base import STRATEGIES, ScoreStrategy
+from core.strategies.base import MEASURE_NAMES, STRATEGIES, ScoreStrategy
 
 _TINY = 1e-30  # p log p -> 0 as p -> 0; clamp so log(0) never produces NaN
 
@@ -115,6 +115,7 @@ MEASURES = {
     "smallest_margin": smallest_margin,
     "largest_margin": largest_margin,
 }
+assert tuple(MEASURES) == MEASURE_NAMES
 
 
 def measure_max(measure: str, n_classes: int) -> float:

@@ -130,3 +130,12 @@ def test_stream_mode_rejects_the_hybrid():
 def test_prepare_checks_budget_against_the_pool_before_running():
     with pytest.raises(ConfigError, match=r"budget initial \+ batch\*\(rounds-1\) = 20 \+ 10\*9 = 110 is larger than the pool \(100"):
         prepare(RunConfig(subset=100, rounds=10))
+
+
+def test_digits_is_exactly_scikit_learns_load_digits():
+    from sklearn.datasets import load_digits
+
+    bunch, ours = load_digits(), load_dataset("digits")
+    np.testing.assert_array_equal(ours.images[..., 0], bunch.images)
+    np.testing.assert_array_equal(ours.labels, bunch.target)
+    assert ours.n_classes == 10 and ours.images.dtype == np.uint8
