@@ -61,7 +61,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     from core.config import MODES, STREAM_POLICIES
     from core.datasets import DATASETS
     from core.learners import LEARNERS
-    from core.strategies import MEASURES, STRATEGIES
+    from core.strategies import MEASURE_NAMES, STRATEGIES
 
     d = p.add_argument_group("data")
     d.add_argument("--dataset", default="digits", help=f"one of {DATASETS.names()} (default: digits)")
@@ -82,7 +82,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                                                   "per arriving sample (default: pool)")
     s.add_argument("--alpha", type=float, default=0.5, help="hybrid: fraction of the batch chosen by uncertainty, in (0, 1]")
     s.add_argument("--clusters", type=int, default=5, help="hybrid: K-means clusters, 1..round(alpha*batch)")
-    s.add_argument("--measure", default="entropy", help=f"hybrid's uncertainty measure, one of {sorted(MEASURES)}")
+    s.add_argument("--measure", default="entropy", help=f"hybrid's uncertainty measure, one of {sorted(MEASURE_NAMES)}")
     s.add_argument("--stream-policy", default="budget",
                    help=f"stream mode: one of {list(STREAM_POLICIES)} (budget-aware quantile, or fixed threshold)")
     s.add_argument("--threshold", type=float, default=0.5, help="stream mode, threshold policy: normalised uncertainty in [0, 1]")
@@ -121,7 +121,48 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--no-cache", action="store_true", help="compute everything, read and write no cache")
     o.add_argument("--target", type=float, default=0.9, help="accuracy target for 'labels to reach' (default 0.9)")
     o.add_argument("--quiet", action="store_true", help="no per-round progress")
+    add_sweep_parser(sub)
     return parser
+
+
+def _run_option_dests() -> list[str]:
+    probe = argparse.ArgumentParser(add_help=False)
+    add_run_options(probe)
+    return list(vars(probe.parse_args([])))
+
+
+def add_sweep_parser(sub) -> None:
+    """`sweep`: run options given on the command line are fixed for every grid point."""
+    sweep = sub.add_parser(
+        "sweep", help="run a parameter grid (cached, resumable) locally or on Ray",
+        description="Expand a grid over run options into independent cached runs, run what the cache lacks "
+                    "(joblib processes or Ray tasks), and write runs.csv, best.csv and heatmap.html to --out. "
+                    "Run options given here apply to every grid point. Grid file format: see "
+                    "examples/sweep_alpha_clusters.toml.")
+    g = sweep.add_argument_group("grid")
+    g.add_argument("--grid", metavar="FILE", help="grid file (TOML, or JSON of the same shape)")
+    g.add_argument("--vary", action="append", default=[], metavar="NAME=V1,V2,...",
+                   help="sweep an option over values, repeatable (e.g. alpha=0.25,0.5,1 or learner_params.C=0.1,1); "
+                        "replaces the same option of the grid file")
+    g.add_argument("--skip-invalid", action="store_true", help="leave out grid points the engine rejects instead of failing")
+    g.add_argument("--heatmap", metavar="X[,Y]", help="grid options on the heatmap axes (default: the first two swept)")
+    g.add_argument("--dry-run", action="store_true", help="print the grid points and runs, compute nothing")
+    add_run_options(sweep)
+    run_dests = set(_run_option_dests())
+    for action in sweep._actions:  # no default: only the options given are fixed (set_defaults would store them)
+        if action.dest in run_dests:
+            action.default = argparse.SUPPRESS
+    e = sweep.add_argument_group("execution")
+    e.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: joblib processes on this machine (default); ray: tasks on a Ray cluster")
+    e.add_argument("--jobs", type=int, help="local executor: worker processes (default: number of cores)")
+    e.add_argument("--ray-address", default="auto",
+                   help="ray executor: 'auto' (a cluster started with `ray start`) or ray://HOST:PORT; the cache "
+                        "directory must be shared by every node")
+    o = sweep.add_argument_group("output")
+    o.add_argument("--out", default="out/sweep", help="directory for runs.csv, best.csv, heatmap.html (default: out/sweep)")
+    o.add_argument("--cache-dir", default="cache", help="on-disk cache of completed rounds (default: cache)")
+    o.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def _check_out_dir(path: Path) -> None:
@@ -220,6 +261,119 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fixed_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The run options given on the sweep's command line, as RunConfig fields."""
+    fixed: dict[str, Any] = {}
+    for dest in _run_option_dests():
+        if not hasattr(args, dest):
+            continue
+        value = getattr(args, dest)
+        if dest == "learner_param":
+            fixed["learner_params"] = dict(value)
+        elif dest == "strategies":
+            fixed["strategies"] = [s.strip() for s in value.split(",") if s.strip()]
+        else:
+            fixed[dest] = value
+    return fixed
+
+
+def _vary(items: Sequence[str]) -> dict[str, list[Any]]:
+    from core.sweep import GridError
+
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise GridError(f"--vary expects NAME=V1,V2,...; got {item!r}")
+        grid[name.strip()] = [_value(v.strip()) for v in values.split(",") if v.strip()]
+    return grid
+
+
+def _print_table(title: str, frame, columns: list[str]) -> None:
+    import pandas as pd
+
+    print(f"\n{title}")
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.3f}".format):
+        print(frame[columns].to_string(index=False) if len(frame) else "(no completed runs)")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from core.cache import Cache
+    from core.config import ConfigError
+    from core.figures import sweep_heatmap
+    from core.runner import Cancelled
+    from core.sweep import ExecutorError, WorkerLost, make_executor, parse_grid, plan_sweep, read_grid_file, run_sweep
+
+    prog = "python -m core sweep"
+    try:
+        if not args.grid and not args.vary:
+            raise ConfigError("give a grid: --grid FILE and/or --vary NAME=V1,V2,...")
+        obj = read_grid_file(args.grid) if args.grid else {}
+        if args.heatmap:
+            obj = {**obj, "heatmap": dict(zip("xy", [a.strip() for a in args.heatmap.split(",")]))}
+        sweep = parse_grid(obj, base=_fixed_options(args), vary=_vary(args.vary),
+                           skip_invalid=True if args.skip_invalid else None)
+        cache = Cache(args.cache_dir)
+        plan = plan_sweep(sweep, cache)
+        sweep = plan.sweep
+        executor = make_executor(args.executor, jobs=args.jobs, ray_address=args.ray_address)
+        out = Path(args.out)
+        if not args.dry_run:
+            _check_out_dir(out)
+    except (ConfigError, ValueError, PermissionError, FileNotFoundError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    pending = len(plan.pending)
+    print(f"sweep {sweep.name or sweep.key}: {len(sweep.points)} grid points over {list(sweep.grid)}, "
+          f"{len(plan.units)} distinct runs ({len(plan.units) - pending} already cached, {pending} to compute); "
+          f"executor {executor.name}", file=sys.stderr)
+    for params, why in sweep.skipped:
+        print(f"  skipped {', '.join(f'{k}={v!r}' for k, v in params.items())}: {why}", file=sys.stderr)
+    if args.dry_run:
+        for point in sweep.points:
+            print(f"  point {point.index}: {', '.join(f'{k}={v!r}' for k, v in point.params.items())}")
+        return 0
+
+    def on_progress(progress) -> None:
+        if not args.quiet:
+            print(f"  {progress.line()}", file=sys.stderr)
+
+    stop = _StopOnSignal()
+    t0 = time.perf_counter()
+    try:
+        result = run_sweep(sweep, cache, executor=executor, on_progress=on_progress, should_stop=stop)
+    except Cancelled as exc:
+        print(f"cancelled: {exc}; completed rounds are cached, rerun to resume", file=sys.stderr)
+        return EXIT_CANCELLED
+    except WorkerLost as exc:
+        if stop.requested:
+            print("cancelled: completed rounds are cached, rerun to resume", file=sys.stderr)
+            return EXIT_CANCELLED
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except ExecutorError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for key, error in result.errors.items():
+        print(f"error: run {key} failed: {error}", file=sys.stderr)
+    result.runs.to_csv(out / "runs.csv", index=False)
+    result.best.to_csv(out / "best.csv", index=False)
+    axes = sweep.heatmap_axes()
+    written = [out / "runs.csv", out / "best.csv"]
+    if axes is not None and len(result.runs):
+        sweep_heatmap(result.runs, axes[0], axes[1], metric=result.metric,
+                      title=f"{sweep.name or 'sweep'}: AULC of {result.metric.replace('_', ' ')}") \
+            .write_html(out / "heatmap.html", include_plotlyjs=True)
+        written.append(out / "heatmap.html")
+    columns = [*sweep.axes, "strategy", "repeats", "aulc", "aulc_ci_width", "final"]
+    _print_table(f"Best configuration per strategy (AULC of {result.metric}, mean over repeats; "
+                 "aulc_ci_width = width of its 95% CI)", result.best, columns)
+    print(f"\n{result.progress.computed} runs computed, {result.progress.cached} read from the cache; "
+          f"wrote {', '.join(map(str, written))} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    return 1 if result.errors else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return {"run": cmd_run}[args.command](args)
+    return {"run": cmd_run, "sweep": cmd_sweep}[args.command](args)

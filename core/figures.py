@@ -299,3 +299,66 @@ _SWEEP_RESULT_COLUMNS = {"point", "repeats", "metric", "final_n_labeled", "aulc"
 
 def _sort_key(value):
     return (0, value, "") if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, 0, str(value))
+
+
+def sweep_heatmap(runs: pd.DataFrame, x: str, y: str | None = None, *, metric: str = "test_accuracy",
+                  strategies: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
+    """AULC over two swept options, one panel per strategy; each cell shows the mean and ±half its 95% CI.
+
+    `runs` is `core.sweep.SweepResult.runs` (one row per grid point x strategy). Where other
+    options are swept too, a cell shows the best grid point among those sharing its x and y
+    (its hover names them), so no result is averaged away.
+    """
+    from plotly.subplots import make_subplots  # noqa: PLC0415  (kept local: this builder stands alone)
+
+    label = METRIC_LABELS.get(metric, metric)
+    runs = runs.dropna(subset=["aulc"])
+    if strategies is not None:
+        runs = runs[runs.strategy.isin(strategies)]
+    names = list(dict.fromkeys(runs.strategy))
+    others = [c for c in runs.columns if c not in {x, y, "strategy"} and c not in _SWEEP_RESULT_COLUMNS]
+    xs = list(dict.fromkeys(runs[x]))
+    ys = list(dict.fromkeys(runs[y])) if y is not None else [None]
+    if y is not None:
+        xs, ys = sorted(xs, key=_sort_key), sorted(ys, key=_sort_key)
+    fig = make_subplots(rows=1, cols=max(1, len(names)), subplot_titles=names, shared_yaxes=True,
+                        horizontal_spacing=0.04)
+    lo, hi = (runs.aulc.min(), runs.aulc.max()) if len(runs) else (0.0, 1.0)
+    for col, strategy in enumerate(names, start=1):
+        g = runs[runs.strategy == strategy]
+        best = g.loc[g.groupby([x] + ([y] if y else []), sort=False)["aulc"].idxmax()]
+        z = np.full((len(ys), len(xs)), np.nan)
+        text = np.full(z.shape, "", dtype=object)
+        hover = np.full(z.shape, "", dtype=object)
+        for r in best.itertuples(index=False):
+            row = r._asdict()
+            i, j = ys.index(row[y]) if y else 0, xs.index(row[x])
+            z[i, j] = row["aulc"]
+            half = (row["aulc_ci_high"] - row["aulc_ci_low"]) / 2
+            has_ci = np.isfinite(half)
+            text[i, j] = f"{row['aulc']:.3f}<br>±{half:.3f}" if has_ci else f"{row['aulc']:.3f}<br>(1 repeat)"
+            ci = f"[{row['aulc_ci_low']:.3f}, {row['aulc_ci_high']:.3f}], width {2 * half:.3f}" if has_ci else "n/a (1 repeat)"
+            rest = "".join(f"<br>{o} = {row[o]}" for o in others if o in row)
+            hover[i, j] = (f"{strategy}<br>{x} = {row[x]}" + (f"<br>{y} = {row[y]}" if y else "")
+                           + f"<br>AULC {row['aulc']:.3f}<br>95% CI {ci}<br>repeats: {row['repeats']}{rest}")
+        fig.add_trace(go.Heatmap(
+            z=z, x=[str(v) for v in xs], y=[str(v) for v in ys] if y else [""], text=text, texttemplate="%{text}",
+            customdata=hover, hovertemplate="%{customdata}<extra></extra>", coloraxis="coloraxis", xgap=2, ygap=2),
+            row=1, col=col)
+        fig.update_xaxes(title_text=x, type="category", row=1, col=col)
+    fig.update_yaxes(title_text=y or "", type="category", row=1, col=1)
+    fig.update_layout(
+        title=title or (f"AULC of {label.lower()} per strategy (cell: mean ± half the 95% CI over repeats"
+                        + ("; best over the other swept options)" if others else ")")),
+        coloraxis=dict(colorscale="Viridis", cmin=lo, cmax=hi, colorbar=dict(title="AULC")),
+        template="plotly_white", margin=dict(l=60, r=20, t=80, b=50), height=140 + 60 * max(len(ys), 3))
+    return fig
+
+
+_SWEEP_RESULT_COLUMNS = {"point", "repeats", "metric", "final_n_labeled", "aulc", "aulc_ci_low", "aulc_ci_high",
+                         "aulc_ci_width", "final", "final_ci_low", "final_ci_high", "gain_vs_random", "complete",
+                         "config_key"}
+
+
+def _sort_key(value):
+    return (0, value, "") if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, 0, str(value))

@@ -1,0 +1,240 @@
+"""Sweeps: grid parsing and validation, a small local sweep, the same on a local Ray, kill-and-resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.cache import Cache
+from core.cli import main
+from core.config import RunConfig
+from core.metrics import summary_table
+from core.runner import run_comparison
+from core.sweep import (
+    ExecutorError, GridError, LocalExecutor, build_sweep, load_grid, parse_grid, plan_sweep, probe_cache, run_sweep,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+# Small and quick: 3 strategies x alpha {0.5, 1.0}; random and entropy do not depend on
+# alpha, so 2 points x 3 strategies x 2 repeats dedupe to 8 units.
+BASE = {"dataset": "digits", "strategies": ["random", "entropy", "hybrid"], "initial": 20, "batch": 10, "rounds": 4,
+        "clusters": 2, "repeats": 2, "subset": 400}
+GRID = {"alpha": [0.5, 1.0]}
+RESULT_COLUMNS = ["point", "alpha", "strategy", "repeats", "aulc", "aulc_ci_low", "aulc_ci_high", "final"]
+
+
+class NoExecutor:
+    """Fails if the sweep hands it any work: a finished sweep must start nothing."""
+
+    name = "none"
+
+    def check_cache(self, cache):
+        raise AssertionError("a finished sweep checked the workers' cache")
+
+    def map(self, tasks, cache_dir):
+        raise AssertionError(f"a finished sweep dispatched {len(tasks)} runs")
+
+
+# ----------------------------------------------------------------------------- grid
+
+
+def test_unknown_option_lists_the_valid_ones():
+    with pytest.raises(GridError, match=r"unknown option 'alpah'.*valid options: \[.*'alpha'.*'clusters'.*"
+                                        r"learner_params.NAME, for 'logistic': \['C', 'max_iter'\]"):
+        build_sweep({}, {"alpah": [0.5]})
+
+
+def test_unknown_learner_setting_lists_the_learners_settings():
+    with pytest.raises(GridError, match=r"learner_params.*'gama'.*valid: \['C', 'max_iter'\]"):
+        build_sweep({}, {"learner_params.gama": [0.1, 1.0]})
+
+
+@pytest.mark.parametrize("grid, message", [
+    ({}, r"\[grid\] is empty"),
+    ({"alpha": 0.5}, r"alpha must be a non-empty list"),
+    ({"alpha": []}, r"alpha must be a non-empty list"),
+    ({"alpha": [0.5, 0.5]}, r"lists a value more than once"),
+    ({"initial": [20], "clusters": [1]}, r"\['initial'\] are both fixed"),
+])
+def test_bad_grids_say_what_is_wrong(grid, message):
+    with pytest.raises(GridError, match=message):
+        build_sweep({"initial": 20}, grid)
+
+
+def test_file_keys_and_heatmap_axes_are_checked():
+    with pytest.raises(GridError, match=r"unknown key\(s\) \['grids'\]; valid top-level keys: \['name', 'skip_invalid'"):
+        parse_grid({"grids": {"alpha": [1.0]}})
+    with pytest.raises(GridError, match=r"heatmap axis 'batch' must be a swept option.*\['alpha'\]"):
+        parse_grid({"grid": {"alpha": [0.5, 1.0]}, "heatmap": {"x": "alpha", "y": "batch"}})
+
+
+def test_invalid_points_are_listed_or_skipped():
+    grid = {"alpha": [0.2, 1.0], "clusters": [1, 3]}  # alpha 0.2 x batch 10 allows 2 clusters at most
+    with pytest.raises(GridError, match=r"1 of 4 grid points are invalid: alpha=0.2, clusters=3: clusters must be.*"
+                                        r"--skip-invalid"):
+        build_sweep({"strategies": ["hybrid"]}, grid)
+    sweep = build_sweep({"strategies": ["hybrid"]}, grid, skip_invalid=True)
+    assert [p.params for p in sweep.points] == [{"alpha": 0.2, "clusters": 1}, {"alpha": 1.0, "clusters": 1},
+                                                {"alpha": 1.0, "clusters": 3}]
+    assert sweep.skipped[0][0] == {"alpha": 0.2, "clusters": 3}
+
+
+def test_points_that_do_not_fit_the_data_are_reported(cache_dir):
+    sweep = build_sweep({"strategies": ["random"], "subset": 100}, {"rounds": [5, 20]})  # 20 + 10*19 > 100
+    with pytest.raises(GridError, match=r"1 of 2 grid points do not fit the data: rounds=20: budget"):
+        plan_sweep(sweep, Cache(cache_dir))
+
+
+def test_toml_file_with_nested_learner_settings(tmp_path):
+    path = tmp_path / "grid.toml"
+    path.write_text('name = "C sweep"\n[base]\nstrategies = ["random", "entropy"]\nlearner_params.max_iter = 200\n'
+                    '[grid]\nlearner_params.C = [0.1, 1]\nalpha = [1]\n')
+    sweep = load_grid(path)
+    assert sweep.name == "C sweep"
+    assert [p.config.learner_params for p in sweep.points] == [{"max_iter": 200, "C": 0.1}, {"max_iter": 200, "C": 1}]
+    assert sweep.points[0].config.alpha == 1.0 and isinstance(sweep.points[0].config.alpha, float)
+    assert sweep.heatmap_axes() == ("learner_params.C", None)  # alpha has a single value
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[grid\nalpha = [1]\n")
+    with pytest.raises(GridError, match=r"bad.toml' is not valid TOML"):
+        load_grid(bad)
+
+
+def test_the_example_grid_file_is_valid():
+    sweep = load_grid(REPO / "examples" / "sweep_alpha_clusters.toml")
+    assert sweep.heatmap_axes() == ("alpha", "clusters") and len(sweep.points) == 14 and len(sweep.skipped) == 2
+
+
+def test_units_shared_by_grid_points_are_planned_once(cache_dir):
+    plan = plan_sweep(build_sweep(BASE, GRID), Cache(cache_dir))
+    assert len(plan.units) == 8  # random 2 + entropy 2 + hybrid 2 x 2, not 2 points x 6
+    assert sorted(len(u.points) for u in plan.units) == [1] * 4 + [2] * 4
+
+
+def test_cli_rejects_bad_grids_with_usage_status(capsys):
+    assert main(["sweep", "--vary", "alpah=0.5,1"]) == 2
+    assert "unknown option 'alpah'" in capsys.readouterr().err
+    assert main(["sweep", "--rounds", "3"]) == 2
+    assert "give a grid" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- running
+
+
+@pytest.fixture(scope="module")
+def local_result(tmp_path_factory):
+    cache = Cache(tmp_path_factory.mktemp("local") / "cache")
+    return cache, run_sweep(build_sweep(BASE, GRID), cache, executor=LocalExecutor(jobs=2))
+
+
+def test_local_sweep_matches_single_comparisons(local_result):
+    cache, result = local_result
+    assert result.progress.computed == 8 and not result.errors
+    assert len(result.runs) == 2 * 3 and result.runs.complete.all()
+    for alpha in GRID["alpha"]:  # each grid point reads exactly like a comparison run on its own
+        config = RunConfig.from_dict({**BASE, "alpha": alpha})
+        expected = summary_table(run_comparison(config, cache=cache).frame(), result.metric)
+        got = result.runs[result.runs.alpha == alpha].reset_index(drop=True)
+        pd.testing.assert_series_equal(got.aulc, expected.aulc, check_names=False)
+        assert list(got.strategy) == list(expected.strategy)
+        assert cache.read_comparison(config.key())["status"] == "done"  # the other pages can open it
+    best = result.best.set_index("strategy")
+    assert set(best.index) == {"random", "entropy", "hybrid"}
+    assert best.loc["hybrid", "aulc"] == result.runs[result.runs.strategy == "hybrid"].aulc.max()
+
+
+def test_rerunning_a_finished_sweep_starts_nothing(local_result):
+    cache, first = local_result
+    again = run_sweep(build_sweep(BASE, GRID), cache, executor=NoExecutor())
+    assert again.dispatched == 0 and again.progress.cached == 8 and again.progress.computed == 0
+    pd.testing.assert_frame_equal(again.runs, first.runs)
+
+
+def test_cli_writes_tables_and_heatmap(local_result, tmp_path, capsys):
+    cache, first = local_result
+    argv = ["sweep", "--vary", "alpha=0.5,1", "--strategies", "random,entropy,hybrid", "--initial", "20", "--batch", "10",
+            "--rounds", "4", "--clusters", "2", "--repeats", "2", "--subset", "400", "--cache-dir", str(cache.root),
+            "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    assert "0 runs computed, 8 read from the cache" in capsys.readouterr().err
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert list(runs.aulc) == pytest.approx(list(first.runs.aulc))
+    assert len(pd.read_csv(tmp_path / "best.csv")) == 3
+    assert "AULC" in (tmp_path / "heatmap.html").read_text()
+
+
+@pytest.mark.slow
+def test_ray_sweep_gives_identical_results(local_result, tmp_path):
+    ray = pytest.importorskip("ray")
+    from core.sweep import RayExecutor
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        result = run_sweep(build_sweep(BASE, GRID), Cache(tmp_path / "cache"), executor=RayExecutor(address="auto"))
+    finally:
+        ray.shutdown()
+    assert result.progress.computed == 8 and not result.errors
+    pd.testing.assert_frame_equal(result.runs[RESULT_COLUMNS], local_result[1].runs[RESULT_COLUMNS])
+
+
+def test_cache_probe_fails_on_a_directory_the_driver_does_not_share(tmp_path):
+    with pytest.raises(ExecutorError, match="different directory"):
+        probe_cache(str(tmp_path), "token-the-driver-wrote-elsewhere", "node-1")
+
+
+# ----------------------------------------------------------------------------- kill and resume
+
+
+def _loky_workers(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if ppid == parent and "loky" in cmdline and "resource_tracker" not in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _round_counts(cache_root: Path) -> dict[str, int]:
+    runs = cache_root / "runs"
+    return {d.name: len(Cache(cache_root).run(d.name).load_rounds()) for d in runs.iterdir()} if runs.is_dir() else {}
+
+
+@pytest.mark.slow
+def test_sigkilled_worker_leaves_the_sweep_resumable(local_result, tmp_path):
+    cache_root, out = tmp_path / "cache", tmp_path / "out"
+    argv = [sys.executable, "-m", "core", "sweep", "--vary", "alpha=0.5,1", "--strategies", "random,entropy,hybrid",
+            "--initial", "20", "--batch", "10", "--rounds", "4", "--clusters", "2", "--repeats", "2", "--subset", "400",
+            "--jobs", "2", "--cache-dir", str(cache_root), "--out", str(out), "--quiet"]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    sweep = subprocess.Popen(argv, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(_round_counts(cache_root).values()) and time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.02)
+    workers = _loky_workers(sweep.pid)
+    assert workers and sweep.poll() is None, "the sweep ended before a worker could be killed"
+    before = _round_counts(cache_root)
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 1 and "worker process died" in err and "run the sweep again to resume" in err
+    after = _round_counts(cache_root)  # every record readable; no completed round was lost
+    assert all(after[key] >= n for key, n in before.items())
+    assert not list(cache_root.glob("runs/*/*.corrupt"))
+
+    rerun = subprocess.run(argv, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    resumed = pd.read_csv(out / "runs.csv")
+    assert list(resumed.aulc) == pytest.approx(list(local_result[1].runs.aulc), abs=0)
