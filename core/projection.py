@@ -42,21 +42,31 @@ def pca_2d(features: np.ndarray) -> np.ndarray:
     return PCA(n_components=2, svd_solver="full").fit_transform(X).astype(np.float32)
 
 
-def umap_2d(features: np.ndarray, *, n_neighbors: int = 15, n_epochs: int = 200) -> np.ndarray:
+def umap_2d(features: np.ndarray, *, n_neighbors: int = 15, n_epochs: int = 120) -> np.ndarray:
     """UMAP with the fast settings measured in ENVIRONMENT.md, float32 (n, 2).
 
-    `init="pca"` and the approximate nearest neighbours keep 50k points near 5 s;
-    no `random_state`, because setting one makes UMAP single-threaded (2x slower).
+    The k nearest neighbours come from scikit-learn rather than pynndescent: same graph
+    for map-sized inputs, and it skips pynndescent's numba compilation, which cost over a
+    minute in every fresh process (its on-disk numba cache did not help). `init="pca"` and
+    few epochs keep the layout fast; no `random_state`, because setting one makes UMAP
+    single-threaded (2x slower).
     """
-    import umap  # imported here: numba compilation is paid only by callers that need UMAP
+    import warnings
+
+    import umap  # imported here: only callers that need UMAP pay for numba
     from sklearn.decomposition import PCA
+    from sklearn.neighbors import NearestNeighbors
 
     X = np.asarray(features, dtype=np.float32)
     if X.shape[1] > _UMAP_INPUT_DIMS and len(X) > _UMAP_INPUT_DIMS:
         X = PCA(n_components=_UMAP_INPUT_DIMS, svd_solver="randomized", random_state=0).fit_transform(X)
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(X) - 1), init="pca",
-                        force_approximation_algorithm=True, n_epochs=n_epochs)
-    return reducer.fit_transform(X).astype(np.float32)
+    k = max(2, min(n_neighbors, len(X) - 1))
+    distances, indices = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X)  # self first, as UMAP expects
+    reducer = umap.UMAP(n_components=2, n_neighbors=k, init="pca", n_epochs=n_epochs,
+                        precomputed_knn=(indices, distances.astype(np.float32), None))
+    with warnings.catch_warnings():  # "n_jobs overridden" / precomputed-kNN notices: expected here
+        warnings.simplefilter("ignore", UserWarning)
+        return reducer.fit_transform(X).astype(np.float32)
 
 
 def pixel_features(dataset: Dataset) -> np.ndarray:

@@ -32,8 +32,7 @@ def coordinates(dataset: Dataset, name: str, options: dict, cache_root: str, spa
         return MapCoordinates(umap, "UMAP", pending=False)
     job_id = projection_job_id(dataset, space)
     status = jobs.status(cache_root, job_id)
-    if status.state is None or (status.state == jobs.DONE and umap is None and status.job is not None
-                                and status.job.returncode not in (None, 0)):
+    if status.state in (None, jobs.DONE):  # never started, or its file went missing: (re)start it
         jobs.start(cache_root, job_id, background_command(name, options, cache_root, space=space),
                    kind="projection", meta={"dataset": dataset.name, "space": space})
         status = jobs.status(cache_root, job_id)
