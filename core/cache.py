@@ -4,6 +4,9 @@ Layout under the cache directory::
 
     runs/<key>/spec.json          what the run is (written once)
     runs/<key>/round_0003.npz     one completed round: metrics JSON + arrays
+    runs/<key>/state_0003.npz     the learner's state after that round's fit (learners with
+                                  get_state, e.g. the CNN's weights): resuming restores it
+    runs/<key>/features_0003.npz  that round's learner features of the dataset (query map)
     runs/<key>/.lock              held (flock) by the process computing the run
     comparisons/<key>.json        a comparison: its RunConfig and the run keys it uses
 
@@ -132,6 +135,37 @@ class RunStore:
 
     def write_round(self, result: RoundResult) -> None:
         atomic_write_bytes(self.round_path(result.round), _encode_round(result))
+
+    def state_path(self, index: int) -> Path:
+        return self.root / f"state_{index:04d}.npz"
+
+    def features_path(self, index: int) -> Path:
+        return self.root / f"features_{index:04d}.npz"
+
+    def write_arrays(self, path: Path, arrays: dict[str, np.ndarray]) -> None:
+        """A dict of plain arrays as an npz, atomically (no object arrays, so no pickle)."""
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, **{name: np.asarray(value) for name, value in arrays.items()})
+        atomic_write_bytes(path, buf.getvalue())
+
+    def read_arrays(self, path: Path) -> dict[str, np.ndarray] | None:
+        """The arrays of `path`; None when absent, or unreadable (then noted in `problems`)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {name: z[name] for name in z.files}  # reading checks each member's CRC
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            self.problems.append(f"cache file {path} is unreadable ({type(exc).__name__}: {exc})")
+            return None
+
+    def write_state(self, index: int, state: dict[str, np.ndarray]) -> None:
+        self.write_arrays(self.state_path(index), state)
+
+    def read_state(self, index: int) -> dict[str, np.ndarray] | None:
+        return self.read_arrays(self.state_path(index))
 
     def round_indices(self) -> list[int]:
         if not self.root.is_dir():

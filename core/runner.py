@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from core.cache import Cache, RunStore
 from core.config import ConfigError, RunConfig, RunSpec, check_against_data
-from core.datasets import load_dataset
+from core.datasets import DatasetError, load_dataset
 from core.learners import make_learner
 from core.metrics import evaluate
 from core.strategies import make_strategy
@@ -111,10 +111,17 @@ def run_one(
 
     with store.lock() if store is not None else contextlib.nullcontext():
         results = store.load_rounds(repair=True)[: spec.rounds] if store is not None else []
+        finished = len(results) >= spec.rounds or bool(
+            results and results[-1].state.get("exhausted") and not len(results[-1].queried))
+        learner = None
+        if not finished:
+            learner = make_learner(spec.learner, dataset.info, seed=spec.seed, **spec.learner_params)
+            if results and store is not None and hasattr(learner, "set_state"):
+                results = _restore_learner(store, learner, results)
         for result in results:
             if on_round:
                 on_round(spec, result, True)
-        if len(results) >= spec.rounds or (results and results[-1].state.get("exhausted") and not len(results[-1].queried)):
+        if finished:
             return results
         if store is not None:
             store.write_spec({**asdict(spec), "dataset_fingerprint": dataset.fingerprint, "n_pool": len(y_pool),
@@ -123,7 +130,6 @@ def run_one(
         if results:
             mask[results[-1].labeled] = True
             mask[results[-1].queried] = True
-        learner = make_learner(spec.learner, dataset.info, seed=spec.seed, **spec.learner_params)
         selector = _make_selector(spec, mask, results[-1] if results else None)
 
         with threadpool_limits(limits=getattr(learner, "blas_threads", None)):
@@ -132,6 +138,8 @@ def run_one(
                     raise Cancelled(f"stopped before round {index} of {spec.strategy} (seed {spec.seed})")
                 result = _one_round(index, spec, learner, selector, mask, X_pool, y_pool, X_test, y_test, n_classes)
                 if store is not None:
+                    if hasattr(learner, "get_state"):  # before the round record: a record implies its state
+                        store.write_state(index, learner.get_state())
                     store.write_round(result)
                 results.append(result)
                 if on_round:
@@ -140,6 +148,29 @@ def run_one(
                     break  # pool or stream exhausted
                 mask[result.queried] = True
     return results
+
+
+def _restore_learner(store: RunStore, learner, results: list[RoundResult]) -> list[RoundResult]:
+    """Load the learner state of the last cached round that has one; later rounds are recomputed.
+
+    A learner that carries state between rounds (the CNN fine-tunes its weights) resumes
+    exactly only from its stored state; without one, the rounds after it are redone.
+    """
+    for index in range(len(results) - 1, -1, -1):
+        state = store.read_state(index)
+        if state is not None:
+            learner.set_state(state)
+            if index + 1 < len(results):
+                _report(store, f"run {store.key}: no learner state after round {index}; "
+                               f"recomputing rounds {index + 1}..{len(results) - 1}")
+            return results[: index + 1]
+    _report(store, f"run {store.key}: no stored learner state; recomputing from round 0")
+    return []
+
+
+def _report(store: RunStore, message: str) -> None:
+    store.problems.append(message)
+    log.warning(message)
 
 
 def _one_round(index, spec, learner, selector, mask, X_pool, y_pool, X_test, y_test, n_classes) -> RoundResult:
@@ -209,7 +240,10 @@ class Comparison:
 def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:
     """Load the dataset and run the checks that need it. Raises ConfigError; writes nothing."""
     if dataset is None:
-        dataset = load_dataset(config.dataset, **config.dataset_options)
+        try:
+            dataset = load_dataset(config.dataset, **config.dataset_options)
+        except DatasetError as exc:  # files present but unusable: an invalid --dataset / --data-dir choice
+            raise ConfigError(str(exc)) from None
     train, _ = trainable_indices(dataset, config.seed, config.test_size)
     check_against_data(config, dataset.n_classes, len(train))
     return dataset

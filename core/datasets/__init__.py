@@ -7,9 +7,13 @@ from typing import Any
 
 from core.datasets.base import DATASETS
 from core.datasets import digits as _digits  # noqa: F401  (registers)
+from core.datasets import cifar10 as _cifar10  # noqa: F401
+from core.datasets import folder as _folder  # noqa: F401
+from core.datasets import mnist as _mnist  # noqa: F401
+from core.datasets.download import DatasetError, MissingDataError
 from core.types import Dataset
 
-__all__ = ["DATASETS", "load_dataset", "dataset_option_names"]
+__all__ = ["DATASETS", "DatasetError", "MissingDataError", "load_dataset", "dataset_option_names"]
 
 
 def dataset_option_names(name: str) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from core.learners.base import LEARNERS
 from core.learners import label_spreading as _label_spreading  # noqa: F401  (registers)
+from core.learners import cnn as _cnn  # noqa: F401
 from core.learners import linear as _linear  # noqa: F401
 from core.types import DataInfo
 

@@ -1,0 +1,174 @@
+"""The `cnn` learner: learns an easy image set, is deterministic on CPU, resumes exactly, gives per-round features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.cache import Cache
+from core.config import RunConfig
+from core.datasets import load_dataset
+from core.features import NoStoredState, feature_space, round_features, rounds_with_state
+from core.learners import make_learner
+from core.learners.cnn_torch import augment_batch
+from core.runner import run_comparison
+from core.types import DataInfo
+
+FAST = {"epochs": 2, "min_steps": 60, "lr": 3e-3, "channels": "8,16,16", "hidden": 32}
+
+
+def bands(n: int, seed: int = 0, n_classes: int = 4, size: int = 16):
+    """Class c = a bright horizontal band in row block c: survives flips and small shifts."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n)
+    X = rng.integers(0, 60, (n, size, size, 3)).astype(np.uint8)
+    block = size // n_classes
+    for c in range(n_classes):
+        X[y == c, c * block:(c + 1) * block] += 150
+    return X, y, DataInfo(n_classes, (size, size, 3), 1 / 255, tuple("abcd"[:n_classes]))
+
+
+def test_learns_a_trivially_separable_image_set():
+    X, y, info = bands(400)
+    model = make_learner("cnn", info, seed=0, **FAST).fit(X[:80], y[:80])
+    proba = model.predict_proba(X[80:])
+    assert proba.dtype == np.float32 and proba.shape == (320, 4)
+    assert (proba.argmax(1) == y[80:]).mean() >= 0.95
+    assert model.embed(X[:7]).shape == (7, 32)
+
+
+def test_two_cpu_runs_are_identical_and_the_seed_matters():
+    X, y, info = bands(120)
+    runs = [make_learner("cnn", info, seed=s, device="cpu", **FAST).fit(X[:40], y[:40]) for s in (3, 3, 4)]
+    a, b, c = (m.predict_proba(X[40:]) for m in runs)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(runs[0].embed(X), runs[1].embed(X))
+    assert not np.array_equal(a, c)
+
+
+def test_mc_dropout_averages_stochastic_passes_reproducibly():
+    X, y, info = bands(100)
+    plain = make_learner("cnn", info, seed=0, **FAST).fit(X[:40], y[:40])
+    mc = make_learner("cnn", info, seed=0, mc_samples=8, **FAST).fit(X[:40], y[:40])
+    p1, p2 = mc.predict_proba(X[40:]), mc.predict_proba(X[40:])
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_allclose(p1.sum(1), 1.0, atol=1e-5)
+    assert not np.array_equal(p1, plain.predict_proba(X[40:]))  # dropout was on
+    assert (p1.argmax(1) == plain.predict_proba(X[40:]).argmax(1)).mean() > 0.8
+
+
+def test_state_round_trip_continues_training_exactly():
+    X, y, info = bands(120)
+    whole = make_learner("cnn", info, seed=1, **FAST)
+    whole.fit(X[:30], y[:30]).fit(X[:60], y[:60])
+    first = make_learner("cnn", info, seed=1, **FAST).fit(X[:30], y[:30])
+    state = first.get_state()
+    assert all(isinstance(v, np.ndarray) and v.dtype != object for v in state.values())
+    resumed = make_learner("cnn", info, seed=1, **FAST)
+    resumed.set_state(state)
+    resumed.fit(X[:60], y[:60])
+    np.testing.assert_array_equal(resumed.predict_proba(X), whole.predict_proba(X))
+
+
+def test_retrain_starts_each_round_from_the_seeded_init_while_finetune_continues():
+    X, y, info = bands(120)
+    retrain = make_learner("cnn", info, seed=0, training="retrain", **FAST)
+    finetune = make_learner("cnn", info, seed=0, training="finetune", **FAST)
+    for model in (retrain, finetune):
+        model.fit(X[:30], y[:30])
+    init = make_learner("cnn", info, seed=0, **FAST).get_state()
+    # after a retrain fit the weights moved away from init, and the next fit starts there again
+    w = "model.hidden.weight"
+    assert not np.array_equal(retrain.get_state()[w], init[w])
+    assert np.array_equal(retrain.get_state()[w], finetune.get_state()[w])  # same first round
+    retrain.fit(X[:60], y[:60])
+    finetune.fit(X[:60], y[:60])
+    assert not np.array_equal(retrain.get_state()[w], finetune.get_state()[w])
+
+
+def test_augmentation_is_a_padded_crop_with_optional_flip():
+    x = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).reshape(2, 3, 6, 6)
+    g = torch.Generator().manual_seed(0)
+    same = augment_batch(x, 0, g)
+    for i in range(2):
+        assert torch.equal(same[i], x[i]) or torch.equal(same[i], x[i].flip(2))
+    shifted = augment_batch(x, 2, g)
+    assert shifted.shape == x.shape
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(2):  # every output is some 6x6 window of the padded image, maybe flipped
+        windows = [padded[i, :, r:r + 6, c:c + 6] for r in range(5) for c in range(5)]
+        assert any(torch.equal(shifted[i], w) or torch.equal(shifted[i], w.flip(2)) for w in windows)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"channels": "8,16"}, "channels must be three positive integers"),
+    ({"training": "scratch"}, r"training must be one of \['finetune', 'retrain'\]"),
+    ({"augment": "yes"}, "augment must be one of"),
+    ({"epochs": 0}, "epochs must be an integer >= 1"),
+    ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+    ({"device": "tpu"}, "device must be one of"),
+])
+def test_invalid_parameters_name_the_parameter(params, message):
+    with pytest.raises(ValueError, match=message):
+        make_learner("cnn", bands(4)[2], **params)
+
+
+def test_images_smaller_than_8_pixels_are_refused():
+    with pytest.raises(ValueError, match="at least 8x8"):
+        make_learner("cnn", DataInfo(2, (6, 6, 1), 1.0, ("a", "b")))
+
+
+def _cnn_config(rounds: int) -> RunConfig:
+    return RunConfig(dataset="digits", learner="cnn", learner_params=dict(FAST, epochs=1, min_steps=10),
+                     strategies=("hybrid",), initial=10, batch=6, rounds=rounds, clusters=2, subset=200)
+
+
+def test_a_resumed_cnn_run_gives_the_results_of_an_uninterrupted_one(tmp_path):
+    whole = run_comparison(_cnn_config(3), cache=Cache(tmp_path / "a")).runs[("hybrid", 0)]
+    cache = Cache(tmp_path / "b")
+    run_comparison(_cnn_config(2), cache=cache)  # "killed" after two rounds
+    resumed = run_comparison(_cnn_config(3), cache=cache).runs[("hybrid", 0)]
+    for r1, r2 in zip(whole, resumed):
+        assert r1.test_accuracy == r2.test_accuracy
+        np.testing.assert_array_equal(r1.queried, r2.queried)
+        np.testing.assert_array_equal(r1.scores, r2.scores)
+
+
+def test_rounds_without_stored_weights_are_recomputed_not_trusted(tmp_path, caplog):
+    cache = Cache(tmp_path)
+    first = run_comparison(_cnn_config(3), cache=cache)
+    key = first.run_keys[("hybrid", 0)]
+    store = cache.run(key)
+    store.round_path(2).unlink()  # killed before round 2, and round 1's weights are lost
+    store.state_path(2).unlink()
+    store.state_path(1).unlink()
+    again = run_comparison(_cnn_config(3), cache=cache)
+    assert "no learner state after round 0; recomputing rounds 1..1" in caplog.text
+    for r1, r2 in zip(first.runs[("hybrid", 0)], again.runs[("hybrid", 0)]):
+        np.testing.assert_array_equal(r1.scores, r2.scores)
+    assert rounds_with_state(cache, key) == [0, 1, 2]
+
+
+def test_round_features_embed_the_dataset_with_that_rounds_weights_once(tmp_path):
+    cache = Cache(tmp_path)
+    comparison = run_comparison(_cnn_config(2), cache=cache)
+    key = comparison.run_keys[("hybrid", 0)]
+    digits = load_dataset("digits")
+    features = round_features(cache, key, 1, digits)
+    assert features.shape == (len(digits.labels), 32) and features.dtype == np.float32
+    assert cache.run(key).features_path(1).exists()
+    np.testing.assert_array_equal(round_features(cache, key, 1), features)  # cached, dataset loaded from the spec
+    assert not np.array_equal(round_features(cache, key, 0, digits), features)
+    assert feature_space(key, 1) == f"learner.{key}.r1"
+    with pytest.raises(NoStoredState, match="round 5"):
+        round_features(cache, key, 5, digits)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_gpu_path_trains_and_predicts():
+    X, y, info = bands(200)
+    model = make_learner("cnn", info, seed=0, device="cuda", **FAST).fit(X[:80], y[:80])
+    assert model.device.type == "cuda"
+    assert (model.predict_proba(X[80:]).argmax(1) == y[80:]).mean() >= 0.9
+    assert model.embed(X[:3]).shape == (3, 32)
