@@ -108,6 +108,9 @@ def test_run_watch_and_export(server):
         while _chart_max_x(page) < 70 and time.monotonic() < deadline:
             page.wait_for_timeout(250)
         assert _chart_max_x(page) == 70  # the curves reach the budget: the last round is drawn
+        page.locator('[data-testid="stProgress"]').first.wait_for(state="detached", timeout=30_000)  # panel closes
+        _settle(page)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0")
         page.screenshot(path=ARTIFACTS / "2-compare.png", full_page=True)
 
         page.get_by_role("link", name="Query map").click()
