@@ -323,18 +323,20 @@ def is_complete(rounds: list, spec: RunSpec) -> bool:
     return len(rounds) >= spec.rounds or bool(rounds and rounds[-1].state.get("exhausted") and not len(rounds[-1].queried))
 
 
-def plan_sweep(sweep: Sweep, cache: Cache) -> Plan:
+def plan_sweep(sweep: Sweep, cache: Cache, *, load: Callable[[RunConfig], Dataset] | None = None) -> Plan:
     """Load each dataset once, run the data checks per point, dedupe units, find finished ones.
 
     Writes nothing. Raises GridError for points that fail the data checks, unless the sweep
-    skips invalid points: then the plan's sweep lists them in `skipped`.
+    skips invalid points: then the plan's sweep lists them in `skipped`. `load` replaces
+    `load_dataset` (the dashboard passes its in-memory copy).
     """
     datasets: dict[str, Dataset] = {}
     point_datasets, valid, skipped = [], [], list(sweep.skipped)
     for point in sweep.points:
         dkey = _dataset_key(point.config)
         if dkey not in datasets:
-            datasets[dkey] = load_dataset(point.config.dataset, **point.config.dataset_options)
+            datasets[dkey] = (load(point.config) if load is not None
+                              else load_dataset(point.config.dataset, **point.config.dataset_options))
         try:
             prepare(point.config, datasets[dkey])
         except ConfigError as exc:
@@ -375,6 +377,7 @@ class UnitOutcome:
     computed_rounds: int = 0
     cached_rounds: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU time: wall >> CPU means the worker waited for a core
     host: str = ""
     pid: int = 0
     error: str | None = None
@@ -388,15 +391,16 @@ def run_unit(dataset: Dataset, spec: RunSpec, cache_dir: str, blas_threads: int 
         counts[bool(from_cache)] += 1
 
     key = spec.key(dataset.fingerprint)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         with threadpool_limits(limits=blas_threads):
             run_one(dataset, spec, cache=Cache(cache_dir), on_round=on_round)
     except Exception as exc:  # reported per unit: one failing run must not hide the other runs' results
         log.exception("unit %s failed", key)
-        return UnitOutcome(key, counts[0], counts[1], time.perf_counter() - t0, socket.gethostname(), os.getpid(),
-                           error=f"{type(exc).__name__}: {exc}")
-    return UnitOutcome(key, counts[0], counts[1], time.perf_counter() - t0, socket.gethostname(), os.getpid())
+        return UnitOutcome(key, counts[0], counts[1], time.perf_counter() - t0, time.process_time() - cpu0,
+                           socket.gethostname(), os.getpid(), error=f"{type(exc).__name__}: {exc}")
+    return UnitOutcome(key, counts[0], counts[1], time.perf_counter() - t0, time.process_time() - cpu0,
+                       socket.gethostname(), os.getpid())
 
 
 @dataclass(frozen=True)
@@ -575,6 +579,7 @@ class SweepProgress:
     cached: int = 0  # complete before this sweep started
     computed: int = 0
     failed: int = 0
+    cpu_seconds: float = 0.0  # summed over the runs computed
     started: float = field(default_factory=time.time)
     last: UnitOutcome | None = None
 
@@ -684,6 +689,7 @@ def run_sweep(
             try:
                 for outcome in outcomes:
                     progress.last = outcome
+                    progress.cpu_seconds += outcome.cpu_seconds
                     if outcome.error:
                         progress.failed += 1
                         errors[outcome.key] = outcome.error
@@ -761,9 +767,40 @@ def best_per_strategy(runs: pd.DataFrame) -> pd.DataFrame:
     return best.sort_values("aulc", ascending=False).reset_index(drop=True)
 
 
-def load_sweep_results(sweep: Sweep, cache: Cache) -> SweepResult:
+def load_sweep_results(sweep: Sweep, cache: Cache, *, load: Callable[[RunConfig], Dataset] | None = None) -> SweepResult:
     """Tabulate whatever the cache holds for `sweep`; computes nothing, starts no worker."""
-    plan = plan_sweep(sweep, cache)
+    plan = plan_sweep(sweep, cache, load=load)
     runs, metric = collect_runs(plan, cache)
     progress = SweepProgress(total=len(plan.units), cached=sum(u.complete for u in plan.units))
     return SweepResult(plan.sweep, progress, runs, best_per_strategy(runs), metric, {}, dispatched=0)
+
+
+# --------------------------------------------------------------------------- background sweeps
+
+
+def sweep_job_id(sweep: Sweep) -> str:
+    return f"sweep-{sweep.key}"
+
+
+def start_sweep(sweep: Sweep, cache_root: str | os.PathLike[str], *, executor: str = "local", jobs: int | None = None,
+                ray_address: str = "auto"):
+    """`python -m core sweep` as a detached job (core.jobs): it outlives the page that started it.
+
+    Its progress is read from the status file the sweep writes (`read_statuses`), its
+    results from the cache; the definition travels as a JSON grid file.
+    """
+    import sys
+
+    from core import jobs as background
+
+    root = Path(cache_root).resolve()
+    grid_file = root / "sweeps" / "grids" / f"{sweep.key}.json"
+    atomic_write_json(grid_file, sweep.definition())
+    command = [sys.executable, "-m", "core", "sweep", "--grid", str(grid_file), "--cache-dir", str(root),
+               "--out", str(root / "jobs" / sweep_job_id(sweep)), "--quiet", "--executor", executor]
+    if executor == "local" and jobs:
+        command += ["--jobs", str(int(jobs))]
+    if executor == "ray":
+        command += ["--ray-address", ray_address]
+    return background.start(root, sweep_job_id(sweep), command, kind="sweep", cwd=Path(__file__).resolve().parent.parent,
+                            meta={"sweep_key": sweep.key, "name": sweep.name})
