@@ -632,10 +632,10 @@ def status_path(cache: Cache, sweep_key: str) -> Path:
     return cache.root / "sweeps" / f"{sweep_key}.json"
 
 
-def _write_status(cache: Cache, sweep: Sweep, progress: SweepProgress, status: str, executor: str,
+def _write_status(cache: Cache, key: str, sweep: Sweep, progress: SweepProgress, status: str, executor: str,
                   errors: dict[str, str]) -> None:
-    atomic_write_json(status_path(cache, sweep.key), {
-        "key": sweep.key, "name": sweep.name, "definition": sweep.definition(), "status": status, "executor": executor,
+    atomic_write_json(status_path(cache, key), {
+        "key": key, "name": sweep.name, "definition": sweep.definition(), "status": status, "executor": executor,
         "pid": os.getpid(), "updated": time.time(), **progress.to_dict(),
         "points": [{"index": p.index, "params": p.params, "config": p.config.to_dict(), "config_key": p.config.key()}
                    for p in sweep.points],
@@ -668,6 +668,7 @@ def run_sweep(
     is not shared, a worker died) or Cancelled (`should_stop`); completed rounds stay cached.
     """
     executor = executor or LocalExecutor()
+    key = sweep.key  # as launched, even if the data checks leave points out
     plan = plan_sweep(sweep, cache)
     sweep = plan.sweep
     pending = plan.pending
@@ -678,7 +679,7 @@ def run_sweep(
         executor.check_cache(cache)
     else:
         cache.check_writable()
-    _write_status(cache, sweep, progress, "running", executor.name, errors)
+    _write_status(cache, key, sweep, progress, "running", executor.name, errors)
     if on_progress:
         on_progress(progress)
     status = "failed"
@@ -695,7 +696,7 @@ def run_sweep(
                         errors[outcome.key] = outcome.error
                     else:
                         progress.computed += 1
-                    _write_status(cache, sweep, progress, "running", executor.name, errors)
+                    _write_status(cache, key, sweep, progress, "running", executor.name, errors)
                     if on_progress:
                         on_progress(progress)
                     if should_stop is not None and should_stop() and progress.done < progress.total:
@@ -706,8 +707,13 @@ def run_sweep(
     except Cancelled:
         status = "cancelled"
         raise
+    except WorkerLost:
+        if should_stop is not None and should_stop():  # the stop signal reached the workers too
+            status = "cancelled"
+            raise Cancelled(f"sweep stopped with {progress.done} of {progress.total} runs done") from None
+        raise
     finally:
-        _write_status(cache, sweep, progress, status, executor.name, errors)
+        _write_status(cache, key, sweep, progress, status, executor.name, errors)
         close = getattr(executor, "close", None)
         if close is not None:
             close()
