@@ -2,8 +2,14 @@
 
 Every configuration starts from an empty cache, so each run is computed. Both pools are
 warmed up first (a 4-run sweep: workers started, engine imported), as a second sweep in one
-process would find them; Ray's start-up is reported on its own row. Ray overhead per task = (Ray wall time - local
-wall time at the same parallelism) / runs.
+process would find them; Ray's start-up is reported on its own row.
+
+Overhead per task: the 24 finished units are handed to the executor again (bypassing the
+sweep's own "already cached" check), so each task only ships the dataset, takes the unit's
+lock and reads its rounds back; the time per task is the executor's cost around a run.
+
+On a shared machine the wall times depend on what else runs: `cpu_s_per_run` (CPU time
+inside the workers) and `load_avg_before` say how much of a core each run really had.
 
     python -m benchmarks sweep
 """
@@ -15,9 +21,8 @@ import tempfile
 import time
 
 from core.cache import Cache
-from core.sweep import LocalExecutor, RayExecutor, build_sweep, run_sweep
+from core.sweep import LocalExecutor, RayExecutor, Task, build_sweep, plan_sweep, run_sweep
 
-_load = 0.0
 TITLE = "parameter sweep: 24 digits runs (hybrid, alpha x clusters x 2 seeds), local workers vs Ray"
 
 
@@ -28,31 +33,32 @@ def _sweep(quick: bool):
     return build_sweep(base, grid)  # 4 x 3 points x 2 seeds = 24 runs (12 in quick mode)
 
 
-def _timed(sweep, executor) -> tuple[float, int, float]:
-    global _load
-    _load = round(os.getloadavg()[0], 1)  # other processes on the machine share the cores: say how busy it was
+def _measure(label: str, sweep, executor, workers: int) -> dict:
+    """Compute the sweep from an empty cache, then re-dispatch its finished units for the overhead."""
+    load = round(os.getloadavg()[0], 1)  # other processes share the cores: say how busy the machine was
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as root:
         t0 = time.perf_counter()
         result = run_sweep(sweep, Cache(root), executor=executor)
         seconds = time.perf_counter() - t0
-    assert not result.errors, result.errors
-    return seconds, result.progress.computed, result.progress.cpu_seconds
+        assert not result.errors, result.errors
+        plan = plan_sweep(sweep, Cache(root))
+        tasks = [Task(plan.datasets[u.dataset_key], u.spec, u.key) for u in plan.units]
+        t1 = time.perf_counter()
+        outcomes = list(executor.map(tasks, root))
+        per_task = (time.perf_counter() - t1) / len(tasks)
+        assert not any(o.computed_rounds for o in outcomes)  # every round came from the cache
+    runs = result.progress.computed
+    return {"executor": label, "workers": workers, "runs": runs, "wall_s": round(seconds, 2),
+            "s_per_run": round(seconds / runs, 3), "cpu_s_per_run": round(result.progress.cpu_seconds / runs, 3),
+            "cached_task_ms": round(1000 * per_task, 1), "load_avg_before": load}
 
 
 def run(quick: bool) -> list[dict]:
     sweep = _sweep(quick)
-    rows = []
     warm_up = build_sweep({"strategies": ["random"], "rounds": 2, "repeats": 2}, {"seed": [100, 200]})
-    _timed(warm_up, LocalExecutor(jobs=2))  # start the loky workers and their imports once
-    base_seconds = None
-    local = {}
-    for jobs in (1, 2):
-        seconds, runs, cpu = _timed(sweep, LocalExecutor(jobs=jobs))
-        base_seconds = base_seconds or seconds
-        local[jobs] = seconds
-        rows.append({"executor": "local (joblib/loky)", "workers": jobs, "runs": runs, "wall_s": round(seconds, 2),
-                     "s_per_run": round(seconds / runs, 3), "cpu_s_per_run": round(cpu / runs, 3), "speed_up_vs_1": round(base_seconds / seconds, 2),
-                     "overhead_per_task_ms": None, "load_avg_before": _load})
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as root:
+        run_sweep(warm_up, Cache(root), executor=LocalExecutor(jobs=2))  # loky keeps these workers for reuse
+    rows = [_measure("local (joblib/loky)", sweep, LocalExecutor(jobs=jobs), jobs) for jobs in (1, 2)]
     try:
         import ray
     except ImportError:
@@ -63,13 +69,18 @@ def run(quick: bool) -> list[dict]:
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
         started = time.perf_counter() - t0
-        _timed(warm_up, RayExecutor(address="auto"))  # workers import the engine once, like loky's above
-        rows.append({"executor": "ray: ray.init(num_cpus=2) / + first tasks' imports", "workers": 2, "runs": 0,
-                     "wall_s": f"{started:.2f} / {time.perf_counter() - t0:.2f}"})
-        seconds, runs, cpu = _timed(sweep, RayExecutor(address="auto"))
-        rows.append({"executor": "ray (local, 2 CPUs)", "workers": 2, "runs": runs, "wall_s": round(seconds, 2),
-                     "s_per_run": round(seconds / runs, 3), "cpu_s_per_run": round(cpu / runs, 3), "speed_up_vs_1": round(base_seconds / seconds, 2),
-                     "overhead_per_task_ms": round(1000 * (seconds - local[2]) / runs, 1), "load_avg_before": _load})
+        with tempfile.TemporaryDirectory(prefix="bench-sweep-") as root:
+            run_sweep(warm_up, Cache(root), executor=RayExecutor(address="auto"))  # workers import the engine
+        rows.append({"executor": f"ray start-up: ray.init {started:.1f} s, + first tasks {time.perf_counter() - t0:.1f} s",
+                     "workers": 2})
+        rows.append(_measure("ray (local, num_cpus=2)", sweep, RayExecutor(address="auto"), 2))
     finally:
         ray.shutdown()
+    one = rows[0]["wall_s"]
+    for row in rows:
+        if row.get("runs"):
+            row["speed_up_vs_1"] = round(one / row["wall_s"], 2)
+    ray_row = rows[-1] if rows[-1].get("runs") else None
+    if ray_row is not None:
+        ray_row["ray_overhead_per_task_ms"] = round(ray_row["cached_task_ms"] - rows[1]["cached_task_ms"], 1)
     return rows
