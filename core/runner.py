@@ -18,19 +18,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
-import pandas as pd
-from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from core.cache import Cache, RunStore
 from core.config import ConfigError, RunConfig, RunSpec, check_against_data
 from core.datasets import DatasetError, load_dataset
 from core.learners import make_learner
-from core.metrics import evaluate
 from core.strategies import make_strategy
-from core.strategies.uncertainty import entropy
 from core.stream import StreamSelector, arrival_order
 from core.types import Dataset, PoolView, RoundResult
+
+# scikit-learn, numba and pandas are imported where first needed: reading a finished run back
+# from the cache (the CLI's and the dashboard's common case) pays for none of them.
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +55,8 @@ def trainable_indices(dataset: Dataset, seed: int, test_size: float) -> tuple[np
         return train, (test if test_size > 0 else test[:0])
     if test_size == 0:
         return np.arange(n), np.arange(0)
+    from sklearn.model_selection import train_test_split
+
     try:
         train, test = train_test_split(np.arange(n), test_size=test_size, stratify=dataset.labels, random_state=seed)
     except ValueError as exc:
@@ -94,6 +95,12 @@ def _initial_mask(spec: RunSpec, n_pool: int) -> np.ndarray:
     return mask
 
 
+def is_finished(spec: RunSpec, results: list[RoundResult]) -> bool:
+    """Every requested round is done, or a stream ran out of arrivals or budget."""
+    return len(results) >= spec.rounds or bool(
+        results and results[-1].state.get("exhausted") and not len(results[-1].queried))
+
+
 def run_one(
     dataset: Dataset,
     spec: RunSpec,
@@ -103,16 +110,11 @@ def run_one(
     should_stop: ShouldStop | None = None,
 ) -> list[RoundResult]:
     """Run (or resume, or read back) one strategy for one repeat seed."""
-    split = make_split(dataset, spec.seed, spec.test_size, spec.subset)
-    X_pool, y_pool = dataset.images[split.pool], dataset.labels[split.pool]
-    X_test, y_test = dataset.images[split.test], dataset.labels[split.test]
-    n_classes = dataset.n_classes
     store: RunStore | None = cache.run(spec.key(dataset.fingerprint)) if cache is not None else None
 
     with store.lock() if store is not None else contextlib.nullcontext():
         results = store.load_rounds(repair=True)[: spec.rounds] if store is not None else []
-        finished = len(results) >= spec.rounds or bool(
-            results and results[-1].state.get("exhausted") and not len(results[-1].queried))
+        finished = is_finished(spec, results)
         learner = None
         if not finished:
             learner = make_learner(spec.learner, dataset.info, seed=spec.seed, **spec.learner_params)
@@ -123,6 +125,10 @@ def run_one(
                 on_round(spec, result, True)
         if finished:
             return results
+        split = make_split(dataset, spec.seed, spec.test_size, spec.subset)
+        X_pool, y_pool = dataset.images[split.pool], dataset.labels[split.pool]
+        X_test, y_test = dataset.images[split.test], dataset.labels[split.test]
+        n_classes = dataset.n_classes
         if store is not None:
             store.write_spec({**asdict(spec), "dataset_fingerprint": dataset.fingerprint, "n_pool": len(y_pool),
                               "n_test": len(y_test), "key_fields": spec.key_fields(dataset.fingerprint)})
@@ -174,6 +180,8 @@ def _report(store: RunStore, message: str) -> None:
 
 
 def _one_round(index, spec, learner, selector, mask, X_pool, y_pool, X_test, y_test, n_classes) -> RoundResult:
+    from core.metrics import evaluate
+
     labeled = np.flatnonzero(mask)
     t0 = time.perf_counter()
     learner.fit(X_pool[labeled], y_pool[labeled], X_unlabeled=X_pool[~mask] if learner.semi_supervised else None)
@@ -195,6 +203,8 @@ def _one_round(index, spec, learner, selector, mask, X_pool, y_pool, X_test, y_t
         queried, used_scores, measure = np.arange(0), None, None
     t3 = time.perf_counter()
     if used_scores is None:  # random scores nothing; show the entropy it ignored
+        from core.strategies.uncertainty import entropy
+
         used_scores, measure = entropy(view.proba), "entropy"
     scores = np.full(len(y_pool), np.nan, dtype=np.float32)
     scores[view.unlabeled] = used_scores
@@ -222,8 +232,10 @@ class Comparison:
     runs: dict[tuple[str, int], list[RoundResult]] = field(default_factory=dict)
     run_keys: dict[tuple[str, int], str] = field(default_factory=dict)
 
-    def frame(self) -> pd.DataFrame:
-        """One row per strategy, repeat and round (the columns of rounds.csv)."""
+    def frame(self):
+        """One row per strategy, repeat and round (the columns of rounds.csv), as a DataFrame."""
+        import pandas as pd
+
         rows = [
             {"strategy": strategy, "repeat": repeat, "seed": self.config.seed + repeat, "round": r.round,
              "n_labeled": r.n_labeled, "test_accuracy": r.test_accuracy, "test_macro_f1": r.test_macro_f1,
@@ -244,9 +256,31 @@ def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:
             dataset = load_dataset(config.dataset, **config.dataset_options)
         except DatasetError as exc:  # files present but unusable: an invalid --dataset / --data-dir choice
             raise ConfigError(str(exc)) from None
-    train, _ = trainable_indices(dataset, config.seed, config.test_size)
-    check_against_data(config, dataset.n_classes, len(train))
+    check_against_data(config, dataset.n_classes, pool_candidates(dataset, config.test_size))
     return dataset
+
+
+def pool_candidates(dataset: Dataset, test_size: float) -> int:
+    """How many samples the pool can draw from, without making the split.
+
+    Same arithmetic as `train_test_split` (test = ceil(test_size * n)), so checking a config
+    imports no scikit-learn; `test_split_sizes_match_sklearn` pins the equivalence.
+    """
+    if dataset.is_test is not None:
+        return int((~dataset.is_test).sum())
+    n = len(dataset.labels)
+    if test_size == 0:
+        return n
+    n_test = math.ceil(test_size * n)
+    counts = np.bincount(dataset.labels)
+    counts = counts[counts > 0]
+    if counts.min() < 2 or n_test < counts.size or n - n_test < counts.size:
+        raise ConfigError(
+            f"test_size={test_size}: cannot make a stratified test split of {dataset.name!r} "
+            f"({n} samples, {counts.size} classes, smallest class {counts.min()}): every class needs 2+ samples "
+            "and both parts at least one sample per class; use a larger test_size, or 0"
+        )
+    return n - n_test
 
 
 def run_comparison(

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from core.strategies.uncertainty import normalized_score
 from core.types import PoolView, Selection
 
 STREAM_ORDER_KEY = 7_919  # second seed word of the arrival order: distinct from any round index
@@ -51,6 +50,8 @@ class StreamSelector:
         return {"position": self.position, "used": self.used, "window": self.window, "exhausted": self.exhausted}
 
     def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
+        from core.strategies.uncertainty import normalized_score  # numba: only when a stream runs
+
         scores = None if self.measure is None else normalized_score(self.measure, view.proba)
         arrivals = self.order[self.position:]
         if scores is not None:

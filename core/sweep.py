@@ -56,7 +56,7 @@ from core.config import ConfigError, RunConfig, RunSpec, stable_hash
 from core.datasets import load_dataset
 from core.learners import learner_param_names
 from core.metrics import default_metric, summary_table
-from core.runner import Cancelled, load_comparison, prepare, run_comparison, run_one
+from core.runner import Cancelled, is_finished, load_comparison, prepare, run_comparison, run_one
 from core.types import Dataset
 
 try:
@@ -318,11 +318,6 @@ def _dataset_key(config: RunConfig) -> str:
     return stable_hash({"dataset": config.dataset, **config.dataset_options})
 
 
-def is_complete(rounds: list, spec: RunSpec) -> bool:
-    """The runner's own test for a finished unit: every round, or the stream ran dry."""
-    return len(rounds) >= spec.rounds or bool(rounds and rounds[-1].state.get("exhausted") and not len(rounds[-1].queried))
-
-
 def plan_sweep(sweep: Sweep, cache: Cache, *, load: Callable[[RunConfig], Dataset] | None = None) -> Plan:
     """Load each dataset once, run the data checks per point, dedupe units, find finished ones.
 
@@ -362,7 +357,7 @@ def plan_sweep(sweep: Sweep, cache: Cache, *, load: Callable[[RunConfig], Datase
                 units[key] = unit = Unit(spec, key, dkey, unit.points if unit else [])
             unit.points.append(point.index)
     for unit in units.values():
-        unit.complete = is_complete(cache.run(unit.key).load_rounds()[: unit.spec.rounds], unit.spec)
+        unit.complete = is_finished(unit.spec, cache.run(unit.key).load_rounds()[: unit.spec.rounds])
     return Plan(sweep, datasets, point_datasets, list(units.values()))
 
 

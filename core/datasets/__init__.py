@@ -5,13 +5,15 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from core.datasets.base import DATASETS
-from core.datasets import digits as _digits  # noqa: F401  (registers)
-from core.datasets import cifar10 as _cifar10  # noqa: F401
-from core.datasets import folder as _folder  # noqa: F401
-from core.datasets import mnist as _mnist  # noqa: F401
-from core.datasets.download import DatasetError, MissingDataError
+from core.datasets.base import DATASETS, DatasetError, MissingDataError
 from core.types import Dataset
+
+# Lazy: a source's module (Pillow, urllib, tarfile) is imported when that source is used.
+DATASETS.register_lazy("digits", "core.datasets.digits:digits")
+DATASETS.register_lazy("cifar10", "core.datasets.cifar10:cifar10")
+DATASETS.register_lazy("mnist", "core.datasets.mnist:mnist")
+DATASETS.register_lazy("fashion_mnist", "core.datasets.mnist:fashion_mnist")
+DATASETS.register_lazy("folder", "core.datasets.folder:folder")
 
 __all__ = ["DATASETS", "DatasetError", "MissingDataError", "load_dataset", "dataset_option_names"]
 

@@ -17,16 +17,12 @@ import urllib.request
 from pathlib import Path
 from typing import Iterable
 
+from core.datasets.base import DatasetError, MissingDataError  # noqa: E402  (defined there: importable without urllib)
+
 DEFAULT_DATA_ROOT = "data"  # relative to the working directory, like the CLI's default cache/
 _CHUNK = 1 << 20
 
-
-class DatasetError(ValueError):
-    """A dataset's files are present but unusable (bad checksum, truncated, empty, one class)."""
-
-
-class MissingDataError(FileNotFoundError):
-    """The dataset's files are absent and could not be downloaded."""
+__all__ = ["DatasetError", "MissingDataError", "data_dir_for", "download", "fetch_missing", "verify_md5"]
 
 
 def data_dir_for(name: str, data_dir: str | os.PathLike[str] | None) -> Path:

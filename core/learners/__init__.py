@@ -6,10 +6,12 @@ import inspect
 from typing import Any
 
 from core.learners.base import LEARNERS
-from core.learners import label_spreading as _label_spreading  # noqa: F401  (registers)
-from core.learners import cnn as _cnn  # noqa: F401
-from core.learners import linear as _linear  # noqa: F401
 from core.types import DataInfo
+
+# Lazy: naming or validating a learner imports no scikit-learn or torch.
+LEARNERS.register_lazy("logistic", "core.learners.linear:LogisticLearner")
+LEARNERS.register_lazy("label_spreading", "core.learners.label_spreading:LabelSpreadingLearner")
+LEARNERS.register_lazy("cnn", "core.learners.cnn:CNNLearner")
 
 __all__ = ["LEARNERS", "make_learner", "learner_param_names"]
 

@@ -14,7 +14,7 @@ import streamlit as st
 from core.config import MODES, STREAM_POLICIES, STREAM_STRATEGIES, ConfigError, RunConfig, check_against_data
 from core.datasets import DATASETS, dataset_option_names
 from core.learners import LEARNERS
-from core.runner import trainable_indices
+from core.runner import pool_candidates
 from core.strategies import MEASURES, STRATEGIES
 from dashboard.components import results
 
@@ -47,10 +47,9 @@ def _available(name: str, options_json: str, seed: int, test_size: float) -> tup
     except (FileNotFoundError, ValueError, OSError):
         return None, None
     try:
-        train, _ = trainable_indices(data, seed, test_size)
+        return pool_candidates(data, test_size), data.n_classes
     except ConfigError:
         return None, data.n_classes
-    return len(train), data.n_classes
 
 
 def run_form() -> RunConfig | None:

@@ -72,3 +72,16 @@ def test_curve_table_has_mean_and_band_per_label_count():
     assert table["mean"].tolist() == pytest.approx([0.6, 0.7])
     assert (table["ci_low"] < table["mean"]).all() and (table["mean"] < table["ci_high"]).all()
     assert table["n_repeats"].tolist() == [2, 2]
+
+
+def test_evaluate_equals_scikit_learn():
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        y_true = rng.integers(0, 6, size=50)
+        y_pred = np.where(rng.random(50) < 0.6, y_true, rng.integers(0, 7, size=50))  # class 6 only predicted
+        acc, f1, cm = evaluate(y_true, y_pred, n_classes=8)
+        assert acc == pytest.approx(accuracy_score(y_true, y_pred))
+        assert f1 == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))
+        np.testing.assert_array_equal(cm, confusion_matrix(y_true, y_pred, labels=np.arange(8)))

@@ -139,3 +139,21 @@ def test_digits_is_exactly_scikit_learns_load_digits():
     np.testing.assert_array_equal(ours.images[..., 0], bunch.images)
     np.testing.assert_array_equal(ours.labels, bunch.target)
     assert ours.n_classes == 10 and ours.images.dtype == np.uint8
+
+
+@pytest.mark.parametrize("test_size", [0.0, 0.1, 0.25, 0.333])
+def test_pool_size_check_agrees_with_the_split_it_stands_for(test_size):
+    from core.runner import pool_candidates
+
+    digits = load_dataset("digits")
+    assert pool_candidates(digits, test_size) == len(make_split(digits, 0, test_size, None).pool)
+
+
+def test_a_class_too_small_to_stratify_is_a_config_error():
+    from core.runner import pool_candidates
+    from core.types import Dataset
+
+    tiny = Dataset("tiny", np.zeros((7, 2, 2, 1), np.uint8), np.array([0, 0, 0, 1, 1, 1, 2]), ("a", "b", "c"))
+    with pytest.raises(ConfigError, match="cannot make a stratified test split of 'tiny'.*smallest class 1"):
+        pool_candidates(tiny, 0.25)
+    assert pool_candidates(tiny, 0.0) == 7
