@@ -6,11 +6,9 @@ again with everything cached (goals: under 10 s cold, under 1 s cached).
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 TITLE = "full digits comparison (6 strategies x 10 rounds, logistic), `python -m core run`, process start included"
@@ -18,13 +16,19 @@ ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = "random,entropy,least_confidence,smallest_margin,largest_margin,hybrid"
 
 
+_MEASURE = (
+    "import resource, subprocess, sys, time; t0 = time.perf_counter(); "
+    "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+    "print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
 def _timed(cmd: list[str]) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(after, before) / 1024  # ru_maxrss of children: the largest child so far
+    """Wall seconds and peak RSS (MB) of one command, measured by a fresh parent process
+    (a parent's RUSAGE_CHILDREN is the largest child it ever had)."""
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=ROOT, check=True, capture_output=True, text=True)
+    seconds, rss_kb = out.stdout.split()
+    return float(seconds), float(rss_kb) / 1024
 
 
 def run(quick: bool = False) -> list[dict]:
