@@ -50,7 +50,9 @@ def learning_curves(curves: pd.DataFrame, metric: str, title: str | None = None)
         band = g.dropna(subset=["ci_low", "ci_high"])
         if len(band):
             fig.add_trace(go.Scatter(
-                x=list(band.n_labeled) + list(band.n_labeled[::-1]), y=list(band.ci_high) + list(band.ci_low[::-1]),
+                x=list(band.n_labeled) + list(band.n_labeled[::-1]),
+                # accuracy and F1 live in [0, 1]: a t interval past the ends is drawn at the end
+                y=list(band.ci_high.clip(upper=1.0)) + list(band.ci_low[::-1].clip(lower=0.0)),
                 mode="lines", fill="toself", fillcolor=_rgba(color, 0.18), line=dict(width=0), hoverinfo="skip",
                 showlegend=False, legendgroup=strategy, name=f"{strategy} 95% CI"))
         fig.add_trace(go.Scatter(
