@@ -186,7 +186,12 @@ def _one_round(index, spec, learner, selector, mask, X_pool, y_pool, X_test, y_t
     t0 = time.perf_counter()
     learner.fit(X_pool[labeled], y_pool[labeled], X_unlabeled=X_pool[~mask] if learner.semi_supervised else None)
     t1 = time.perf_counter()
-    view = PoolView(mask, learner=learner, X=X_pool, proba=learner.transduction_proba_)
+    if (learner.transduction_proba_ is None and getattr(selector, "needs_embeddings", False)
+            and hasattr(learner, "proba_and_embed")):  # one pass over the pool instead of two (CNN + hybrid)
+        proba, features = learner.proba_and_embed(X_pool[~mask])
+        view = PoolView(mask, learner=learner, X=X_pool, proba=proba, embeddings=features)
+    else:
+        view = PoolView(mask, learner=learner, X=X_pool, proba=learner.transduction_proba_)
     pool_pred = view.proba.argmax(axis=1)
     pool_acc, pool_f1, pool_cm = evaluate(y_pool[view.unlabeled], pool_pred, n_classes)
     if len(y_test):

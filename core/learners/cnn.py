@@ -117,6 +117,10 @@ class CNNLearner:
         """Penultimate activations (the hidden layer after ReLU), float32 (n, hidden)."""
         return self.net.embed(X)
 
+    def proba_and_embed(self, X):
+        """`predict_proba(X)` and `embed(X)` from one forward pass: the hybrid's pool pass."""
+        return self.net.proba_and_embed(X)
+
     def get_state(self) -> dict[str, np.ndarray]:
         """Weights, the fit counter and the seen classes: all a resumed run needs (no pickle)."""
         return self.net.get_state()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from contextlib import contextmanager
@@ -149,27 +150,41 @@ class TorchCNN:
         for start in range(0, len(X), self.eval_batch_size):  # bounded memory: one batch on the device at a time
             yield self._tensor(X[start:start + self.eval_batch_size])
 
-    @torch.no_grad()
     def predict_proba(self, X):
         """Softmax over all classes; with mc_samples > 0 the mean of that many dropout-on passes."""
+        return self._forward(X, with_embeddings=False)[0]
+
+    def proba_and_embed(self, X):
+        """Probabilities and penultimate features from one pass over X (the hybrid needs both)."""
+        return self._forward(X, with_embeddings=True)
+
+    @torch.no_grad()
+    def _forward(self, X, *, with_embeddings: bool):
         X = np.asarray(X)
-        out = np.empty((len(X), self.info.n_classes), dtype=np.float32)
+        proba = np.empty((len(X), self.info.n_classes), dtype=np.float32)
+        features = np.empty((len(X), self.hidden), dtype=np.float32) if with_embeddings else None
         unseen = self._unseen_mask()
         self._set_threads()
-        if self.mc_samples == 0:
-            self.model.eval()
-            for start, xb in zip(range(0, len(X), self.eval_batch_size), self._batches(X)):
-                out[start:start + len(xb)] = F.softmax(self.model(xb) + unseen, dim=1).cpu().numpy()
-            return out
-        with self._seeded(self.n_fits_, 2**31):  # MC dropout: same passes for the same model and data
-            self.model.eval()
-            self.model.dropout.train()
-            for start, xb in zip(range(0, len(X), self.eval_batch_size), self._batches(X)):
-                h = self.model.embed(xb)
-                p = sum(F.softmax(self.model.out(self.model.dropout(h)) + unseen, dim=1) for _ in range(self.mc_samples))
-                out[start:start + len(xb)] = (p / self.mc_samples).cpu().numpy()
-            self.model.dropout.eval()
-        return out
+        self.model.eval()
+        # MC dropout: the same passes for the same model and data
+        seeded = self._seeded(self.n_fits_, 2**31) if self.mc_samples else contextlib.nullcontext()
+        with seeded:
+            if self.mc_samples:
+                self.model.dropout.train()
+            try:
+                for start, xb in zip(range(0, len(X), self.eval_batch_size), self._batches(X)):
+                    h = self.model.embed(xb)
+                    if self.mc_samples:
+                        p = sum(F.softmax(self.model.out(self.model.dropout(h)) + unseen, dim=1)
+                                for _ in range(self.mc_samples)) / self.mc_samples
+                    else:
+                        p = F.softmax(self.model.out(h) + unseen, dim=1)  # eval: dropout is the identity
+                    proba[start:start + len(xb)] = p.cpu().numpy()
+                    if features is not None:
+                        features[start:start + len(xb)] = h.cpu().numpy()
+            finally:
+                self.model.dropout.eval()
+        return proba, features
 
     @torch.no_grad()
     def embed(self, X):

@@ -36,6 +36,11 @@ class Hybrid:
         check_hybrid_params(alpha, n_clusters, measure)
         self.alpha, self.n_clusters, self.measure = float(alpha), int(n_clusters), measure
 
+    @property
+    def needs_embeddings(self) -> bool:
+        """Whether selection reads features (alpha = 1 is plain uncertainty sampling)."""
+        return self.alpha < 1.0
+
     def params(self) -> dict:
         return {"alpha": self.alpha, "n_clusters": self.n_clusters, "measure": self.measure}
 

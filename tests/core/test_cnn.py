@@ -58,6 +58,15 @@ def test_mc_dropout_averages_stochastic_passes_reproducibly():
     assert (p1.argmax(1) == plain.predict_proba(X[40:]).argmax(1)).mean() > 0.8
 
 
+@pytest.mark.parametrize("mc_samples", [0, 4])
+def test_one_pass_gives_the_same_probabilities_and_features_as_two(mc_samples):
+    X, y, info = bands(90)
+    model = make_learner("cnn", info, seed=0, mc_samples=mc_samples, **FAST).fit(X[:30], y[:30])
+    proba, features = model.proba_and_embed(X)
+    np.testing.assert_array_equal(proba, model.predict_proba(X))
+    np.testing.assert_array_equal(features, model.embed(X))
+
+
 def test_state_round_trip_continues_training_exactly():
     X, y, info = bands(120)
     whole = make_learner("cnn", info, seed=1, **FAST)
