@@ -140,6 +140,17 @@ def background_command(dataset: str, dataset_options: dict, cache_root: str | Pa
     return argv
 
 
+def load_features(path: str | Path) -> np.ndarray:
+    """A feature array from .npy, or the 'features' member of an .npz (no pickle either way)."""
+    with open(path, "rb") as f:
+        loaded = np.load(f, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            if "features" not in loaded.files:
+                raise ValueError(f"--features {path}: an .npz needs a 'features' array; it has {loaded.files}")
+            return loaded["features"]
+        return loaded
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from core.datasets import load_dataset
 
@@ -149,11 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--image-size", type=int)
     p.add_argument("--cache-dir", default="cache")
     p.add_argument("--space", default=PIXELS, help="feature-space name (default: pixels)")
-    p.add_argument("--features", help=".npy float array (n, d) to project instead of the dataset's pixels")
+    p.add_argument("--features", help=".npy float array (n, d), or .npz with a 'features' array (the cached "
+                                      "learner features of core.features), to project instead of the pixels")
     p.add_argument("--method", default="umap", choices=METHODS)
     args = p.parse_args(argv)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, image_size=args.image_size)
-    features = np.load(args.features, allow_pickle=False) if args.features else pixel_features(dataset)
+    features = load_features(args.features) if args.features else pixel_features(dataset)
     t0 = time.perf_counter()
     project(features, fingerprint=dataset.fingerprint, space=args.space, method=args.method, cache_root=args.cache_dir)
     print(f"{args.method} map of {len(features)} points ({args.space}) in {time.perf_counter() - t0:.1f}s", file=sys.stderr)

@@ -1,14 +1,20 @@
 """Map coordinates for the Query map page: UMAP from the disk cache, else PCA at once while
 a background process computes the UMAP (it would block the server for its numba compile).
+
+A map shows one feature space: the raw pixels, or the features a run's CNN (any learner
+that stores its state) gives every image in a chosen round (`core.features`, cached next to
+that round). Both kinds are projected once and cached under `<cache>/projections/`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from core import jobs
+from core.cache import Cache
 from core.projection import PIXELS, ProjectionStore, background_command, pixel_features, project
 from core.types import Dataset
 
@@ -21,22 +27,75 @@ class MapCoordinates:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class FeatureChoice:
+    """One entry of the page's "Feature space" choice."""
+
+    label: str  # what the page shows, e.g. "CNN features, round 3 (entropy run)"
+    space: str  # the projection's feature-space name
+    run_key: str | None = None  # None: raw pixels
+    round_index: int | None = None  # 0-based round whose learner state gives the features
+
+
+PIXEL_CHOICE = FeatureChoice("raw pixels", PIXELS)
+
+
+def learner_rounds(cache_root: str, run_key: str, rounds_done: int) -> list[int]:
+    """0-based rounds of `run_key` with stored learner state, among its completed rounds."""
+    from core.features import rounds_with_state
+
+    return [r for r in rounds_with_state(Cache(cache_root), run_key) if r < rounds_done]
+
+
+def learner_choice(run_key: str, round_index: int, strategy: str, learner: str = "cnn") -> FeatureChoice:
+    from core.features import feature_space
+
+    name = "CNN" if learner == "cnn" else learner
+    return FeatureChoice(f"{name} features, round {round_index + 1} ({strategy} run)",
+                         feature_space(run_key, round_index), run_key, round_index)
+
+
+def features_of(choice: FeatureChoice, dataset: Dataset, cache_root: str) -> tuple[np.ndarray, Path | None]:
+    """(features (n_dataset, d), the file a background process can read them from, or None for pixels).
+
+    Learner features come from `core.features.round_features`: computed from the stored
+    weights the first time (one forward pass over the dataset), read from disk afterwards.
+    """
+    if choice.run_key is None:
+        return pixel_features(dataset), None
+    from core.features import round_features
+
+    cache = Cache(cache_root)
+    features = round_features(cache, choice.run_key, choice.round_index, dataset)
+    return features, cache.run(choice.run_key).features_path(choice.round_index)
+
+
 def projection_job_id(dataset: Dataset, space: str) -> str:
     return f"projection-{dataset.fingerprint}-{space}"
 
 
-def coordinates(dataset: Dataset, name: str, options: dict, cache_root: str, space: str = PIXELS) -> MapCoordinates:
-    """`name` and `options` load `dataset` again in the background process."""
+def pending(dataset: Dataset, cache_root: str, space: str = PIXELS) -> bool:
+    """True while the map's UMAP is being computed and not stored yet (cheap: no features read)."""
+    if ProjectionStore(cache_root).path(dataset.fingerprint, space, "umap").exists():
+        return False
+    return jobs.status(cache_root, projection_job_id(dataset, space)).state == jobs.RUNNING
+
+
+def coordinates(dataset: Dataset, name: str, options: dict, cache_root: str, space: str = PIXELS, *,
+                features: np.ndarray | None = None, features_file: str | Path | None = None) -> MapCoordinates:
+    """`name` and `options` load `dataset` again in the background process; `features`
+    (default: the pixels) are what is projected, and `features_file` holds them for that process."""
     umap = ProjectionStore(cache_root).load(dataset.fingerprint, space, "umap")
     if umap is not None and len(umap) == len(dataset.labels):
         return MapCoordinates(umap, "UMAP", pending=False)
     job_id = projection_job_id(dataset, space)
     status = jobs.status(cache_root, job_id)
     if status.state in (None, jobs.DONE):  # never started, or its file went missing: (re)start it
-        jobs.start(cache_root, job_id, background_command(name, options, cache_root, space=space),
+        jobs.start(cache_root, job_id,
+                   background_command(name, options, cache_root, space=space, features_file=features_file),
                    kind="projection", meta={"dataset": dataset.name, "space": space})
         status = jobs.status(cache_root, job_id)
-    pca = project(pixel_features(dataset), fingerprint=dataset.fingerprint, space=space, method="pca",
-                  cache_root=cache_root)
+    pca = project(pixel_features(dataset) if features is None else features, fingerprint=dataset.fingerprint,
+                  space=space, method="pca", cache_root=cache_root)
     error = status.message if status.state == jobs.FAILED else ""
     return MapCoordinates(pca, "PCA", pending=status.state == jobs.RUNNING, error=error)

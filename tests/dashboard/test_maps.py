@@ -6,7 +6,7 @@ import numpy as np
 
 from core import jobs
 from core.datasets import load_dataset
-from core.projection import ProjectionStore
+from core.projection import ProjectionStore, load_features, pca_2d
 from dashboard.components import maps
 
 
@@ -33,3 +33,36 @@ def test_pca_first_then_the_stored_umap(tmp_path, monkeypatch):
     ready = maps.coordinates(dataset, "digits", {}, str(tmp_path))
     assert ready.method == "UMAP" and not ready.pending
     np.testing.assert_array_equal(ready.coords, umap)
+
+
+def test_learner_features_are_projected_and_handed_to_the_background_process(tmp_path, monkeypatch):
+    started = []
+
+    def fake_start(cache_root, job_id, command, *, kind, meta=None, cwd=None):
+        started.append((job_id, command))
+        return jobs.Job(job_id, kind, 0, command, 0.0, meta or {})
+
+    monkeypatch.setattr(maps.jobs, "start", fake_start)
+    monkeypatch.setattr(maps.jobs, "status", lambda root, job_id: jobs.JobStatus(None, None))
+    dataset = load_dataset("digits")
+    features = np.random.default_rng(1).normal(size=(len(dataset.labels), 8)).astype(np.float32)
+    features_file = tmp_path / "features_0001.npz"
+    np.savez(features_file, features=features)
+    space = "learner.abc.r1"
+    first = maps.coordinates(dataset, "digits", {}, str(tmp_path), space, features=features, features_file=features_file)
+    assert first.method == "PCA"
+    np.testing.assert_allclose(np.abs(first.coords), np.abs(pca_2d(features)), rtol=1e-4, atol=1e-4)  # not the pixels
+    (job_id, command), = started
+    assert space in job_id and command[command.index("--space") + 1] == space
+    assert command[command.index("--features") + 1] == str(features_file)
+    np.testing.assert_array_equal(load_features(features_file), features)  # what that process reads back
+    assert ProjectionStore(tmp_path).load(dataset.fingerprint, "pixels", "pca") is None  # its own cache entry
+
+
+def test_pending_is_false_once_the_umap_is_stored(tmp_path, monkeypatch):
+    dataset = load_dataset("digits")
+    monkeypatch.setattr(maps.jobs, "status", lambda root, job_id: jobs.JobStatus(None, jobs.RUNNING))
+    assert maps.pending(dataset, str(tmp_path), "learner.abc.r0")
+    ProjectionStore(tmp_path).save(dataset.fingerprint, "learner.abc.r0", "umap", np.zeros((3, 2)), 0.0)
+    assert not maps.pending(dataset, str(tmp_path), "learner.abc.r0")
+    assert maps.pending(dataset, str(tmp_path), "pixels")

@@ -120,3 +120,49 @@ def test_export_offers_every_chart_and_the_tables(small_cache):
     labels = [b.proto.label for b in at.get("download_button")]
     assert {"rounds.csv", "summary.csv", "report.html"} <= set(labels)
     assert labels.count("HTML") == 5 and len(keys) == len(labels)
+
+
+@pytest.fixture(scope="module")
+def cnn_cache(tmp_path_factory):
+    """A small CNN comparison (its weights stored per round) and a stand-in pixel UMAP.
+
+    Default learner parameters: the sidebar has no learner-parameter widgets, so a run with
+    other ones would not open from the Runs page.
+    """
+    from core.config import RunConfig
+    from core.projection import ProjectionStore, pca_2d, pixel_features
+    from core.runner import run_comparison
+
+    root = tmp_path_factory.mktemp("dashboard_cnn") / "cache"
+    config = RunConfig(dataset="digits", learner="cnn", strategies=("entropy",), initial=20, batch=10,
+                       rounds=2, repeats=1, subset=200)
+    dataset = run_comparison(config, cache=Cache(root)).dataset
+    ProjectionStore(root).save(dataset.fingerprint, "pixels", "umap", pca_2d(pixel_features(dataset)), 0.0)
+    return root
+
+
+def test_query_map_offers_and_draws_the_cnn_feature_space(cnn_cache, monkeypatch):
+    from dashboard.components import maps
+
+    started = []
+    monkeypatch.setattr(maps.jobs, "start", lambda root, job_id, command, **kw: started.append(command))
+    at = _app(cnn_cache, "runs.py")
+    at.button(key="runs_open").click().run()
+    at.switch_page("app_pages/query_map.py").run()
+    _no_problems(at)
+    assert at.session_state["config"].learner == "cnn"
+    space = at.selectbox(key="map_space")
+    assert space.options == ["Raw pixels", "CNN features of the entropy run"]
+    assert space.value == "Raw pixels" and started == []  # the pixel map is stored: nothing to compute
+    space.set_value("CNN features of the entropy run").run()
+    _no_problems(at)
+    assert at.selectbox(key="map_feature_round").options == ["1", "2"]
+    assert at.selectbox(key="map_feature_round").value == 2
+    chart = at.get("plotly_chart")[0].proto.spec
+    assert "CNN features, round 2 (entropy run)" in chart  # title and axis titles name the space
+    assert any("CNN features, round 2" in c.value for c in at.caption)
+    (command,) = started  # one background UMAP, reading the cached features of that round
+    assert command[command.index("--features") + 1].endswith("features_0001.npz")
+    at.selectbox(key="map_feature_round").set_value(1).run()
+    _no_problems(at)
+    assert "CNN features, round 1 (entropy run)" in at.get("plotly_chart")[0].proto.spec
