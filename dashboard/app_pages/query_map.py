@@ -72,10 +72,11 @@ elif coordinates.error:
     st.warning(f"UMAP failed, showing PCA instead:\n\n```\n{coordinates.error}\n```")
 
 fig = charts.query_map(view, coordinates.coords, coordinates.method, choice.label, strategies or [], repeat, up_to)
-# Axis titles name the feature space too (only the axes that carry a title: bottom row, first column).
-fig.for_each_xaxis(lambda axis: axis.update(title_text=f"{coordinates.method} 1 of {choice.label}")
+# The vertical axis title names the feature space too (one per row, room for it; x titles would collide).
+short = choice.label.split(" (")[0]
+fig.for_each_xaxis(lambda axis: axis.update(title_text=f"{coordinates.method} 1") if axis.title.text else None)
+fig.for_each_yaxis(lambda axis: axis.update(title_text=f"{coordinates.method} 2 of {short}")
                    if axis.title.text else None)
-fig.for_each_yaxis(lambda axis: axis.update(title_text=f"{coordinates.method} 2") if axis.title.text else None)
 st.plotly_chart(fig, key="map_chart")
 st.caption(f"Feature space: **{choice.label}**. Faint points: the unlabelled pool, coloured by true class. "
            "Diamonds: samples a strategy queried, coloured by the round that picked them. "

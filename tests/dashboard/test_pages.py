@@ -159,7 +159,7 @@ def test_query_map_offers_and_draws_the_cnn_feature_space(cnn_cache, monkeypatch
     assert at.selectbox(key="map_feature_round").options == ["1", "2"]
     assert at.selectbox(key="map_feature_round").value == 2
     chart = at.get("plotly_chart")[0].proto.spec
-    assert "CNN features, round 2 (entropy run)" in chart  # title and axis titles name the space
+    assert "CNN features, round 2 (entropy run)" in chart and "PCA 2 of CNN features, round 2" in chart
     assert any("CNN features, round 2" in c.value for c in at.caption)
     (command,) = started  # one background UMAP, reading the cached features of that round
     assert command[command.index("--features") + 1].endswith("features_0001.npz")
