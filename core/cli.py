@@ -50,10 +50,12 @@ def _value(text: str) -> Any:
 
 
 def _learner_param(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE; got {text!r}")
-    name, value = text.split("=", 1)
-    return name.strip(), _value(value.strip())
+    from core.config import ConfigError, parse_param
+
+    try:
+        return parse_param(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,6 +20,31 @@ STREAM_STRATEGIES = ("random", "entropy", "least_confidence", "smallest_margin",
 
 class ConfigError(ValueError):
     """A run option is invalid; the message names the option and what is allowed."""
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """"NAME=VALUE" -> (name, value); VALUE is read as JSON when it parses (numbers, true), else text."""
+    if "=" not in text or not text.split("=", 1)[0].strip():
+        raise ConfigError(f"learner_params: expected NAME=VALUE; got {text!r}")
+    name, value = (part.strip() for part in text.split("=", 1))
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
+def parse_params(text: str) -> dict[str, Any]:
+    """"a=1, b=x, channels=4,8,8" (the dashboard's field) -> {"a": 1, "b": "x", "channels": "4,8,8"}.
+
+    A comma starts a new pair only when a NAME= follows it, so values may hold commas.
+    """
+    items = re.split(r",\s*(?=[A-Za-z_]\w*\s*=)", text.strip())
+    return dict(parse_param(item) for item in items if item.strip())
+
+
+def format_params(params: dict[str, Any]) -> str:
+    """The inverse of `parse_params` for values that round-trip through JSON or text."""
+    return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in sorted(params.items()))
 
 
 def _canonical(obj: Any) -> str:

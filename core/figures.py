@@ -175,14 +175,16 @@ def image_grid(images: np.ndarray, captions: Sequence[str], *, title: str, colum
     """Images (n, h, w, 3) uint8 in a grid, each with a short caption above it."""
     n = max(1, len(images))
     rows, cols = _grid(n, columns)
+    lines = max((c.count("<br>") + 1 for c in captions), default=1)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(captions) or ["(none)"],
-                        horizontal_spacing=0.012, vertical_spacing=0.32 / rows if rows > 1 else 0.05)
+                        horizontal_spacing=0.012, vertical_spacing=(0.12 + 0.1 * lines) / rows if rows > 1 else 0.05)
     for i, image in enumerate(images):
         fig.add_trace(go.Image(z=image, hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor=None)
     fig.update_annotations(font_size=11)
-    fig.update_layout(title=title, template="plotly_white", height=150 * rows + 80, margin=dict(l=10, r=10, t=80, b=10))
+    fig.update_layout(title=title, template="plotly_white", height=(130 + 14 * lines) * rows + 80,
+                      margin=dict(l=10, r=10, t=76 + 14 * lines, b=10))
     return fig
 
 

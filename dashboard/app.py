@@ -20,7 +20,8 @@ st.set_page_config(page_title="Active-learning strategy comparison", page_icon="
 DEFAULTS = {
     "cache_dir": results.default_cache_dir(),
     "sidebar_dataset": "digits", "sidebar_data_dir": "", "sidebar_image_size": 0,
-    "sidebar_learner": "logistic", "sidebar_strategies": ["random", "entropy", "hybrid"], "sidebar_mode": "pool",
+    "sidebar_learner": "logistic", "sidebar_learner_params": "",
+    "sidebar_strategies": ["random", "entropy", "hybrid"], "sidebar_mode": "pool",
     "sidebar_stream_policy": "budget", "sidebar_threshold": 0.5,
     "sidebar_initial": 20, "sidebar_batch": 10, "sidebar_budget": 110,
     "sidebar_alpha": 0.5, "sidebar_clusters": 5, "sidebar_measure": "entropy",

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core import jobs
 from core.cache import Cache
+from core.config import format_params
 from dashboard.components.results import cache_root
 from dashboard.components.sidebar import apply_config
 from dashboard.components.widgets import keep_valid
@@ -38,7 +39,8 @@ for key, item in items.items():
     c = item["config"]
     done, total = rounds_done(item)
     budget = c["initial"] + c["batch"] * (c["rounds"] - 1)
-    rows.append({"dataset": c["dataset"], "learner": c["learner"], "strategies": ", ".join(c["strategies"]),
+    rows.append({"dataset": c["dataset"], "learner": c["learner"],
+                 "learner settings": format_params(c.get("learner_params") or {}), "strategies": ", ".join(c["strategies"]),
                  "mode": c["mode"], "initial": c["initial"], "batch": c["batch"], "budget": budget,
                  "alpha": c["alpha"] if "hybrid" in c["strategies"] else None,
                  "clusters": c["clusters"] if "hybrid" in c["strategies"] else None,

@@ -81,6 +81,11 @@ def query_map(view: View, coords_all: np.ndarray, method: str, space: str, strat
                              method=method, space=space, sample_ids=pool, max_round=view.config.rounds - 1, title=title)
 
 
+def _short(name: str, width: int = 13) -> str:
+    """Class names on their own caption line, cut so that neighbouring captions never touch."""
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
 def uncertain_images(view: View, strategy: str, repeat: int, round_1based: int, count: int) -> tuple[go.Figure, go.Figure]:
     """(most uncertain, least uncertain) unlabelled pool images of one round."""
     record = view.results(strategy, repeat)[round_1based - 1]
@@ -92,7 +97,8 @@ def uncertain_images(view: View, strategy: str, repeat: int, round_1based: int, 
     figs = []
     for which, chosen in (("Most", order[:count]), ("Least", order[::-1][:count])):
         images = figures.to_rgb_uint8(view.dataset.images[pool[chosen]])
-        captions = [f"{record.scores[i]:.3f}<br>true {names[labels[i]]} · pred {names[record.predicted[i]]}"
+        captions = [f"{max(float(record.scores[i]), 0.0):.3f}"  # no "-0.000" from float rounding
+                    + f"<br>true {_short(names[labels[i]])}<br>pred {_short(names[record.predicted[i]])}"
                     + (" ✗" if labels[i] != record.predicted[i] else "") for i in chosen]
         title = (f"{which} uncertain unlabelled images: {strategy}, round {round_1based} "
                  f"({record.n_labeled} labels), {record.measure} score (higher = more uncertain; ✗ = wrong prediction)")

@@ -11,7 +11,8 @@ import json
 
 import streamlit as st
 
-from core.config import MODES, STREAM_POLICIES, STREAM_STRATEGIES, ConfigError, RunConfig, check_against_data
+from core.config import (MODES, STREAM_POLICIES, STREAM_STRATEGIES, ConfigError, RunConfig, check_against_data,
+                         format_params, parse_params)
 from core.datasets import DATASETS, dataset_option_names
 from core.learners import LEARNERS
 from core.runner import pool_candidates
@@ -67,6 +68,9 @@ def run_form() -> RunConfig | None:
         sb.number_input("Image size (pixels, 0 = native)", min_value=0, max_value=512, step=8, key="sidebar_image_size")
     slots["dataset"] = sb.empty()
     sb.selectbox("Learner", LEARNERS.names(), key="sidebar_learner")
+    sb.text_input("Learner settings", key="sidebar_learner_params", placeholder="e.g. epochs=5, lr=0.001",
+                  help="NAME=VALUE pairs separated by commas, as `--learner-param` on the command line; "
+                       "empty = the learner's defaults.")
     slots["learner"] = sb.empty()
     sb.multiselect("Strategies", STRATEGIES.names(), key="sidebar_strategies",
                    help="Every selected strategy starts from the same initial labels and model.")
@@ -127,6 +131,7 @@ def run_form() -> RunConfig | None:
     try:
         config = RunConfig(
             dataset=ss["sidebar_dataset"], **_dataset_options(options), learner=ss["sidebar_learner"],
+            learner_params=parse_params(ss["sidebar_learner_params"]),
             strategies=tuple(ss["sidebar_strategies"]), mode=ss["sidebar_mode"], initial=initial, batch=batch,
             rounds=rounds, alpha=float(ss["sidebar_alpha"]), clusters=int(ss["sidebar_clusters"]),
             measure=ss["sidebar_measure"], stream_policy=ss["sidebar_stream_policy"],
@@ -168,7 +173,8 @@ def apply_config(config: dict) -> None:
     ss = st.session_state
     c = RunConfig.from_dict(config)
     ss.update(sidebar_dataset=c.dataset, sidebar_data_dir=c.data_dir or "", sidebar_image_size=c.image_size or 0,
-              sidebar_learner=c.learner, sidebar_strategies=list(c.strategies), sidebar_mode=c.mode,
+              sidebar_learner=c.learner, sidebar_learner_params=format_params(c.learner_params),
+              sidebar_strategies=list(c.strategies), sidebar_mode=c.mode,
               sidebar_initial=c.initial, sidebar_batch=c.batch, sidebar_budget=c.budget, sidebar_alpha=float(c.alpha),
               sidebar_clusters=c.clusters, sidebar_measure=c.measure, sidebar_stream_policy=c.stream_policy,
               sidebar_threshold=float(c.threshold), sidebar_repeats=c.repeats, sidebar_seed=c.seed,

@@ -157,3 +157,13 @@ def test_a_class_too_small_to_stratify_is_a_config_error():
     with pytest.raises(ConfigError, match="cannot make a stratified test split of 'tiny'.*smallest class 1"):
         pool_candidates(tiny, 0.25)
     assert pool_candidates(tiny, 0.0) == 7
+
+
+def test_learner_settings_text_round_trips_including_values_with_commas():
+    from core.config import format_params, parse_params
+
+    params = {"channels": "4,8,8", "epochs": 1, "lr": 0.001, "augment": "off"}
+    assert parse_params(format_params(params)) == params
+    assert parse_params("  ") == {}
+    with pytest.raises(ConfigError, match="learner_params: expected NAME=VALUE; got '8'"):
+        parse_params("8")

@@ -101,6 +101,16 @@ def test_runs_page_opens_a_run_into_the_sidebar(small_cache):
     assert at.session_state["config"] == SMALL
 
 
+def test_learner_settings_field_feeds_the_config_and_names_bad_parameters(small_cache):
+    at = _app(small_cache)
+    at.text_input(key="sidebar_learner_params").set_value("C=0.5").run()
+    _no_problems(at)
+    assert at.session_state["config"].learner_params == {"C": 0.5}
+    at.text_input(key="sidebar_learner_params").set_value("gamma=2").run()
+    assert at.session_state["config"] is None
+    assert any("unknown parameter(s) ['gamma'] for learner 'logistic'" in e.value for e in at.sidebar.error)
+
+
 def test_runs_page_deletes_only_after_confirmation(tmp_path, small_cache):
     import shutil
 
@@ -126,8 +136,8 @@ def test_export_offers_every_chart_and_the_tables(small_cache):
 def cnn_cache(tmp_path_factory):
     """A small CNN comparison (its weights stored per round) and a stand-in pixel UMAP.
 
-    Default learner parameters: the sidebar has no learner-parameter widgets, so a run with
-    other ones would not open from the Runs page.
+    Tiny learner parameters: opening the run from the Runs page must carry them into the
+    sidebar's learner settings, or the page would find nothing cached.
     """
     from core.config import RunConfig
     from core.projection import ProjectionStore, pca_2d, pixel_features
@@ -135,7 +145,8 @@ def cnn_cache(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("dashboard_cnn") / "cache"
     config = RunConfig(dataset="digits", learner="cnn", strategies=("entropy",), initial=20, batch=10,
-                       rounds=2, repeats=1, subset=200)
+                       rounds=2, repeats=1, subset=200,
+                       learner_params={"epochs": 1, "min_steps": 5, "channels": "4,8,8", "hidden": 16})
     dataset = run_comparison(config, cache=Cache(root)).dataset
     ProjectionStore(root).save(dataset.fingerprint, "pixels", "umap", pca_2d(pixel_features(dataset)), 0.0)
     return root
@@ -151,6 +162,8 @@ def test_query_map_offers_and_draws_the_cnn_feature_space(cnn_cache, monkeypatch
     at.switch_page("app_pages/query_map.py").run()
     _no_problems(at)
     assert at.session_state["config"].learner == "cnn"
+    assert at.session_state["config"].learner_params == {"epochs": 1, "min_steps": 5, "channels": "4,8,8", "hidden": 16}
+    assert at.text_input(key="sidebar_learner_params").value == 'channels=4,8,8, epochs=1, hidden=16, min_steps=5'
     space = at.selectbox(key="map_space")
     assert space.options == ["Raw pixels", "CNN features of the entropy run"]
     assert space.value == "Raw pixels" and started == []  # the pixel map is stored: nothing to compute
