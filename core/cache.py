@@ -48,6 +48,16 @@ class CorruptRecord(Exception):
     """A cache file could not be read back; it is moved aside and recomputed."""
 
 
+def check_writable_dir(path: Path, what: str) -> None:
+    """Create `path` if needed and prove a file can be written there; PermissionError names `what`."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix=".tmp-probe-", dir=path):
+            pass
+    except OSError as exc:
+        raise PermissionError(f"{what} {str(path)!r} is not writable ({exc.strerror or exc})") from None
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -215,12 +225,8 @@ class Cache:
 
     def check_writable(self) -> None:
         """Fail before any work when the cache directory cannot be written."""
-        try:
-            (self.root / "runs").mkdir(parents=True, exist_ok=True)
-            probe = tempfile.NamedTemporaryFile(prefix=".tmp-probe-", dir=self.root, delete=True)
-            probe.close()
-        except OSError as exc:
-            raise PermissionError(f"cache directory {str(self.root)!r} is not writable ({exc.strerror or exc})") from None
+        check_writable_dir(self.root, "cache directory")
+        (self.root / "runs").mkdir(exist_ok=True)
 
     def write_comparison(self, key: str, payload: dict[str, Any]) -> None:
         atomic_write_json(self.root / "comparisons" / f"{key}.json", payload)

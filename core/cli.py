@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -167,15 +166,6 @@ def add_sweep_parser(sub) -> None:
     o.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
-def _check_out_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
-            pass
-    except OSError as exc:
-        raise PermissionError(f"--out {str(path)!r} is not writable ({exc.strerror or exc})") from None
-
-
 class _Progress:
     def __init__(self, total_runs: int, rounds: int, quiet: bool) -> None:
         self.total, self.rounds, self.quiet = total_runs, rounds, quiet
@@ -216,7 +206,7 @@ def _print_summary(summary, metric: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from core.cache import Cache
+    from core.cache import Cache, check_writable_dir
     from core.config import ConfigError
     from core.figures import learning_curves
     from core.metrics import curve_table, default_metric, summary_table
@@ -226,7 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         dataset = prepare(config)
         out = Path(args.out)
-        _check_out_dir(out)
+        check_writable_dir(out, "--out")
         cache = None if args.no_cache else Cache(args.cache_dir)
         if cache is not None:
             cache.check_writable()
@@ -300,7 +290,7 @@ def _print_table(title: str, frame, columns: list[str]) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from core.cache import Cache
+    from core.cache import Cache, check_writable_dir
     from core.config import ConfigError
     from core.figures import sweep_heatmap
     from core.runner import Cancelled
@@ -321,7 +311,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         executor = make_executor(args.executor, jobs=args.jobs, ray_address=args.ray_address)
         out = Path(args.out)
         if not args.dry_run:
-            _check_out_dir(out)
+            check_writable_dir(out, "--out")
     except (ConfigError, ValueError, PermissionError, FileNotFoundError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
