@@ -113,6 +113,11 @@ class RunStore:
     def key(self) -> str:
         return self.root.name
 
+    def report(self, message: str) -> None:
+        """Note a problem for the caller to show (the CLI prints `problems`) and log it."""
+        self.problems.append(message)
+        log.warning(message)
+
     def round_path(self, index: int) -> Path:
         return self.root / f"round_{index:04d}.npz"
 
@@ -140,7 +145,7 @@ class RunStore:
         except FileNotFoundError:
             return None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            self.problems.append(f"{self.root / 'spec.json'} is corrupt ({exc})")
+            self.report(f"{self.root / 'spec.json'} is corrupt ({exc})")
             return None
 
     def write_round(self, result: RoundResult) -> None:
@@ -168,7 +173,7 @@ class RunStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            self.problems.append(f"cache file {path} is unreadable ({type(exc).__name__}: {exc})")
+            self.report(f"cache file {path} is unreadable ({type(exc).__name__}: {exc})")
             return None
 
     def write_state(self, index: int, state: dict[str, np.ndarray]) -> None:
@@ -200,13 +205,12 @@ class RunStore:
                 break
             except CorruptRecord as exc:
                 message = f"cache record {path} is corrupt ({exc}); it will be recomputed"
-                self.problems.append(message)
-                log.warning(message)
+                self.report(message)
                 if repair:
                     shutil.move(path, path.with_suffix(".npz.corrupt"))
                 break
             if record.round != index:
-                self.problems.append(f"cache record {path} holds round {record.round}; recomputing")
+                self.report(f"cache record {path} holds round {record.round}; recomputing")
                 if repair:
                     shutil.move(path, path.with_suffix(".npz.corrupt"))
                 break

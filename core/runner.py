@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,8 +29,6 @@ from core.types import Dataset, PoolView, RoundResult
 
 # scikit-learn, numba and pandas are imported where first needed: reading a finished run back
 # from the cache (the CLI's and the dashboard's common case) pays for none of them.
-
-log = logging.getLogger(__name__)
 
 OnRound = Callable[[RunSpec, RoundResult, bool], None]  # (spec, result, from_cache)
 ShouldStop = Callable[[], bool]
@@ -167,16 +164,11 @@ def _restore_learner(store: RunStore, learner, results: list[RoundResult]) -> li
         if state is not None:
             learner.set_state(state)
             if index + 1 < len(results):
-                _report(store, f"run {store.key}: no learner state after round {index}; "
-                               f"recomputing rounds {index + 1}..{len(results) - 1}")
+                store.report(f"run {store.key}: no learner state after round {index}; "
+                             f"recomputing rounds {index + 1}..{len(results) - 1}")
             return results[: index + 1]
-    _report(store, f"run {store.key}: no stored learner state; recomputing from round 0")
+    store.report(f"run {store.key}: no stored learner state; recomputing from round 0")
     return []
-
-
-def _report(store: RunStore, message: str) -> None:
-    store.problems.append(message)
-    log.warning(message)
 
 
 def _one_round(index, spec, learner, selector, mask, X_pool, y_pool, X_test, y_test, n_classes) -> RoundResult:
