@@ -97,7 +97,11 @@ def run_form() -> RunConfig | None:
                                       float(ss["sidebar_test_size"]))
     pool_size = None if available is None else (available if subset is None else min(subset, available))
     low, high = budget_grid(initial, batch, pool_size)
-    ss["sidebar_budget"] = snap_budget(int(ss["sidebar_budget"]), initial, batch, low, high)  # before the widget exists
+    budget = snap_budget(int(ss["sidebar_budget"]), initial, batch, low, high)
+    # Write only a real change (before the widget exists): any write to a widget's key is sent
+    # to the browser as a new value and would undo slider moves made while this rerun ran.
+    if budget != ss["sidebar_budget"]:
+        ss["sidebar_budget"] = budget
     sb.slider("Budget (total labels, initial set included)", min_value=low, max_value=high, step=batch,
               key="sidebar_budget", help="Rounds = (budget - initial) / batch + 1")
     rounds = (int(ss["sidebar_budget"]) - initial) // batch + 1

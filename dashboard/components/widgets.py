@@ -12,8 +12,12 @@ def keep_valid(key: str, options: Sequence, *, many: bool = False) -> None:
     if key not in st.session_state:
         return
     value = st.session_state[key]
+    # Write only a real change: a write is sent to the browser and would undo an edit made
+    # while this rerun ran.
     if many:
-        st.session_state[key] = [v for v in value if v in options]
+        kept = [v for v in value if v in options]
+        if kept != list(value):
+            st.session_state[key] = kept
     elif value not in options:
         del st.session_state[key]
 
@@ -25,7 +29,7 @@ def round_slider(container, label: str, key: str, rounds: int, help: str | None 
         container.caption(f"{label}: 1 (more appear as rounds complete)")
         return 1
     last_max = ss.get(f"{key}_max")
-    if key not in ss or ss[key] == last_max or ss[key] > rounds:
+    if key not in ss or (ss[key] != rounds and (ss[key] == last_max or ss[key] > rounds)):
         ss[key] = rounds
     ss[f"{key}_max"] = rounds
     return container.slider(label, 1, rounds, key=key, help=help)
