@@ -127,6 +127,7 @@ def test_run_watch_and_export(server):
 
         page.get_by_role("link", name="Export").click()
         page.get_by_role("heading", name="Export").wait_for()
+        page.get_by_role("button", name="report.html").wait_for(timeout=60_000)  # the page's last widget
         _settle(page)
         page.screenshot(path=ARTIFACTS / "5-export.png", full_page=True)
         with page.expect_download(timeout=60_000) as download:
