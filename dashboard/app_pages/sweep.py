@@ -120,7 +120,15 @@ statuses = {item["key"]: item for item in read_statuses(cache)}
 if not statuses:
     st.info("No sweep yet: define one above, or run `python -m core sweep --grid FILE` with this cache directory.")
     st.stop()
-labels = {k: f"{item.get('name') or k} · {item['done']}/{item['total']} runs · {_state(item)}"
+
+
+def _title(item: dict) -> str:
+    """The sweep's name, else what it varies (a `--vary` sweep has no name), e.g. 'alpha x clusters'."""
+    grid = item.get("definition", {}).get("grid", {})
+    return item.get("name") or " x ".join(grid) or item["key"]
+
+
+labels = {k: f"{_title(item)} · {item['done']}/{item['total']} runs · {_state(item)} · {k[:8]}"
           for k, item in statuses.items()}
 keep_valid("sweep_choice", list(labels))
 key = st.selectbox("Sweep", list(labels), format_func=labels.get, key="sweep_choice")

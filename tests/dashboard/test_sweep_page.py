@@ -56,3 +56,13 @@ def test_grid_widgets_explain_invalid_values_and_open_a_point(sweep_cache):
     at.button(key="sweep_open").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["sidebar_alpha"] == 1.0 and at.session_state["sidebar_clusters"] == 2
+
+
+def test_an_unnamed_sweep_is_listed_by_what_it_varies(tmp_path):
+    root = tmp_path / "cache"
+    base = {k: v for k, v in SMALL.to_dict().items() if k not in ("alpha", "strategies")}
+    sweep = build_sweep({**base, "strategies": ["hybrid"]}, {"alpha": [0.5, 1.0]})  # as `--vary alpha=0.5,1`
+    run_sweep(sweep, Cache(root), executor=LocalExecutor(jobs=1))
+    at = _page(root)
+    choice = at.selectbox(key="sweep_choice")
+    assert choice.format_func(choice.value).startswith("alpha · 4/4 runs · done")
