@@ -37,11 +37,10 @@ pages = [
     st.Page(PAGES / "confusion.py", title="Confusion matrices", icon=":material/grid_on:"),
     st.Page(PAGES / "query_map.py", title="Query map", icon=":material/scatter_plot:"),
     st.Page(PAGES / "uncertain.py", title="Uncertain images", icon=":material/image_search:"),
+    st.Page(PAGES / "sweep.py", title="Sweep", icon=":material/tune:"),
     st.Page(PAGES / "runs.py", title="Runs", icon=":material/history:"),
     st.Page(PAGES / "export.py", title="Export", icon=":material/download:"),
 ]
-if (PAGES / "sweep.py").exists():
-    pages.insert(4, st.Page(PAGES / "sweep.py", title="Sweep", icon=":material/tune:"))
 page = st.navigation(pages)
 
 if target := st.session_state.pop("open_page", None):  # set by the Runs page's Open button
