@@ -178,7 +178,9 @@ def _one_round(index, spec, learner, selector, mask, X_pool, y_pool, X_test, y_t
     t0 = time.perf_counter()
     learner.fit(X_pool[labeled], y_pool[labeled], X_unlabeled=X_pool[~mask] if learner.semi_supervised else None)
     t1 = time.perf_counter()
-    if (learner.transduction_proba_ is None and getattr(selector, "needs_embeddings", False)
+    if mask.all():  # the budget took the whole pool: nothing left to score, predict or pick
+        view = PoolView(mask, proba=np.zeros((0, n_classes), np.float32), embeddings=np.zeros((0, 1), np.float32))
+    elif (learner.transduction_proba_ is None and getattr(selector, "needs_embeddings", False)
             and hasattr(learner, "proba_and_embed")):  # one pass over the pool instead of two (CNN + hybrid)
         proba, features = learner.proba_and_embed(X_pool[~mask])
         view = PoolView(mask, learner=learner, X=X_pool, proba=proba, embeddings=features)

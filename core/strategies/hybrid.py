@@ -46,8 +46,10 @@ class Hybrid:
 
     def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
         check_k(k, view.n_unlabeled)
-        check_hybrid_params(self.alpha, self.n_clusters, self.measure, k)
         scores = MEASURES[self.measure](view.proba)
+        if k == view.n_unlabeled:  # the rest of the pool (a short last batch): no choice left to make
+            return Selection(view.unlabeled[top_k(scores, k, rng)], scores, self.measure)
+        check_hybrid_params(self.alpha, self.n_clusters, self.measure, k)
         n_u = uncertain_count(self.alpha, k)
         uncertain = top_k(scores, n_u, rng)  # positions in view.unlabeled
         if n_u == k:

@@ -167,3 +167,22 @@ def test_learner_settings_text_round_trips_including_values_with_commas():
     assert parse_params("  ") == {}
     with pytest.raises(ConfigError, match="learner_params: expected NAME=VALUE; got '8'"):
         parse_params("8")
+
+
+@pytest.mark.parametrize("learner", ["logistic", "label_spreading"])
+def test_a_budget_that_labels_the_whole_pool_finishes(learner):
+    # subset 110 = initial 20 + 9 rounds x 10: the last round has no unlabelled sample left to score
+    config = RunConfig(learner=learner, strategies=("random", "entropy", "hybrid"), subset=110, test_size=0.0)
+    frame = run_comparison(config).frame()
+    last = frame[frame["round"] == 9]
+    assert (last["n_labeled"] == 110).all() and (last["n_queried"] == 0).all()
+    assert last["pool_accuracy"].isna().all()  # nothing unlabelled left to measure on: undefined, not 0
+
+
+def test_a_short_last_batch_takes_the_rest_of_the_pool():
+    # subset 111: round 9 has 111 - 110 = 1 sample left, fewer than the batch of 10 (hybrid alpha 0.5 -> 0 uncertain)
+    comparison = run_comparison(RunConfig(strategies=("random", "hybrid"), subset=111, test_size=0.0))
+    for strategy in ("random", "hybrid"):
+        results = comparison.runs[(strategy, 0)]
+        assert results[-1].n_labeled == 110 and results[-1].queried.size == 1
+        assert results[-1].labeled.size + results[-1].queried.size == 111
