@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from core.datasets import DATASETS
+from core.datasets import DATASETS, dataset_option_names
 from core.learners import LEARNERS, learner_param_names
 from core.strategies import MEASURE_NAMES, STRATEGIES, check_hybrid_params
 
@@ -134,6 +134,12 @@ class RunConfig:
 
     def _validate(self) -> None:
         DATASETS.check(self.dataset)
+        given = sorted(k for k, v in self.dataset_options.items() if v is not None)
+        unused = [k for k in given if k not in dataset_option_names(self.dataset)]
+        if unused:
+            takes = dataset_option_names(self.dataset)
+            raise ConfigError(f"{unused[0]}: dataset {self.dataset!r} takes no {', '.join(unused)}; "
+                              + (f"it takes {takes}" if takes else "it reads no files and has no options"))
         LEARNERS.check(self.learner)
         unknown = sorted(set(self.learner_params) - set(learner_param_names(self.learner))) if self.learner_params else []
         if unknown:

@@ -256,6 +256,10 @@ def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:
         except DatasetError as exc:  # files present but unusable: an invalid --dataset / --data-dir choice
             raise ConfigError(str(exc)) from None
     check_against_data(config, dataset.n_classes, pool_candidates(dataset, config.test_size))
+    try:  # learner settings' values (C=-1, epochs=0, images too small for the cnn) before anything is written
+        make_learner(config.learner, dataset.info, seed=config.seed, **config.learner_params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"learner_params: {exc}") from None
     return dataset
 
 

@@ -12,6 +12,8 @@ from the cache continues exactly as an uninterrupted one would (on CPU).
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from core.learners.base import LEARNERS
@@ -82,9 +84,13 @@ class CNNLearner:
         self.training, self.augment, self.mc_samples = training, augment, mc_samples
         self.eval_batch_size, self.device_name, self.threads = eval_batch_size, device, threads
         self.transduction_proba_ = None
-        from core.learners.cnn_torch import TorchCNN  # torch is imported by the first CNN built
 
-        self.net = TorchCNN(self)
+    @cached_property
+    def net(self):
+        """The torch network, built on first use: checking a config builds the learner without torch."""
+        from core.learners.cnn_torch import TorchCNN
+
+        return TorchCNN(self)
 
     def params(self) -> dict:
         return {"channels": ",".join(map(str, self.channels)), "hidden": self.hidden, "dropout": self.dropout,

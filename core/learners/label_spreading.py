@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.semi_supervised import LabelSpreading
 
-from core.learners.base import LEARNERS, full_proba, one_class_proba
+from core.learners.base import LEARNERS, check_number, full_proba, one_class_proba
 from core.types import DataInfo, flat_features
 
 _MAX_RBF_SAMPLES = 20_000  # the rbf graph is dense: n^2 float64 (20k -> 3.2 GB)
@@ -30,8 +29,10 @@ class LabelSpreadingLearner:
     ) -> None:
         if kernel not in ("rbf", "knn"):
             raise ValueError(f"kernel must be one of ['knn', 'rbf']; got {kernel!r}")
-        if not gamma > 0:
-            raise ValueError(f"gamma must be > 0; got {gamma!r}")
+        check_number("gamma", gamma, low=0.0, low_open=True)
+        check_number("max_iter", max_iter, low=1, integer=True)
+        check_number("n_neighbors", n_neighbors, low=1, integer=True)
+        check_number("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
         self.info, self.seed = info, seed
         self.gamma, self.max_iter, self.kernel = float(gamma), int(max_iter), kernel
         self.n_neighbors, self.alpha = int(n_neighbors), float(alpha)
@@ -58,6 +59,8 @@ class LabelSpreadingLearner:
             self.transduction_proba_ = one_class_proba(n_unl, self.classes_[0], self.info.n_classes)
             return self
         y_all = np.concatenate([np.asarray(y), np.full(n_unl, -1)])
+        from sklearn.semi_supervised import LabelSpreading  # here: building the learner imports no scikit-learn
+
         # float64 as in the tutorial: the narrow rbf kernel (exp(-0.25 d^2)) underflows in float32
         self.model_ = LabelSpreading(
             kernel=self.kernel, gamma=self.gamma, n_neighbors=self.n_neighbors, alpha=self.alpha, max_iter=self.max_iter

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
-from core.learners.base import LEARNERS, full_proba, one_class_proba
+from core.learners.base import LEARNERS, check_number, full_proba, one_class_proba
 from core.types import DataInfo, flat_features
 
 
@@ -18,8 +16,8 @@ class LogisticLearner:
     blas_threads = 1  # small fits: one BLAS thread measured fastest (ENVIRONMENT.md)
 
     def __init__(self, info: DataInfo, seed: int = 0, C: float = 1.0, max_iter: int = 500) -> None:
-        if not C > 0:
-            raise ValueError(f"C must be > 0; got {C!r}")
+        check_number("C", C, low=0.0, low_open=True)
+        check_number("max_iter", max_iter, low=1, integer=True)
         self.info, self.seed, self.C, self.max_iter = info, seed, float(C), int(max_iter)
         self.transduction_proba_ = None
 
@@ -30,6 +28,10 @@ class LogisticLearner:
         return flat_features(X, self.info.feature_scale)
 
     def fit(self, X, y, *, X_unlabeled=None):
+        # imported here: building the learner (to check a config) must not import scikit-learn
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
         F = self._features(X)
         self.scaler_ = StandardScaler().fit(F)
         self.classes_ = np.unique(y)

@@ -36,9 +36,9 @@ def test_rerun_reads_everything_back_without_fitting(cache_dir, monkeypatch):
     first = frame(SMALL, Cache(cache_dir))
 
     def no_fitting(*args, **kwargs):
-        raise AssertionError("a cached run built a learner")
+        raise AssertionError("a cached run computed a round")
 
-    monkeypatch.setattr(core.runner, "make_learner", no_fitting)
+    monkeypatch.setattr(core.runner, "_one_round", no_fitting)
     again = frame(SMALL, Cache(cache_dir))
     assert again.equals(first)
     assert load_comparison(SMALL, Cache(cache_dir)).frame()[COLS].equals(first)

@@ -73,6 +73,12 @@ BAD = [
     (["--measure", "gini"], r"unknown measure 'gini'; choose one of \['entropy'"),
     (["--learner-param", "gamma=1"], r"unknown parameter\(s\) \['gamma'\] for learner 'logistic'"),
     (["--batch", "ten"], r"argument --batch: invalid int value: 'ten'"),
+    (["--learner-param", "C=-1"], r"learner_params: C must be a number > 0; got -1"),
+    (["--learner-param", "max_iter=abc"], r"learner_params: max_iter must be an integer >= 1; got 'abc'"),
+    (["--learner", "label_spreading", "--learner-param", "kernel=foo"], r"kernel must be one of \['knn', 'rbf'\]"),
+    (["--learner", "cnn", "--learner-param", "epochs=0"], r"learner_params: epochs must be an integer >= 1; got 0"),
+    (["--image-size", "16"], r"image_size: dataset 'digits' takes no image_size"),
+    (["--data-dir", "/somewhere"], r"data_dir: dataset 'digits' takes no data_dir"),
 ]
 
 
