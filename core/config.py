@@ -220,7 +220,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
         d = dict(d)
-        d["strategies"] = tuple(d.get("strategies", ()))
+        if "strategies" in d:  # absent: the default strategies, as on the command line
+            d["strategies"] = tuple(d["strategies"])
         return cls(**d)
 
     def key(self) -> str:

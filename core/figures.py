@@ -271,8 +271,7 @@ def sweep_heatmap(runs: pd.DataFrame, x: str, y: str | None = None, *, metric: s
         z = np.full((len(ys), len(xs)), np.nan)
         text = np.full(z.shape, "", dtype=object)
         hover = np.full(z.shape, "", dtype=object)
-        for r in best.itertuples(index=False):
-            row = r._asdict()
+        for row in best.to_dict("records"):  # not itertuples: it renames columns such as "learner_params.C"
             i, j = ys.index(row[y]) if y else 0, xs.index(row[x])
             z[i, j] = row["aulc"]
             half = (row["aulc_ci_high"] - row["aulc_ci_low"]) / 2

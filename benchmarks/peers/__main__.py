@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - t_all
     m = report.machine()
     big = speed_t[speed_t.pool.isin(["100,000", "1,000,000"])]
+    fewer_runs = ", ".join(f"{n:,}: {r} runs" for n in plan["sizes"]
+                           if (r := speed.skactiveml_runs(n, 1000, plan["runs"])) < plan["runs"])
     lines = [
         "# Side by side with modAL and scikit-activeml",
         "",
@@ -105,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{total / 60:.1f} min{' (--quick: not numbers to quote)' if args.quick else ''}.",
         "",
         f"- Machine: {m['machine']}; Python {m['python']}. Load average (1/5/15 min) before: {load_before}, "
-        f"after: {report.load_average()} -- other work shared this machine, so single timings are noisy; "
-        "the contenders alternate and every number is a median.",
+        f"after: {report.load_average()} (the benchmark itself keeps the cores busy)"
+        + (" -- other work shared this machine, so single timings are noisy" if report.busy(load_before) else "")
+        + "; the contenders alternate and every number is a median.",
         f"- Versions: {report.versions()}.",
         "- modAL 0.4.2.1 passes `force_all_finite=` to scikit-learn's `check_X_y`, which scikit-learn 1.8 "
         "renamed `ensure_all_finite`; " + ("this run renamed that one keyword for modAL "
@@ -143,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         "`entropy_sampling` / `uncertainty_sampling` / `margin_sampling`; scikit-activeml: "
         "`UncertaintySampling(method=\"entropy\" | \"least_confident\" | \"margin_sampling\").query(X, y, clf, "
         "fit_clf=False, batch_size=k)`. "
-        f"Median of {plan['runs']} alternating runs after a warm-up; scikit-activeml at k = 1000 on 100k (3 runs) "
-        "and 1M (2 runs) fewer: its batch selection loops k times over the pool and holds a k x n float64 array "
+        f"Median of {plan['runs']} alternating runs after a warm-up; scikit-activeml at k = 1000 on the largest "
+        f"pools fewer ({fewer_runs or 'none'}): "
+        "its batch selection loops k times over the pool and holds a k x n float64 array "
         "(8 GB at 1M x 1000), seconds a call.",
         "",
         report.markdown_table(speed_t, {"predict_proba ms": ".1f", "ours ms": ".2f", "modAL ms": ".2f",
@@ -198,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["## Where the time went in this run", "",
               report.markdown_table(pd.DataFrame({"step": list(timings), "seconds": list(timings.values())}),
                                     {"seconds": ".0f"}), "",
-              "Raw tables: `benchmarks/peers/data/*.csv`.", ""]
+              f"Raw tables: `{'benchmarks/peers/data' if not out else data}/*.csv`.", ""]
     results.write_text("\n".join(lines))
     print(f"[peers] wrote {results} in {total / 60:.1f} min")
     return 0

@@ -55,6 +55,14 @@ def versions() -> str:
     return ", ".join(out)
 
 
+def busy(load: str) -> bool:
+    """Whether a `load_average()` text says other work ran (1-minute load above 1 on entry)."""
+    try:
+        return float(load.split("/")[0]) > 1.0
+    except ValueError:
+        return False
+
+
 def load_average() -> str:
     try:
         return "/".join(f"{x:.1f}" for x in os.getloadavg())
@@ -121,29 +129,34 @@ def speed_figure(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
+LIBRARY_COLOR = {"ours": "#1f77b4", "modAL": "#000000", "skactiveml": "#d62728"}
+
+
 def curves_figure(curves: pd.DataFrame, learner: str, strategies: tuple[str, ...]) -> go.Figure:
+    """One panel per strategy; colour and dash name the library, so one legend entry each."""
     cols = 3
     nrows = math.ceil(len(strategies) / cols)
     fig = make_subplots(rows=nrows, cols=cols, subplot_titles=list(strategies), shared_yaxes=True,
-                        horizontal_spacing=0.04, vertical_spacing=0.12)
+                        horizontal_spacing=0.04, vertical_spacing=0.16)
+    in_legend: set[str] = set()
     for i, strategy in enumerate(strategies):
         r, c = divmod(i, cols)
         for library, g in curves[curves.strategy == strategy].groupby("library", sort=False):
             g = g.sort_values("n_labeled")
-            color = {"ours": strategy_color(strategy), "modAL": "#000000", "skactiveml": "#d62728"}[library]
             fig.add_trace(go.Scatter(x=list(g.n_labeled) + list(g.n_labeled[::-1]),
                                      y=list(g.ci_high) + list(g.ci_low[::-1]), fill="toself", line=dict(width=0),
                                      fillcolor="rgba(120,120,120,0.12)", hoverinfo="skip", showlegend=False),
                           row=r + 1, col=c + 1)
             fig.add_trace(go.Scatter(x=g.n_labeled, y=g["mean"], mode="lines", name=library, legendgroup=library,
-                                     showlegend=i == 1 or (i == 0 and library == "ours"),
-                                     line=dict(color=color, dash=LIBRARY_DASH[library], width=2)),
+                                     showlegend=library not in in_legend,
+                                     line=dict(color=LIBRARY_COLOR[library], dash=LIBRARY_DASH[library], width=2)),
                           row=r + 1, col=c + 1)
-    fig.update_xaxes(title_text="labelled samples")
-    fig.update_yaxes(title_text="test accuracy", col=1)
-    fig.update_layout(title=f"digits, {learner}: test accuracy vs labels, mean and 95% CI over repeats "
-                            "(solid ours, dashed modAL, dotted scikit-activeml)",
-                      template="plotly_white", width=1200, height=330 * nrows, legend_title_text="library")
+            in_legend.add(library)
+    fig.update_xaxes(title_text="labelled samples (count)", row=nrows)
+    fig.update_yaxes(title_text="test accuracy (fraction)", col=1)
+    fig.update_layout(title=f"digits, {learner}: test accuracy vs labels, mean and 95% CI band over repeats",
+                      template="plotly_white", width=1200, height=60 + 330 * nrows, legend_title_text="library",
+                      legend=dict(traceorder="normal"))
     return fig
 
 

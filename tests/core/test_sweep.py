@@ -107,6 +107,25 @@ def test_toml_file_with_nested_learner_settings(tmp_path):
         load_grid(bad)
 
 
+def test_a_sweep_without_strategies_compares_the_run_defaults():
+    sweep = build_sweep({}, {"alpha": [0.5, 1.0]})  # as `sweep --vary alpha=0.5,1`
+    assert [p.config.strategies for p in sweep.points] == [RunConfig().strategies] * 2
+
+
+def test_a_learner_setting_can_be_a_heatmap_axis(cache_dir, tmp_path):
+    argv = ["sweep", "--vary", "learner_params.C=0.1,1", "--strategies", "entropy", "--rounds", "2", "--subset", "200",
+            "--cache-dir", str(cache_dir), "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    html = (tmp_path / "heatmap.html").read_text()
+    assert "learner_params.C = 0.1" in html and "learner_params.C = 1" in html  # each cell's hover names its C
+
+
+def test_a_bad_learner_setting_value_in_the_grid_is_reported_before_running(cache_dir):
+    sweep = build_sweep({"strategies": ["entropy"]}, {"learner_params.C": [-1, 1]})
+    with pytest.raises(GridError, match=r"learner_params.C=-1: learner_params: C must be a number > 0; got -1"):
+        plan_sweep(sweep, Cache(cache_dir))
+
+
 def test_the_example_grid_file_is_valid():
     sweep = load_grid(REPO / "examples" / "sweep_alpha_clusters.toml")
     assert sweep.heatmap_axes() == ("alpha", "clusters") and len(sweep.points) == 14 and len(sweep.skipped) == 2
