@@ -475,6 +475,9 @@ class RayExecutor:
             except ConnectionError as exc:
                 raise ExecutorError(f"cannot reach a Ray cluster at {self.address!r} ({exc}); start one with "
                                     "`ray start --head` or pass --ray-address ray://HOST:PORT") from None
+            except (ValueError, ImportError) as exc:  # a ray:// address without Ray Client, or a malformed address
+                raise ExecutorError(f"cannot connect to Ray at {self.address!r}: {str(exc).splitlines()[0]} "
+                                    "(ray:// addresses need Ray Client: pip install 'albench[ray]')") from None
             self._started_here = True
         return ray
 
@@ -502,6 +505,9 @@ class RayExecutor:
                 where = f"node {node.get('NodeManagerAddress', node['NodeID'])}"
                 try:
                     ray.get(refs[node["NodeID"]], timeout=120)
+                except ray.exceptions.GetTimeoutError:
+                    raise ExecutorError(f"{where} did not answer the cache check within 120 s (busy, or it cannot "
+                                        "start a worker: is this package installed there?)") from None
                 except ray.exceptions.RayTaskError as exc:
                     raise ExecutorError(f"cache directory {str(cache.root.resolve())!r} is not usable on {where}: "
                                         f"{exc.cause if hasattr(exc, 'cause') else exc}. Every Ray node must write the "
