@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from core.datasets import DATASETS, dataset_option_names
@@ -125,6 +126,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "strategies", tuple(self.strategies))
         object.__setattr__(self, "learner_params", dict(self.learner_params))
+        if self.data_dir:  # stored absolute: feature maps and the dashboard may run from another directory
+            object.__setattr__(self, "data_dir", str(Path(self.data_dir).expanduser().resolve()))
         try:
             self._validate()
         except ConfigError:

@@ -64,7 +64,9 @@ def read_batch(path: Path, md5: str) -> dict:
     because the bytes match the published md5 of the original file (and the unpickler
     additionally allows only the numpy globals a batch needs).
     """
-    verify_md5(path, md5)
+    verify_md5(path, md5, remedy="CIFAR-10 batches are Python pickles, so only the published files are read "
+               "(their checksum is what makes unpickling them safe); batches you made yourself are not accepted: "
+               "save such data as a class-per-folder image tree and use --dataset folder")
     with open(path, "rb") as handle:
         try:
             return _BatchUnpickler(handle, encoding="bytes").load()

@@ -40,14 +40,14 @@ def md5_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_md5(path: Path, expected: str) -> None:
-    """Raise DatasetError unless `path` has the published checksum."""
+def verify_md5(path: Path, expected: str, *, remedy: str = "") -> None:
+    """Raise DatasetError unless `path` has the published checksum; `remedy` says what else the user may do."""
     actual = md5_file(path)
     if actual != expected:
         raise DatasetError(
             f"{path} does not match its published checksum (md5 {actual}, expected {expected}); "
             "the file is truncated, corrupt or a different version: delete it and let it download again, "
-            "or replace it with the original file"
+            "or replace it with the original file" + (f"; {remedy}" if remedy else "")
         )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from core.datasets.base import DatasetError
+
 
 def check_image_size(image_size: int | None) -> None:
     if image_size is not None and (not isinstance(image_size, int) or isinstance(image_size, bool)
                                    or not 8 <= image_size <= 512):
-        raise ValueError(f"image_size must be an integer in [8, 512]; got {image_size!r}")
+        raise DatasetError(f"image_size must be an integer in [8, 512]; got {image_size!r}")
 
 
 def resize_image(image: Image.Image, size: int) -> Image.Image:

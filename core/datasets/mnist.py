@@ -76,7 +76,8 @@ def _locate(directory: Path, name: str, md5: dict[str, str]) -> Path:
     plain, gz = directory / name, directory / f"{name}.gz"
     if plain.exists():
         return plain
-    verify_md5(gz, md5[gz.name])
+    verify_md5(gz, md5[gz.name], remedy=f"a copy you made or recompressed yourself is read uncompressed: "
+               f"gunzip it to {plain.name} (plain IDX files are checked by their header, not a checksum)")
     return gz
 
 

@@ -76,6 +76,11 @@ class CNNLearner:
             raise ValueError(f"augment must be one of {list(AUGMENT_MODES)}; got {augment!r}")
         if device not in DEVICES:
             raise ValueError(f"device must be one of {list(DEVICES)}; got {device!r}")
+        if device == "cuda":  # asked for by name: check now (imports torch), not at the first fit
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError("device='cuda' but torch sees no CUDA device; use device=auto or cpu")
         h, w, c = info.image_shape
         if min(h, w) < 8:
             raise ValueError(f"the cnn learner needs images of at least 8x8 (three 2x2 poolings); got {h}x{w}")

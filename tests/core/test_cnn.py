@@ -181,3 +181,12 @@ def test_gpu_path_trains_and_predicts():
     assert model.device.type == "cuda"
     assert (model.predict_proba(X[80:]).argmax(1) == y[80:]).mean() >= 0.9
     assert model.embed(X[:3]).shape == (3, 32)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_asking_for_cuda_without_a_device_is_a_config_error_before_the_run():
+    from core.config import ConfigError
+    from core.runner import prepare
+
+    with pytest.raises(ConfigError, match="device='cuda' but torch sees no CUDA device; use device=auto or cpu"):
+        prepare(RunConfig(learner="cnn", learner_params={"device": "cuda"}))

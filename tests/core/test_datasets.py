@@ -167,8 +167,9 @@ def test_idx_datasets_read_gzipped_and_plain_files(tmp_path, monkeypatch, name, 
 
 def test_idx_gz_with_a_wrong_checksum_is_refused(tmp_path):
     _write_idx_set(tmp_path, gz=True)
-    with pytest.raises(DatasetError, match="train-images-idx3-ubyte.gz does not match its published checksum"):
+    with pytest.raises(DatasetError, match="train-images-idx3-ubyte.gz does not match its published checksum") as error:
         load_dataset("mnist", data_dir=str(tmp_path))
+    assert "gunzip it to train-images-idx3-ubyte" in str(error.value)  # the way to use one's own copy
 
 
 def test_idx_truncated_files_are_clear_errors(tmp_path, monkeypatch):
@@ -279,6 +280,21 @@ def test_folder_error_reaches_the_cli_as_a_config_error(tmp_path):
     (tmp_path / "a").mkdir()
     with pytest.raises(ConfigError, match="no image files"):
         prepare(RunConfig(dataset="folder", data_dir=str(tmp_path)))
+
+
+def test_an_impossible_image_size_is_a_config_error(tmp_path):
+    root = _folder(tmp_path / "photos", n=4)
+    with pytest.raises(ConfigError, match=r"image_size must be an integer in \[8, 512\]; got 7"):
+        prepare(RunConfig(dataset="folder", data_dir=str(root), image_size=7))
+
+
+def test_a_relative_data_dir_is_stored_absolute(tmp_path, monkeypatch):
+    root = _folder(tmp_path / "photos", n=4)
+    monkeypatch.chdir(tmp_path)
+    config = RunConfig(dataset="folder", data_dir="photos")
+    assert config.data_dir == str(root.resolve())  # runs and maps read it back from any directory
+    monkeypatch.chdir(root)
+    assert RunConfig.from_dict(config.to_dict()) == config
 
 
 def test_folder_second_load_comes_from_the_array_cache_until_a_file_changes(tmp_path, monkeypatch):
