@@ -48,11 +48,21 @@ class CorruptRecord(Exception):
     """A cache file could not be read back; it is moved aside and recomputed."""
 
 
-def check_writable_dir(path: Path, what: str) -> None:
-    """Create `path` if needed and prove a file can be written there; PermissionError names `what`."""
+def check_writable_dir(path: Path, what: str, *, create: bool = True) -> None:
+    """Prove a file can be written in `path` (creating it unless `create` is False); PermissionError names `what`.
+
+    With create=False nothing is left behind: the probe goes to the deepest directory that
+    exists, so a caller can check several directories before creating any of them.
+    """
+    path = Path(path)
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(prefix=".tmp-probe-", dir=path):
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{str(existing)!r} is a file")
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+            existing = path
+        with tempfile.NamedTemporaryFile(prefix=".tmp-probe-", dir=existing):
             pass
     except OSError as exc:
         raise PermissionError(f"{what} {str(path)!r} is not writable ({exc.strerror or exc})") from None

@@ -81,18 +81,18 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help=f"comma-separated, from {STRATEGIES.names()} (default: random,entropy,hybrid)")
     s.add_argument("--mode", default="pool", help=f"one of {list(MODES)}: choose batches from the pool, or decide "
                                                   "per arriving sample (default: pool)")
-    s.add_argument("--alpha", type=float, default=0.5, help="hybrid: fraction of the batch chosen by uncertainty, in (0, 1]")
-    s.add_argument("--clusters", type=int, default=5, help="hybrid: K-means clusters, 1..round(alpha*batch)")
-    s.add_argument("--measure", default="entropy", help=f"hybrid's uncertainty measure, one of {sorted(MEASURE_NAMES)}")
+    s.add_argument("--alpha", type=float, default=0.5, help="hybrid: fraction of the batch chosen by uncertainty, in (0, 1] (default 0.5)")
+    s.add_argument("--clusters", type=int, default=5, help="hybrid: K-means clusters, 1..round(alpha*batch) (default 5)")
+    s.add_argument("--measure", default="entropy", help=f"hybrid's uncertainty measure, one of {sorted(MEASURE_NAMES)} (default: entropy)")
     s.add_argument("--stream-policy", default="budget",
-                   help=f"stream mode: one of {list(STREAM_POLICIES)} (budget-aware quantile, or fixed threshold)")
-    s.add_argument("--threshold", type=float, default=0.5, help="stream mode, threshold policy: normalised uncertainty in [0, 1]")
+                   help=f"stream mode: one of {list(STREAM_POLICIES)} (budget-aware quantile, or fixed threshold; default: budget)")
+    s.add_argument("--threshold", type=float, default=0.5, help="stream mode, threshold policy: normalised uncertainty in [0, 1] (default 0.5)")
     b = p.add_argument_group("budget")
-    b.add_argument("--initial", type=int, default=20, help="initial labelled samples (same for every strategy)")
-    b.add_argument("--batch", type=int, default=10, help="labels bought per round")
+    b.add_argument("--initial", type=int, default=20, help="initial labelled samples, the same for every strategy; at least the number of classes (default 20)")
+    b.add_argument("--batch", type=int, default=10, help="labels bought per round (default 10)")
     b.add_argument("--rounds", type=int, default=10,
-                   help="rounds (evaluations); budget = initial + batch*(rounds-1) labels")
-    b.add_argument("--repeats", type=int, default=1, help="repeat each strategy with seeds seed..seed+repeats-1")
+                   help="rounds (evaluations); budget = initial + batch*(rounds-1) labels (default 10)")
+    b.add_argument("--repeats", type=int, default=1, help="repeat each strategy with seeds seed..seed+repeats-1 (default 1)")
     b.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
 
 
@@ -110,7 +110,8 @@ def config_from_args(args: argparse.Namespace):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m core", description="Compare active-learning query strategies on image data.")
+    parser = _Parser(prog="python -m core", description="Compare active-learning query strategies on image data.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run a comparison (cached, resumable) and export its results",
                          description="Run every strategy x repeat, resuming from the cache; print a summary; "
@@ -120,9 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--out", default="out", help="directory for rounds.csv, summary.csv, curves.html (default: out)")
     o.add_argument("--cache-dir", default="cache", help="on-disk cache of completed rounds (default: cache)")
     o.add_argument("--no-cache", action="store_true", help="compute everything, read and write no cache")
-    o.add_argument("--target", type=float, default=0.9, help="accuracy target for 'labels to reach' (default 0.9)")
+    o.add_argument("--target", type=float, default=0.9, help="accuracy target in (0, 1] for 'labels to reach' (default 0.9)")
     o.add_argument("--quiet", action="store_true", help="no per-round progress")
     add_sweep_parser(sub)
+    # `python -m core --help` documents every option: each command's own help follows the list of commands.
+    parser.epilog = "\n".join(f"{'=' * 30} python -m core {name} {'=' * 30}\n{command.format_help()}"
+                               for name, command in sub.choices.items())
     return parser
 
 
@@ -214,12 +218,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         config = config_from_args(args)
+        if not 0.0 < args.target <= 1.0:
+            raise ConfigError(f"target must be an accuracy in (0, 1]; got {args.target!r}")
         dataset = prepare(config)
         out = Path(args.out)
-        check_writable_dir(out, "--out")
         cache = None if args.no_cache else Cache(args.cache_dir)
+        check_writable_dir(out, "--out", create=False)  # both checked before either is created
         if cache is not None:
+            check_writable_dir(cache.root, "cache directory", create=False)
             cache.check_writable()
+        check_writable_dir(out, "--out")
     except (ConfigError, PermissionError, FileNotFoundError) as exc:
         print(f"python -m core run: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -50,7 +50,19 @@ def test_help_documents_every_option():
                    "--repeats", "--seed", "--out", "--mode", "--subset", "--test-size", "--cache-dir", "--measure"):
         assert option in result.stdout
     top = subprocess.run([sys.executable, "-m", "core", "--help"], cwd=ROOT, capture_output=True, text=True)
-    assert top.returncode == 0 and "run" in top.stdout
+    assert top.returncode == 0
+    documented = {line.split()[0].rstrip(",") for line in result.stdout.splitlines() if line.strip().startswith("--")}
+    assert documented and all(option in top.stdout for option in documented)  # the top-level help has them all
+    assert "--grid" in top.stdout and "--executor" in top.stdout  # and the sweep's
+
+
+def test_a_cache_dir_that_is_a_file_is_an_error_and_creates_no_out_dir(tmp_path, capsys):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a directory")
+    code = run_main(["run", "--cache-dir", str(blocker), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "cache directory" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 BAD = [
@@ -73,6 +85,8 @@ BAD = [
     (["--measure", "gini"], r"unknown measure 'gini'; choose one of \['entropy'"),
     (["--learner-param", "gamma=1"], r"unknown parameter\(s\) \['gamma'\] for learner 'logistic'"),
     (["--batch", "ten"], r"argument --batch: invalid int value: 'ten'"),
+    (["--target", "2"], r"target must be an accuracy in \(0, 1\]; got 2.0"),
+    (["--target", "nan"], r"target must be an accuracy in \(0, 1\]; got nan"),
     (["--learner-param", "C=-1"], r"learner_params: C must be a number > 0; got -1"),
     (["--learner-param", "max_iter=abc"], r"learner_params: max_iter must be an integer >= 1; got 'abc'"),
     (["--learner", "label_spreading", "--learner-param", "kernel=foo"], r"kernel must be one of \['knn', 'rbf'\]"),
