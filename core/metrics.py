@@ -44,8 +44,13 @@ def evaluate(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> tuple[fl
     return float(tp.sum() / len(y_true)), f1, cm
 
 
-def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t confidence interval; the interval is NaN for fewer than 2 values."""
+def mean_ci(values: np.ndarray, level: float = 0.95,
+            bounds: tuple[float, float] | None = None) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval; the interval is NaN for fewer than 2 values.
+
+    `bounds` clips the interval to the quantity's range (accuracy and AULC live in [0, 1]; with
+    2-3 repeats a t interval easily reaches past them, which no value can).
+    """
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if values.size == 0:
@@ -54,7 +59,10 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, floa
     if values.size < 2:
         return mean, math.nan, math.nan
     half = t_quantile(0.5 + level / 2, values.size - 1) * float(values.std(ddof=1)) / math.sqrt(values.size)
-    return mean, mean - half, mean + half
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return mean, low, high
 
 
 def aulc(n_labeled: np.ndarray, accuracy: np.ndarray) -> float:
@@ -85,7 +93,7 @@ def curve_table(rounds: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per strategy and label count: mean, 95% CI and the number of repeats behind it."""
     rows = []
     for (strategy, n), group in rounds.groupby(["strategy", "n_labeled"], sort=True):
-        mean, lo, hi = mean_ci(group[metric].to_numpy())
+        mean, lo, hi = mean_ci(group[metric].to_numpy(), bounds=(0.0, 1.0))
         rows.append({"strategy": strategy, "n_labeled": int(n), "mean": mean, "ci_low": lo, "ci_high": hi,
                      "n_repeats": int(group[metric].notna().sum())})
     return pd.DataFrame(rows, columns=["strategy", "n_labeled", "mean", "ci_low", "ci_high", "n_repeats"])
@@ -113,8 +121,8 @@ def summary_table(rounds: pd.DataFrame, metric: str | None = None, target: float
     base = reps[reps.strategy == baseline].set_index("repeat")["aulc"] if baseline in set(reps.strategy) else None
     rows = []
     for strategy, g in reps.groupby("strategy", sort=False):
-        final, final_lo, final_hi = mean_ci(g["final"])
-        area, area_lo, area_hi = mean_ci(g["aulc"])
+        final, final_lo, final_hi = mean_ci(g["final"], bounds=(0.0, 1.0))
+        area, area_lo, area_hi = mean_ci(g["aulc"], bounds=(0.0, 1.0))
         reached = g["labels_to_target"].notna()
         row = {"strategy": strategy, "metric": metric, "repeats": len(g), "final_n_labeled": int(g["final_n_labeled"].max()),
                "final": final, "final_ci_low": final_lo, "final_ci_high": final_hi,

@@ -85,3 +85,20 @@ def test_evaluate_equals_scikit_learn():
         assert acc == pytest.approx(accuracy_score(y_true, y_pred))
         assert f1 == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))
         np.testing.assert_array_equal(cm, confusion_matrix(y_true, y_pred, labels=np.arange(8)))
+
+
+def test_intervals_of_accuracy_and_aulc_stay_within_0_and_1():
+    import pandas as pd
+
+    from core.metrics import curve_table, summary_table
+
+    # two repeats far apart: the raw t interval (12.7 x the standard error) reaches far past [0, 1]
+    rows = [{"strategy": "random", "repeat": r, "round": i, "n_labeled": n, "test_accuracy": acc}
+            for r, accs in enumerate([(0.2, 0.3), (0.9, 1.0)]) for i, (n, acc) in enumerate(zip((10, 20), accs))]
+    rounds = pd.DataFrame(rows)
+    summary = summary_table(rounds, "test_accuracy")
+    for column in ("final_ci_low", "final_ci_high", "aulc_ci_low", "aulc_ci_high"):
+        assert 0.0 <= summary[column].iloc[0] <= 1.0, column
+    assert summary["final_ci_low"].iloc[0] == 0.0 and summary["final_ci_high"].iloc[0] == 1.0
+    curve = curve_table(rounds, "test_accuracy")
+    assert (curve.ci_low >= 0).all() and (curve.ci_high <= 1).all()
