@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import os
 import shutil
 from typing import Sequence
@@ -157,7 +158,8 @@ def query_map(coords: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
     fig.update_layout(
         title=title or f"Queried samples on a {method} map of the pool ({space})",
         coloraxis=dict(colorscale="Viridis", cmin=1, cmax=max(top, 2),
-                       colorbar=dict(title=dict(text="round picked", side="right"), x=1.0, len=0.6, y=0.4)),
+                       colorbar=dict(title=dict(text="round picked", side="right"), x=1.0, len=0.6, y=0.4,
+                                     tickformat="d", dtick=max(1, math.ceil(max(top, 2) / 10)))),  # whole rounds
         legend=dict(title_text="True class / marks", orientation="v", x=1.08, itemsizing="constant"),
         template="plotly_white", height=380 * rows + 110, margin=dict(l=50, r=30, t=90, b=50))
     return fig

@@ -66,3 +66,14 @@ def test_pending_is_false_once_the_umap_is_stored(tmp_path, monkeypatch):
     ProjectionStore(tmp_path).save(dataset.fingerprint, "learner.abc.r0", "umap", np.zeros((3, 2)), 0.0)
     assert not maps.pending(dataset, str(tmp_path), "learner.abc.r0")
     assert maps.pending(dataset, str(tmp_path), "pixels")
+
+
+def test_query_map_colours_picks_by_whole_rounds():
+    from core.figures import query_map
+
+    rng = np.random.default_rng(0)
+    picks = {"entropy": (np.arange(6), np.array([1, 1, 2, 2, 3, 3]))}
+    fig = query_map(rng.normal(size=(30, 2)), rng.integers(0, 3, 30), ["a", "b", "c"], picks)
+    colorbar = fig.layout.coloraxis.colorbar
+    assert fig.layout.coloraxis.cmin == 1 and fig.layout.coloraxis.cmax == 3
+    assert colorbar.tickformat == "d" and colorbar.dtick == 1  # no "round 1.5" on the scale
