@@ -765,12 +765,24 @@ def collect_runs(plan: Plan, cache: Cache, complete: set[str] | None = None,
     return pd.DataFrame(rows, columns=["point", *sweep.axes, *RUN_COLUMNS[1:]]), metric
 
 
+# Swept options that change only these strategies' runs (see RunConfig.strategy_params).
+_ONLY_FOR = {"alpha": {"hybrid"}, "clusters": {"hybrid"}, "measure": {"hybrid"}}
+
+
 def best_per_strategy(runs: pd.DataFrame) -> pd.DataFrame:
-    """Each strategy's grid point with the highest mean AULC (first one on ties)."""
+    """Each strategy's grid point with the highest mean AULC (first one on ties).
+
+    An option that cannot change a strategy's runs (alpha for random) is left empty in that
+    strategy's row: every value of it gave the same runs, so naming one would mislead.
+    """
     if runs.empty:
         return runs.copy()
     ranked = runs.dropna(subset=["aulc"])
-    best = ranked.loc[ranked.groupby("strategy", sort=False)["aulc"].idxmax()]
+    best = ranked.loc[ranked.groupby("strategy", sort=False)["aulc"].idxmax()].copy()
+    for option, strategies in _ONLY_FOR.items():
+        if option in best.columns:
+            best[option] = best[option].astype(object)
+            best.loc[~best.strategy.isin(strategies), option] = None
     return best.sort_values("aulc", ascending=False).reset_index(drop=True)
 
 

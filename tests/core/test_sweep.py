@@ -185,7 +185,10 @@ def test_cli_writes_tables_and_heatmap(local_result, tmp_path, capsys):
     assert "0 runs computed, 8 read from the cache" in capsys.readouterr().err
     runs = pd.read_csv(tmp_path / "runs.csv")
     assert list(runs.aulc) == pytest.approx(list(first.runs.aulc))
-    assert len(pd.read_csv(tmp_path / "best.csv")) == 3
+    best = pd.read_csv(tmp_path / "best.csv").set_index("strategy")
+    assert len(best) == 3
+    # alpha changes only the hybrid's runs: the others' best row names no alpha
+    assert best.alpha.isna().to_dict() == {"random": True, "entropy": True, "hybrid": False}
     assert "AULC" in (tmp_path / "heatmap.html").read_text()
 
 
