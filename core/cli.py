@@ -212,7 +212,6 @@ def _print_summary(summary, metric: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from core.cache import Cache, check_writable_dir
     from core.config import ConfigError
-    from core.figures import learning_curves
     from core.metrics import curve_table, default_metric, summary_table
     from core.runner import Cancelled, prepare, run_comparison
 
@@ -253,12 +252,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = summary_table(rounds, metric, target=args.target)
     rounds.to_csv(out / "rounds.csv", index=False)
     summary.to_csv(out / "summary.csv", index=False)
-    title = f"{config.dataset} / {config.learner}: {metric.replace('_', ' ')} vs labels (mean, 95% CI over {config.repeats} repeats)"
-    learning_curves(curve_table(rounds, metric), metric, title=title).write_html(out / "curves.html", include_plotlyjs=True)
+    title = f"{config.dataset} / {config.learner}: {metric.replace('_', ' ')} vs labels (mean, 95% CI over {config.repeats} repeat{'s' * (config.repeats != 1)})"
+    _write_curves(out / "curves.html", curve_table(rounds, metric), metric, title)
     _print_summary(summary, metric)
     print(f"\nwrote {out / 'rounds.csv'}, {out / 'summary.csv'}, {out / 'curves.html'} in {time.perf_counter() - t0:.1f}s",
           file=sys.stderr)
     return 0
+
+
+_CURVES_STAMP = "<!-- albench learning curves {} -->\n"
+
+
+def _write_curves(path: Path, curves, metric: str, title: str) -> None:
+    """Write the learning-curve chart unless `path` already holds this very chart.
+
+    The file starts with a hash of what it draws; a rerun of a cached comparison then skips
+    plotly altogether (importing it and building the figure took most of a cached run).
+    """
+    from core.cache import atomic_write_bytes
+    from core.config import stable_hash
+
+    stamp = _CURVES_STAMP.format(stable_hash({"curves": curves.to_dict("list"), "metric": metric, "title": title}))
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.readline() == stamp:
+                return
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    from core.figures import learning_curves
+
+    html = learning_curves(curves, metric, title=title).to_html(include_plotlyjs=True)
+    atomic_write_bytes(path, (stamp + html).encode("utf-8"))
 
 
 def _fixed_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -144,3 +144,16 @@ def test_corrupt_cache_record_is_reported_on_the_command_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0
     assert "round_0001.npz is corrupt" in result.stderr and "recomputed" in result.stderr
+
+
+def test_a_cached_rerun_leaves_an_unchanged_chart_alone_and_redraws_a_changed_one(tmp_path):
+    args = ["run", "--strategies", "random,entropy", "--rounds", "3", "--subset", "300", "--quiet",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]
+    chart = tmp_path / "out" / "curves.html"
+    assert run_main(args) == 0
+    first = chart.stat()
+    assert run_main(args) == 0
+    assert (chart.stat().st_ino, chart.stat().st_mtime_ns) == (first.st_ino, first.st_mtime_ns)  # not rewritten
+    assert run_main([*args, "--rounds", "4"]) == 0  # one more point on every curve
+    assert chart.stat().st_ino != first.st_ino
+    assert "<html" in chart.read_text()[:300]
