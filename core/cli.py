@@ -398,6 +398,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def _plain_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings for a command-line user: the message, not the library line that raised it."""
+    return f"warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
     args = build_parser().parse_args(argv)
+    warnings.formatwarning = _plain_warning
     return {"run": cmd_run, "sweep": cmd_sweep}[args.command](args)

@@ -185,6 +185,13 @@ def folder(data_dir: str | None = None, image_size: int | None = None) -> Datase
     uses_split = bool(is_test.any())
     if uses_split and not (~is_test).any():
         raise DatasetError(f"folder: {root}/Training holds no readable images")
+    if uses_split:
+        test_only = sorted(set(np.unique(labels[is_test])) - set(np.unique(labels[~is_test])))
+        if test_only:
+            share = float(np.isin(labels[is_test], test_only).mean())
+            warnings.warn(f"folder {root}: class(es) {[class_names[i] for i in test_only]} have images in Test/ but "
+                          f"none in Training/: no label can teach them, so test accuracy stays below {1 - share:.2f}",
+                          stacklevel=2)
     return Dataset(
         name="folder",
         images=arrays["images"],

@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import os
 import pickle
+import subprocess
+import sys
 import tarfile
 import zlib
 
@@ -253,6 +255,21 @@ def test_folder_training_and_test_subfolders_are_the_pool_and_the_test_split(tmp
     assert data.class_names == ("apple", "banana", "cherry")
     assert data.is_test.sum() == 6 and (~data.is_test).sum() == 12
     assert np.bincount(data.labels[data.is_test]).tolist() == [2, 2, 2]
+
+
+def test_a_class_found_only_in_test_is_named_in_a_warning(tmp_path):
+    _folder(tmp_path / "Training", classes=("apple", "banana"), n=4)
+    _folder(tmp_path / "Test", n=2)  # cherry has test images but nothing to learn it from
+    with pytest.warns(UserWarning, match=r"\['cherry'\] have images in Test/ but none in Training/.*below 0.67"):
+        load_dataset("folder", data_dir=str(tmp_path), image_size=8)
+    # on the command line: one plain line, not a Python source location
+    result = subprocess.run([sys.executable, "-m", "core", "run", "--dataset", "folder", "--data-dir", str(tmp_path),
+                             "--image-size", "8", "--initial", "3", "--batch", "1", "--rounds", "2", "--strategies",
+                             "random", "--quiet", "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    warning = [line for line in result.stderr.splitlines() if "Test/" in line]
+    assert len(warning) == 1 and warning[0].startswith("warning: folder "), result.stderr
 
 
 @pytest.mark.parametrize("layout, error, message", [
