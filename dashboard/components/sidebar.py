@@ -11,11 +11,11 @@ import json
 
 import streamlit as st
 
-from core.config import (MODES, STREAM_POLICIES, STREAM_STRATEGIES, ConfigError, RunConfig, check_against_data,
+from core.config import (MODES, STREAM_POLICIES, STREAM_STRATEGIES, ConfigError, RunConfig,
                          format_params, parse_params)
 from core.datasets import DATASETS, dataset_option_names
 from core.learners import LEARNERS
-from core.runner import pool_candidates
+from core.runner import pool_candidates, prepare
 from core.strategies import MEASURES, STRATEGIES
 from dashboard.components import results
 
@@ -143,8 +143,8 @@ def run_form() -> RunConfig | None:
             subset=subset, test_size=float(ss["sidebar_test_size"]))
         if n_classes is None:
             raise ConfigError(f"dataset {ss['sidebar_dataset']!r} could not be loaded: " + _load_error(config))
-        if available is not None:
-            check_against_data(config, n_classes, available)
+        if available is not None:  # the same checks as the command line: pool size, classes, learner settings
+            prepare(config, results.dataset_for(config))
     except ConfigError as exc:
         message = str(exc)
         slot = slots.get(_SLOT_FOR_OPTION.get(message.split()[0].strip(":"), ""), None) or slots["advanced"]

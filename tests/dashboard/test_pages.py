@@ -109,6 +109,10 @@ def test_learner_settings_field_feeds_the_config_and_names_bad_parameters(small_
     at.text_input(key="sidebar_learner_params").set_value("gamma=2").run()
     assert at.session_state["config"] is None
     assert any("unknown parameter(s) ['gamma'] for learner 'logistic'" in e.value for e in at.sidebar.error)
+    at.text_input(key="sidebar_learner_params").set_value("C=-1").run()  # a known name with an impossible value
+    assert at.session_state["config"] is None
+    assert any("C must be a number > 0; got -1" in e.value for e in at.sidebar.error)
+    assert at.sidebar.button(key="sidebar_run").disabled
 
 
 def test_runs_page_deletes_only_after_confirmation(tmp_path, small_cache):
