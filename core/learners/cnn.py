@@ -16,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-from core.learners.base import LEARNERS
+from core.learners.base import LEARNERS, check_number
 from core.types import DataInfo
 
 TRAINING_MODES = ("finetune", "retrain")
@@ -61,11 +61,10 @@ class CNNLearner:
     ) -> None:
         self.info, self.seed = info, int(seed)
         self.channels = _parse_channels(channels)
-        checks = [("hidden", hidden, 1), ("epochs", epochs, 1), ("min_steps", min_steps, 0), ("batch_size", batch_size, 1),
-                  ("mc_samples", mc_samples, 0), ("eval_batch_size", eval_batch_size, 1), ("threads", threads, 0)]
-        for name, value, low in checks:
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+        for name, value, low in (("hidden", hidden, 1), ("epochs", epochs, 1), ("min_steps", min_steps, 0),
+                                 ("batch_size", batch_size, 1), ("mc_samples", mc_samples, 0),
+                                 ("eval_batch_size", eval_batch_size, 1), ("threads", threads, 0)):
+            check_number(name, value, low=low, integer=True)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
         if not lr > 0 or weight_decay < 0:
