@@ -48,6 +48,11 @@ def format_params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in sorted(params.items()))
 
 
+def absolute_data_dir(path: str) -> str:
+    """The form a RunConfig stores `data_dir` in; load the data by it, so one folder is one dataset."""
+    return str(Path(path).expanduser().resolve())
+
+
 def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
@@ -127,7 +132,7 @@ class RunConfig:
         object.__setattr__(self, "strategies", tuple(self.strategies))
         object.__setattr__(self, "learner_params", dict(self.learner_params))
         if self.data_dir:  # stored absolute: feature maps and the dashboard may run from another directory
-            object.__setattr__(self, "data_dir", str(Path(self.data_dir).expanduser().resolve()))
+            object.__setattr__(self, "data_dir", absolute_data_dir(self.data_dir))
         try:
             self._validate()
         except ConfigError:

@@ -12,7 +12,7 @@ import json
 import streamlit as st
 
 from core.config import (MODES, STREAM_POLICIES, STREAM_STRATEGIES, ConfigError, RunConfig,
-                         format_params, parse_params)
+                         absolute_data_dir, format_params, parse_params)
 from core.datasets import DATASETS, dataset_option_names
 from core.learners import LEARNERS
 from core.runner import pool_candidates, prepare
@@ -158,7 +158,7 @@ def _dataset_options(names: list[str]) -> dict:
     ss = st.session_state
     out = {}
     if "data_dir" in names and ss["sidebar_data_dir"].strip():
-        out["data_dir"] = ss["sidebar_data_dir"].strip()
+        out["data_dir"] = absolute_data_dir(ss["sidebar_data_dir"].strip())  # as the config stores it: loaded once
     if "image_size" in names and int(ss["sidebar_image_size"]) > 0:
         out["image_size"] = int(ss["sidebar_image_size"])
     return out

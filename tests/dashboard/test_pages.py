@@ -183,3 +183,26 @@ def test_query_map_offers_and_draws_the_cnn_feature_space(cnn_cache, monkeypatch
     at.selectbox(key="map_feature_round").set_value(1).run()
     _no_problems(at)
     assert "CNN features, round 1 (entropy run)" in at.get("plotly_chart")[0].proto.spec
+
+
+def test_a_relative_data_directory_is_loaded_once(tmp_path, monkeypatch, small_cache):
+    import numpy as np
+    from PIL import Image
+
+    from dashboard.components import results
+
+    for c, colour in (("red", (200, 0, 0)), ("blue", (0, 0, 200))):
+        (tmp_path / "photos" / c).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(np.full((8, 8, 3), colour, np.uint8)).save(tmp_path / "photos" / c / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "dataset-cache"))
+    loads = []
+    real = results.load_dataset
+    monkeypatch.setattr(results, "load_dataset", lambda name, **options: loads.append(options) or real(name, **options))
+    results.dataset.clear()
+    at = _app(small_cache, sidebar_dataset="folder", sidebar_data_dir="photos", sidebar_initial=2, sidebar_batch=2,
+              sidebar_budget=6, sidebar_strategies=["random"], sidebar_repeats=1, sidebar_subset=0)
+    _no_problems(at)
+    assert at.session_state["config"].data_dir == str(tmp_path / "photos")
+    assert loads == [{"data_dir": str(tmp_path / "photos")}]  # the sidebar's and the config's copy are one
