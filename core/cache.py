@@ -9,6 +9,14 @@ Layout under the cache directory::
     runs/<key>/features_0003.npz  that round's learner features of the dataset (query map)
     runs/<key>/.lock              held (flock) by the process computing the run
     comparisons/<key>.json        a comparison: its RunConfig and the run keys it uses
+    comparisons/<key>.lock        held shared (flock) by every process computing the comparison
+
+Keys are 16 lower-case hex digits (`core.config.stable_hash`); anything else read from a
+file (a comparison's run list, a key passed in) is refused before it becomes a path, so a
+planted record cannot point a delete outside the cache. Every round record carries its
+run key and round number and is checked against the invariants of the round loop
+(`check_round`) before it is believed: a record copied from another run, or one that
+passes its CRC but holds impossible indices, is reported, moved aside and recomputed.
 
 A record is written to a temporary file in the same directory, fsynced, then renamed over
 its final name, so a reader sees a whole record or none; a process killed mid-write
@@ -26,9 +34,11 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import zipfile
+from collections import OrderedDict
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterator
@@ -46,6 +56,35 @@ _ROUND_FILE = re.compile(r"^round_(\d{4,})\.npz$")
 
 class CorruptRecord(Exception):
     """A cache file could not be read back; it is moved aside and recomputed."""
+
+
+class CacheError(RuntimeError):
+    """The cache directory is unusable as it is, or an action on it is refused; the message says why."""
+
+
+class RunInUse(CacheError):
+    """Another process is computing a run this action would change."""
+
+
+KEY_PATTERN = re.compile(r"[0-9a-f]{16}")
+
+
+def check_key(key: object, what: str = "run key") -> str:
+    """`key` if it is a cache key (16 hex digits, what `stable_hash` makes); CacheError otherwise."""
+    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
+        raise CacheError(f"{what} {key!r} is not a cache key (16 lower-case hex digits)")
+    return key
+
+
+def _current_umask() -> int:
+    # Read, not set-and-restore: os.umask() is process-wide and the dashboard writes from threads.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def check_writable_dir(path: Path, what: str, *, create: bool = True) -> None:
@@ -72,6 +111,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600; a shared cache or out/ needs the umask's mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -87,29 +127,162 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
 
 
-def _encode_round(result: RoundResult) -> bytes:
+def _encode_round(result: RoundResult, run_key: str) -> bytes:
     import io
 
     meta = {name: getattr(result, name) for name in _META}
+    meta["run_key"] = run_key  # a record copied into another run's folder is recognised as foreign
     arrays = {name: np.asarray(getattr(result, name)) for name in _ARRAYS}
     buf = io.BytesIO()
     np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     return buf.getvalue()
 
 
-def _decode_round(path: Path) -> RoundResult:
+def _regular_file(path: Path) -> os.stat_result:
+    """stat of `path`; CorruptRecord unless it is a plain file (a FIFO would block np.load forever)."""
+    st = path.stat()  # FileNotFoundError passes through: a missing record is not a corrupt one
+    if not stat.S_ISREG(st.st_mode):
+        raise CorruptRecord("not a regular file")
+    return st
+
+
+def _decode_round(path: Path) -> tuple[str | None, RoundResult]:
+    """(the run key the record names, the record); CorruptRecord when it cannot be read or typed."""
     try:
+        _regular_file(path)
         with np.load(path, allow_pickle=False) as z:
             data = {name: z[name] for name in (*_ARRAYS, "meta")}  # reading checks each member's CRC
         meta = json.loads(data.pop("meta").tobytes().decode())
+        if not isinstance(meta, dict):
+            raise CorruptRecord("metadata is not a JSON object")
         missing = [name for name in _META if name not in meta]
         if missing:
             raise CorruptRecord(f"missing fields {missing}")
-        return RoundResult(**meta, **data)
+        run_key = meta.pop("run_key", None)
+        unknown = sorted(set(meta) - set(_META))
+        if unknown:
+            raise CorruptRecord(f"unknown fields {unknown}")
+        return run_key, RoundResult(**meta, **data)
     except CorruptRecord:
         raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError, TypeError,
+            UnicodeDecodeError) as exc:
         raise CorruptRecord(f"{type(exc).__name__}: {exc}") from None
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_rate(x: Any) -> bool:
+    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool) and 0.0 <= x <= 1.0)
+
+
+def check_round(record: RoundResult, previous: RoundResult | None, *, n_pool: int | None = None,
+                initial: int | None = None) -> str | None:
+    """What makes `record` impossible as the round after `previous`, or None when it holds.
+
+    The invariants of the round loop: metadata of the right types, metrics in [0, 1];
+    indices in range and distinct; queried disjoint from labelled; labelled = the previous
+    round's labelled + queried (the first `initial` pool samples in round 0); per-sample
+    arrays as long as the pool.
+    """
+    r = record
+    if not _is_int(r.round) or not _is_int(r.n_labeled):
+        return f"round/n_labeled are not integers ({r.round!r}, {r.n_labeled!r})"
+    if not all(_is_rate(r.metric(name)) for name in RoundResult.METRICS):
+        return "a metric is not a number in [0, 1]: " + ", ".join(f"{n}={r.metric(n)!r}" for n in RoundResult.METRICS)
+    if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0
+               for t in (r.fit_seconds, r.score_seconds, r.select_seconds)):
+        return "timings are not non-negative numbers"
+    if r.confusion_on not in ("test", "pool") or not (r.measure is None or isinstance(r.measure, str)) \
+            or not isinstance(r.state, dict):
+        return "confusion_on, measure or state has the wrong type"
+    for name in ("labeled", "queried", "predicted", "confusion"):
+        if getattr(r, name).dtype.kind not in "iu":
+            return f"{name} is not an integer array"
+    if r.scores.dtype.kind != "f" or r.scores.ndim != 1 or r.predicted.ndim != 1 or r.labeled.ndim != 1 \
+            or r.queried.ndim != 1:
+        return "per-sample arrays have the wrong shape or type"
+    n = len(r.scores) if n_pool is None else n_pool
+    if len(r.scores) != n or len(r.predicted) != n:
+        return f"per-sample arrays hold {len(r.scores)}/{len(r.predicted)} values for a pool of {n}"
+    if r.confusion.ndim != 2 or r.confusion.shape[0] != r.confusion.shape[1] or (r.confusion < 0).any():
+        return f"confusion matrix of shape {r.confusion.shape} is not square and non-negative"
+    for name in ("labeled", "queried"):
+        idx = getattr(r, name)
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            return f"{name} indices outside the pool [0, {n})"
+        if np.unique(idx).size != idx.size:
+            return f"{name} indices repeat"
+    if r.n_labeled != r.labeled.size:
+        return f"n_labeled={r.n_labeled} but {r.labeled.size} labelled indices"
+    if np.intersect1d(r.labeled, r.queried).size:
+        return "queried samples that were already labelled"
+    if previous is not None:
+        if len(previous.scores) != n:
+            return "pool size differs from the previous round's"
+        expected = np.union1d(previous.labeled, previous.queried)
+    elif initial is not None:
+        expected = np.arange(initial)
+    else:
+        return None
+    if not np.array_equal(np.sort(r.labeled), expected):
+        return "labelled set is not the previous round's labelled + queried samples"
+    return None
+
+
+# Decoded and checked records by path, reused while the file is unchanged (same inode, size
+# and mtime: an atomic rename makes a new inode). The dashboard re-reads a growing
+# comparison every second; with this it decodes only the new rounds. Bounded by bytes.
+_MEMO: "OrderedDict[str, tuple[tuple[int, int, int], RoundResult, int]]" = OrderedDict()
+_MEMO_LIMIT_BYTES = 256 * 2**20
+_memo_bytes = 0
+
+
+def _memo_get(path: Path, signature: tuple[int, int, int]) -> RoundResult | None:
+    hit = _MEMO.get(str(path))
+    if hit is None or hit[0] != signature:
+        return None
+    _MEMO.move_to_end(str(path))
+    return hit[1]
+
+
+def _memo_put(path: Path, signature: tuple[int, int, int], record: RoundResult) -> None:
+    global _memo_bytes
+    size = sum(np.asarray(getattr(record, name)).nbytes for name in _ARRAYS) + 512
+    old = _MEMO.pop(str(path), None)
+    if old is not None:
+        _memo_bytes -= old[2]
+    _MEMO[str(path)] = (signature, record, size)
+    _memo_bytes += size
+    while _memo_bytes > _MEMO_LIMIT_BYTES and _MEMO:
+        _memo_bytes -= _MEMO.popitem(last=False)[1][2]
+
+
+def _open_lock(path: Path):
+    """The lock file, opened for flock; CacheError when it is not a plain file (a directory, a FIFO)."""
+    try:
+        if path.exists() and not path.is_file():
+            raise CacheError(f"cache lock {path} is not a regular file; remove it and rerun")
+        return open(path, "a+")
+    except IsADirectoryError:
+        raise CacheError(f"cache lock {path} is a directory; remove it and rerun") from None
+
+
+def _hold_exclusive(path: Path, held: contextlib.ExitStack) -> bool:
+    """Take `path`'s flock exclusively without waiting, kept until `held` closes; False when busy."""
+    try:
+        handle = held.enter_context(open(path, "rb"))
+    except FileNotFoundError:
+        return True  # nobody has ever computed it
+    except IsADirectoryError:
+        raise CacheError(f"cache lock {path} is a directory; remove it and rerun") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 class RunStore:
@@ -125,8 +298,9 @@ class RunStore:
 
     def report(self, message: str) -> None:
         """Note a problem for the caller to show (the CLI prints `problems`) and log it."""
-        self.problems.append(message)
-        log.warning(message)
+        if message not in self.problems:
+            self.problems.append(message)
+            log.warning(message)
 
     def round_path(self, index: int) -> Path:
         return self.root / f"round_{index:04d}.npz"
@@ -135,7 +309,7 @@ class RunStore:
     def lock(self) -> Iterator[None]:
         """Exclusive while computing: a second process running the same run waits, then reads."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
+        with _open_lock(self.root / ".lock") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released by the kernel even on SIGKILL
             try:
                 for stale in self.root.glob(".tmp-*"):  # leftovers of a killed writer
@@ -151,15 +325,19 @@ class RunStore:
 
     def read_spec(self) -> dict[str, Any] | None:
         try:
-            return json.loads((self.root / "spec.json").read_text())
+            spec = json.loads((self.root / "spec.json").read_text())
         except FileNotFoundError:
             return None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            self.report(f"{self.root / 'spec.json'} is corrupt ({exc})")
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            self.report(f"{self.root / 'spec.json'} is unreadable ({exc})")
             return None
+        if not isinstance(spec, dict):
+            self.report(f"{self.root / 'spec.json'} is not a JSON object")
+            return None
+        return spec
 
     def write_round(self, result: RoundResult) -> None:
-        atomic_write_bytes(self.round_path(result.round), _encode_round(result))
+        atomic_write_bytes(self.round_path(result.round), _encode_round(result, self.key))
 
     def state_path(self, index: int) -> Path:
         return self.root / f"state_{index:04d}.npz"
@@ -178,6 +356,8 @@ class RunStore:
     def read_arrays(self, path: Path) -> dict[str, np.ndarray] | None:
         """The arrays of `path`; None when absent, or unreadable (then noted in `problems`)."""
         try:
+            if not stat.S_ISREG(path.stat().st_mode):
+                raise ValueError("not a regular file")
             with np.load(path, allow_pickle=False) as z:
                 return {name: z[name] for name in z.files}  # reading checks each member's CRC
         except FileNotFoundError:
@@ -198,31 +378,49 @@ class RunStore:
         found = (_ROUND_FILE.match(p.name) for p in self.root.iterdir())
         return sorted(int(m.group(1)) for m in found if m)
 
-    def load_rounds(self, *, repair: bool = False) -> list[RoundResult]:
-        """Completed rounds 0..r-1, stopping at the first missing or corrupt record.
+    def _spec_sizes(self) -> tuple[int | None, int | None]:
+        spec = self.read_spec() or {}
+        n_pool, initial = spec.get("n_pool"), spec.get("initial")
+        return (n_pool if _is_int(n_pool) else None), (initial if _is_int(initial) else None)
 
-        With `repair`, a corrupt record is moved aside to `*.corrupt` so it gets recomputed
+    def _set_aside(self, path: Path, repair: bool) -> None:
+        if repair:
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(path, path.with_name(path.name + ".corrupt"))
+
+    def load_rounds(self, *, repair: bool = False) -> list[RoundResult]:
+        """Completed rounds 0..r-1, stopping at the first missing, corrupt or impossible record.
+
+        With `repair`, such a record is moved aside to `*.corrupt` so it gets recomputed
         (only the process holding the lock repairs; readers only report).
         """
         out: list[RoundResult] = []
+        n_pool, initial = None, None
         for expected, index in enumerate(self.round_indices()):
             if index != expected:
                 break
+            if expected == 0:
+                n_pool, initial = self._spec_sizes()
             path = self.round_path(index)
             try:
-                record = _decode_round(path)
+                st = _regular_file(path)
+                signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+                record = _memo_get(path, signature)
+                if record is None:
+                    run_key, record = _decode_round(path)
+                    if run_key != self.key:
+                        raise CorruptRecord(f"it belongs to run {run_key!r}, not {self.key!r}")
+                    problem = check_round(record, out[-1] if out else None, n_pool=n_pool, initial=initial)
+                    if problem:
+                        raise CorruptRecord(problem)
+                    if record.round != index:
+                        raise CorruptRecord(f"it holds round {record.round}")
+                    _memo_put(path, signature, record)
             except FileNotFoundError:
                 break
             except CorruptRecord as exc:
-                message = f"cache record {path} is corrupt ({exc}); it will be recomputed"
-                self.report(message)
-                if repair:
-                    shutil.move(path, path.with_suffix(".npz.corrupt"))
-                break
-            if record.round != index:
-                self.report(f"cache record {path} holds round {record.round}; recomputing")
-                if repair:
-                    shutil.move(path, path.with_suffix(".npz.corrupt"))
+                self.report(f"cache record {path} is corrupt ({exc}); it will be recomputed")
+                self._set_aside(path, repair)
                 break
             out.append(record)
         return out
@@ -233,43 +431,114 @@ class Cache:
 
     def __init__(self, root: str | os.PathLike[str] = "cache") -> None:
         self.root = Path(root)
+        self._stores: dict[str, RunStore] = {}
 
     def run(self, key: str) -> RunStore:
-        return RunStore(self.root / "runs" / key)
+        """The store of run `key` (one object per key, so the problems it found stay with it)."""
+        check_key(key)
+        if key not in self._stores:
+            self._stores[key] = RunStore(self.root / "runs" / key)
+        return self._stores[key]
 
     def check_writable(self) -> None:
-        """Fail before any work when the cache directory cannot be written."""
+        """Fail before any work when the cache directory cannot be written, or its layout is broken."""
         check_writable_dir(self.root, "cache directory")
-        (self.root / "runs").mkdir(exist_ok=True)
+        for sub in ("runs", "comparisons"):
+            path = self.root / sub
+            if path.exists() and not path.is_dir():
+                raise CacheError(f"cache directory {str(self.root)!r} is damaged: {sub!r} is a file, not a "
+                                 "directory; move it away or use another --cache-dir")
+            path.mkdir(exist_ok=True)
+
+    def _comparison_path(self, key: str, suffix: str = ".json") -> Path:
+        return self.root / "comparisons" / f"{check_key(key, 'comparison key')}{suffix}"
 
     def write_comparison(self, key: str, payload: dict[str, Any]) -> None:
-        atomic_write_json(self.root / "comparisons" / f"{key}.json", payload)
+        atomic_write_json(self._comparison_path(key), payload)
 
     def read_comparison(self, key: str) -> dict[str, Any] | None:
         try:
-            return json.loads((self.root / "comparisons" / f"{key}.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            path = self._comparison_path(key)
+        except CacheError:
             return None
+        try:
+            item = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        return item if isinstance(item, dict) else None
 
     def comparisons(self) -> list[dict[str, Any]]:
-        """Every saved comparison, newest first (unreadable files are skipped)."""
+        """Every saved comparison, newest first (unreadable or malformed files are skipped)."""
         out = []
         for path in (self.root / "comparisons").glob("*.json"):
-            try:
-                item = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
+            if not KEY_PATTERN.fullmatch(path.stem):
+                continue
+            item = self.read_comparison(path.stem)
+            if item is None:
                 continue
             item["key"] = path.stem
             out.append(item)
-        return sorted(out, key=lambda c: c.get("updated", 0), reverse=True)
+        return sorted(out, key=lambda c: c.get("updated", 0) if isinstance(c.get("updated", 0), (int, float)) else 0,
+                      reverse=True)
+
+    @contextlib.contextmanager
+    def computing(self, key: str) -> Iterator[None]:
+        """Held (shared) while a process computes comparison `key`, so a delete can tell and refuse."""
+        path = self._comparison_path(key, ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _open_lock(path) as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def delete_comparison(self, key: str, *, runs: bool = True) -> None:
-        """Remove a comparison and (by default) the runs no other comparison uses."""
+        """Remove a comparison and (by default) the runs no other comparison uses.
+
+        Refused (RunInUse) while any process computes the comparison or one of its runs;
+        refused (CacheError) when its record names anything but run keys: nothing is deleted then.
+        """
+        path = self._comparison_path(key)
         item = self.read_comparison(key)
-        (self.root / "comparisons" / f"{key}.json").unlink(missing_ok=True)
-        if not runs or item is None:
-            return
-        still_used = {r for c in self.comparisons() for r in c.get("runs", [])}
-        for run_key in item.get("runs", []):
-            if run_key not in still_used:
-                shutil.rmtree(self.root / "runs" / run_key, ignore_errors=True)
+        run_keys: list[str] = []
+        if item is not None and runs:
+            listed = item.get("runs", [])
+            if not isinstance(listed, list):
+                raise CacheError(f"comparison record {path} is malformed ('runs' is not a list); nothing deleted")
+            try:
+                run_keys = [check_key(k) for k in listed]
+            except CacheError as exc:
+                raise CacheError(f"comparison record {path} is malformed ({exc}); nothing deleted") from None
+        with contextlib.ExitStack() as held:
+            # Exclusive, non-blocking, held until the files are gone: a writer that holds one
+            # now makes the delete refuse; one that starts later waits and then starts afresh.
+            lock_path = self._comparison_path(key, ".lock")
+            if not _hold_exclusive(lock_path, held):
+                raise RunInUse(f"comparison {key} is being computed by another process; cancel it first")
+            busy = [k for k in run_keys if not _hold_exclusive(self.run(k).root / ".lock", held)]
+            if busy:
+                raise RunInUse(f"{len(busy)} run(s) of comparison {key} are being computed by another process "
+                               f"(e.g. {busy[0]}); cancel that run or sweep first")
+            path.unlink(missing_ok=True)
+            lock_path.unlink(missing_ok=True)
+            if not run_keys:
+                return
+            still_used = {r for c in self.comparisons() for r in (c.get("runs") or []) if isinstance(r, str)}
+            runs_dir = (self.root / "runs").resolve()
+            for run_key in run_keys:
+                if run_key in still_used:
+                    continue
+                run_dir = self.root / "runs" / run_key
+                if run_dir.is_symlink():  # never follow a link out of the cache; drop the link only
+                    run_dir.unlink()
+                    continue
+                if not run_dir.is_dir() or run_dir.resolve().parent != runs_dir:
+                    continue
+                # Renamed first, so a writer that starts now finds no half-deleted run, then removed.
+                doomed = run_dir.with_name(f".deleting-{run_key}-{os.getpid()}")
+                try:
+                    os.replace(run_dir, doomed)
+                except FileNotFoundError:
+                    continue
+                shutil.rmtree(doomed, ignore_errors=True)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,7 @@ from typing import Callable, Iterable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from core.cache import Cache, RunStore
+from core.cache import Cache, CacheError, RunStore
 from core.config import ConfigError, RunConfig, RunSpec, check_against_data
 from core.datasets import DatasetError, load_dataset
 from core.learners import make_learner
@@ -29,6 +30,8 @@ from core.types import Dataset, PoolView, RoundResult
 
 # scikit-learn, numba and pandas are imported where first needed: reading a finished run back
 # from the cache (the CLI's and the dashboard's common case) pays for none of them.
+
+log = logging.getLogger(__name__)
 
 OnRound = Callable[[RunSpec, RoundResult, bool], None]  # (spec, result, from_cache)
 ShouldStop = Callable[[], bool]
@@ -98,6 +101,66 @@ def is_finished(spec: RunSpec, results: list[RoundResult]) -> bool:
         results and results[-1].state.get("exhausted") and not len(results[-1].queried))
 
 
+class RunState:
+    """One strategy x repeat seed being computed: resumed from the cache, then advanced a round at a time.
+
+    The caller holds the run's lock (`RunStore.lock`) from `start` until it stops stepping.
+    """
+
+    def __init__(self, dataset: Dataset, spec: RunSpec, store: RunStore | None, on_round: OnRound | None) -> None:
+        self.dataset, self.spec, self.store, self.on_round = dataset, spec, store, on_round
+        self.results: list[RoundResult] = []
+        self.learner = None
+
+    @property
+    def finished(self) -> bool:
+        return is_finished(self.spec, self.results) or bool(self.results and self.results[-1].queried.size == 0)
+
+    def start(self) -> "RunState":
+        """Read back what the cache holds (reporting it through on_round) and set up the next round."""
+        spec, store, dataset = self.spec, self.store, self.dataset
+        results = store.load_rounds(repair=True)[: spec.rounds] if store is not None else []
+        if not is_finished(spec, results):
+            self.learner = make_learner(spec.learner, dataset.info, seed=spec.seed, **spec.learner_params)
+            if results and store is not None and hasattr(self.learner, "set_state"):
+                results = _restore_learner(store, self.learner, results)
+        self.results = results
+        for result in results:
+            if self.on_round:
+                self.on_round(spec, result, True)
+        if is_finished(spec, results):
+            return self
+        self.split = make_split(dataset, spec.seed, spec.test_size, spec.subset)
+        self.y_pool, self.y_test = dataset.labels[self.split.pool], dataset.labels[self.split.test]
+        if store is not None:
+            store.write_spec({**asdict(spec), "dataset_fingerprint": dataset.fingerprint, "n_pool": len(self.y_pool),
+                              "n_test": len(self.y_test), "key_fields": spec.key_fields(dataset.fingerprint)})
+        self.mask = _initial_mask(spec, len(self.y_pool))
+        if results:
+            self.mask[results[-1].labeled] = True
+            self.mask[results[-1].queried] = True
+        self.selector = _make_selector(spec, self.mask, results[-1] if results else None)
+        return self
+
+    def step(self) -> RoundResult:
+        """Compute, cache and report the next round."""
+        index, spec, store, learner = len(self.results), self.spec, self.store, self.learner
+        # Images are indexed per round rather than held per run: a comparison steps all its
+        # strategies side by side, and one pool copy each would multiply the memory.
+        images = self.dataset.images
+        result = _one_round(index, spec, learner, self.selector, self.mask, images[self.split.pool], self.y_pool,
+                            images[self.split.test], self.y_test, self.dataset.n_classes)
+        if store is not None:
+            if hasattr(learner, "get_state"):  # before the round record: a record implies its state
+                store.write_state(index, learner.get_state())
+            store.write_round(result)
+        self.results.append(result)
+        if self.on_round:
+            self.on_round(spec, result, False)
+        self.mask[result.queried] = True
+        return result
+
+
 def run_one(
     dataset: Dataset,
     spec: RunSpec,
@@ -107,50 +170,31 @@ def run_one(
     should_stop: ShouldStop | None = None,
 ) -> list[RoundResult]:
     """Run (or resume, or read back) one strategy for one repeat seed."""
-    store: RunStore | None = cache.run(spec.key(dataset.fingerprint)) if cache is not None else None
+    return _run_side_by_side(dataset, [spec], cache, on_round, should_stop)[0]
 
-    with store.lock() if store is not None else contextlib.nullcontext():
-        results = store.load_rounds(repair=True)[: spec.rounds] if store is not None else []
-        finished = is_finished(spec, results)
-        learner = None
-        if not finished:
-            learner = make_learner(spec.learner, dataset.info, seed=spec.seed, **spec.learner_params)
-            if results and store is not None and hasattr(learner, "set_state"):
-                results = _restore_learner(store, learner, results)
-        for result in results:
-            if on_round:
-                on_round(spec, result, True)
-        if finished:
-            return results
-        split = make_split(dataset, spec.seed, spec.test_size, spec.subset)
-        X_pool, y_pool = dataset.images[split.pool], dataset.labels[split.pool]
-        X_test, y_test = dataset.images[split.test], dataset.labels[split.test]
-        n_classes = dataset.n_classes
-        if store is not None:
-            store.write_spec({**asdict(spec), "dataset_fingerprint": dataset.fingerprint, "n_pool": len(y_pool),
-                              "n_test": len(y_test), "key_fields": spec.key_fields(dataset.fingerprint)})
-        mask = _initial_mask(spec, len(y_pool))
-        if results:
-            mask[results[-1].labeled] = True
-            mask[results[-1].queried] = True
-        selector = _make_selector(spec, mask, results[-1] if results else None)
 
-        with threadpool_limits(limits=getattr(learner, "blas_threads", None)):
-            for index in range(len(results), spec.rounds):
-                if should_stop is not None and should_stop():
-                    raise Cancelled(f"stopped before round {index} of {spec.strategy} (seed {spec.seed})")
-                result = _one_round(index, spec, learner, selector, mask, X_pool, y_pool, X_test, y_test, n_classes)
-                if store is not None:
-                    if hasattr(learner, "get_state"):  # before the round record: a record implies its state
-                        store.write_state(index, learner.get_state())
-                    store.write_round(result)
-                results.append(result)
-                if on_round:
-                    on_round(spec, result, False)
-                if result.queried.size == 0:
-                    break  # pool or stream exhausted
-                mask[result.queried] = True
-    return results
+def _run_side_by_side(dataset: Dataset, specs: list[RunSpec], cache: Cache | None, on_round: OnRound | None,
+                      should_stop: ShouldStop | None) -> list[list[RoundResult]]:
+    """Advance the runs of `specs` one round each in turn, so a cancelled comparison is a partial comparison.
+
+    Locks are taken in key order, so two processes whose comparisons share runs cannot deadlock.
+    """
+    stores = [cache.run(spec.key(dataset.fingerprint)) if cache is not None else None for spec in specs]
+    with contextlib.ExitStack() as held:
+        for store in sorted((s for s in stores if s is not None), key=lambda s: s.key):
+            held.enter_context(store.lock())
+        states = [RunState(dataset, spec, store, on_round).start() for spec, store in zip(specs, stores)]
+        active = [s for s in states if not s.finished]
+        blas = getattr(active[0].learner, "blas_threads", None) if active else None  # one learner config per comparison
+        with threadpool_limits(limits=blas):
+            while active:
+                for state in active:
+                    if should_stop is not None and should_stop():
+                        raise Cancelled(f"stopped before round {len(state.results)} of {state.spec.strategy} "
+                                        f"(seed {state.spec.seed})")
+                    state.step()
+                active = [s for s in active if not s.finished]
+    return [state.results for state in states]
 
 
 def _restore_learner(store: RunStore, learner, results: list[RoundResult]) -> list[RoundResult]:
@@ -300,14 +344,26 @@ def run_comparison(
     specs = list(specs) if specs is not None else config.specs()
     comparison = Comparison(config, dataset)
     if cache is not None:
-        cache.check_writable()
+        try:
+            cache.check_writable()
+        except (PermissionError, CacheError):
+            cached = load_comparison(config, cache, dataset, specs=specs)
+            if all(is_finished(s, cached.runs[(s.strategy, s.repeat)]) for s in specs):
+                return cached  # a finished comparison reads from a read-only cache
+            raise
         _save_manifest(cache, config, dataset, specs, status="running")
     status = "done"
+    for spec in specs:  # rows in spec order (strategy-major), as load_comparison gives them
+        comparison.runs[(spec.strategy, spec.repeat)] = []
+        comparison.run_keys[(spec.strategy, spec.repeat)] = spec.key(dataset.fingerprint)
+    by_repeat: dict[int, list[RunSpec]] = {}
+    for spec in specs:  # strategies side by side within a repeat; repeats one after another
+        by_repeat.setdefault(spec.repeat, []).append(spec)
     try:
-        for spec in specs:
-            comparison.runs[(spec.strategy, spec.repeat)] = run_one(dataset, spec, cache=cache, on_round=on_round,
-                                                                     should_stop=should_stop)
-            comparison.run_keys[(spec.strategy, spec.repeat)] = spec.key(dataset.fingerprint)
+        with cache.computing(config.key()) if cache is not None else contextlib.nullcontext():
+            for group in by_repeat.values():
+                for spec, results in zip(group, _run_side_by_side(dataset, group, cache, on_round, should_stop)):
+                    comparison.runs[(spec.strategy, spec.repeat)] = results
     except Cancelled:
         status = "cancelled"
         raise
@@ -316,7 +372,10 @@ def run_comparison(
         raise
     finally:
         if cache is not None:
-            _save_manifest(cache, config, dataset, specs, status=status)
+            try:
+                _save_manifest(cache, config, dataset, specs, status=status)
+            except OSError as exc:  # a full or read-only disk: keep the error that stopped the run
+                log.warning("could not record comparison status %r: %s", status, exc)
     return comparison
 
 
@@ -330,11 +389,12 @@ def _save_manifest(cache: Cache, config: RunConfig, dataset: Dataset, specs: lis
     })
 
 
-def load_comparison(config: RunConfig, cache: Cache, dataset: Dataset | None = None) -> Comparison:
+def load_comparison(config: RunConfig, cache: Cache, dataset: Dataset | None = None,
+                    specs: Iterable[RunSpec] | None = None) -> Comparison:
     """Read whatever rounds the cache holds for `config` (nothing is computed)."""
     dataset = dataset if dataset is not None else load_dataset(config.dataset, **config.dataset_options)
     comparison = Comparison(config, dataset)
-    for spec in config.specs():
+    for spec in (specs if specs is not None else config.specs()):
         key = spec.key(dataset.fingerprint)
         comparison.runs[(spec.strategy, spec.repeat)] = cache.run(key).load_rounds()[: spec.rounds]
         comparison.run_keys[(spec.strategy, spec.repeat)] = key
