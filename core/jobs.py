@@ -3,7 +3,13 @@
 A job is a process started in its own session (it outlives the page that started it and
 is not killed by a browser reload), recorded as ``<cache>/jobs/<job_id>.json`` with its
 pid, command and metadata; its output goes to ``<job_id>.log`` beside it. Any process that
-can read the cache (a second tab, a restarted dashboard) sees the same status. Results are
+can read the cache (a second tab, a restarted dashboard) sees the same status.
+
+A pid alone does not name a process: once the job ends the kernel may give its pid to
+another one. A record therefore also holds the host, the boot and the process's start
+time (from /proc); a process that does not match all three is not the job, so it is
+never reported as running and never signalled. A record written on another host of a
+shared cache is foreign: its process cannot be seen or signalled from here. Results are
 never read from the process: a comparison writes every completed round to the cache.
 
     job = start_run(config, cache_root)        # python -m core run ... --quiet
@@ -15,7 +21,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +35,7 @@ from core.cache import Cache, atomic_write_json
 from core.config import RunConfig
 
 RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
+FOREIGN = "foreign"  # started on another host of a shared cache: cannot be followed or cancelled from here
 EXIT_CANCELLED = 130  # core.cli's exit status after SIGTERM
 
 
@@ -43,6 +52,13 @@ class Job:
     started: float
     meta: dict[str, Any] = field(default_factory=dict)
     returncode: int | None = None  # known only to the process that started it, or once recorded
+    identity: dict[str, Any] = field(default_factory=dict)  # host, boot_id, start (see process_identity)
+
+    @property
+    def foreign(self) -> bool:
+        """Written on another host (or before a reboot): its pid means nothing here."""
+        here = process_identity(None)
+        return any(self.identity.get(k) != here[k] for k in ("host", "boot_id"))
 
 
 @dataclass
@@ -52,11 +68,43 @@ class JobStatus:
     message: str = ""
 
 
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks after boot (/proc/PID/stat field 22); None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # the command name may hold spaces and parentheses
+    return fields[19] if len(fields) > 19 else None
+
+
+def process_identity(pid: int | None) -> dict[str, Any]:
+    """What tells process `pid` apart from a later one with the same pid (host and boot only for None)."""
+    identity = {"host": socket.gethostname(), "boot_id": _boot_id()}
+    if pid is not None:
+        identity["start"] = _start_time(pid)
+    return identity
+
+
 def _jobs_dir(cache_root: str | Path) -> Path:
     return Path(cache_root) / "jobs"
 
 
 def _record_path(cache_root: str | Path, job_id: str) -> Path:
+    if not _JOB_ID.fullmatch(job_id):
+        raise JobError(f"job id {job_id!r} is not a plain file name")
     return _jobs_dir(cache_root) / f"{job_id}.json"
 
 
@@ -66,39 +114,45 @@ def log_path(cache_root: str | Path, job_id: str) -> Path:
 
 def read_job(cache_root: str | Path, job_id: str) -> Job | None:
     try:
-        return Job(**json.loads(_record_path(cache_root, job_id).read_text()))
-    except (FileNotFoundError, json.JSONDecodeError, TypeError):
+        job = Job(**json.loads(_record_path(cache_root, job_id).read_text()))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, TypeError, JobError):
         return None
+    if not isinstance(job.pid, int) or job.pid <= 0 or not isinstance(job.identity, dict) or not isinstance(job.meta, dict):
+        return None  # a malformed record names no process we may touch
+    return job
 
 
 def _write_job(cache_root: str | Path, job: Job) -> None:
     atomic_write_json(_record_path(cache_root, job.job_id), asdict(job))
 
 
-def _pid_state(pid: int) -> tuple[bool, int | None]:
+def _is_this_process(job: Job) -> bool:
+    """Whether job.pid is still the process that was started (same host, boot and start time)."""
+    if job.foreign or job.identity.get("start") is None:
+        return False  # another host's process, or a record without identity: never ours to touch
+    return _start_time(job.pid) == job.identity["start"]
+
+
+def _pid_state(job: Job) -> tuple[bool, int | None]:
     """(alive, exit status if it was our child and has ended)."""
+    if not _is_this_process(job):
+        return False, None
     try:
-        done, raw = os.waitpid(pid, os.WNOHANG)  # reaps our own finished child (no zombie left)
-        if done == pid:
+        done, raw = os.waitpid(job.pid, os.WNOHANG)  # reaps our own finished child (no zombie left)
+        if done == job.pid:
             return False, os.waitstatus_to_exitcode(raw)
         return True, None
     except ChildProcessError:  # not our child: someone else started it
         pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False, None
-    except PermissionError:
-        return True, None
-    try:  # a zombie of another parent, or a reused pid, is not our job
-        stat = Path(f"/proc/{pid}/stat").read_text()
+    try:  # a zombie of another parent is not running
+        stat = Path(f"/proc/{job.pid}/stat").read_text()
         return stat.rsplit(")", 1)[1].split()[0] != "Z", None
-    except (FileNotFoundError, IndexError):
-        return True, None
+    except (OSError, IndexError):
+        return False, None
 
 
 def is_alive(job: Job) -> bool:
-    alive, code = _pid_state(job.pid)
+    alive, code = _pid_state(job)
     if code is not None:
         job.returncode = code
     return alive
@@ -118,7 +172,8 @@ def start(cache_root: str | Path, job_id: str, command: list[str], *, kind: str,
                                        start_new_session=True, cwd=cwd, env=env)
         except OSError as exc:
             raise JobError(f"could not start {command[0]!r}: {exc}") from None
-    job = Job(job_id, kind, process.pid, list(command), time.time(), dict(meta or {}))
+    job = Job(job_id, kind, process.pid, list(command), time.time(), dict(meta or {}),
+              identity=process_identity(process.pid))
     _write_job(cache_root, job)
     return job
 
@@ -143,7 +198,10 @@ def status(cache_root: str | Path, job_id: str) -> JobStatus:
     code = job.returncode
     saved = None
     if job.kind == "run":
-        saved = (Cache(cache_root).read_comparison(job.meta.get("config_key", "")) or {}).get("status")
+        saved = (Cache(cache_root).read_comparison(str(job.meta.get("config_key", ""))) or {}).get("status")
+    if job.foreign and code is None and saved not in (DONE, CANCELLED):
+        return JobStatus(job, FOREIGN, f"started on host {job.identity.get('host')!r}; rounds it caches show here, "
+                                       "but it can only be cancelled there")
     if code == 0 or (code is None and saved == DONE) or (code is None and job.kind != "run"):
         return JobStatus(job, DONE)
     if code == EXIT_CANCELLED or saved == CANCELLED or job.meta.get("cancel_requested"):
@@ -154,7 +212,11 @@ def status(cache_root: str | Path, job_id: str) -> JobStatus:
 def cancel(cache_root: str | Path, job_id: str) -> bool:
     """SIGTERM to the job's process group: it finishes the current round, caches it and exits."""
     job = read_job(cache_root, job_id)
-    if job is None or not is_alive(job):
+    if job is None:
+        return False
+    if job.foreign:
+        raise JobError(f"job {job_id} was started on host {job.identity.get('host')!r}; cancel it there")
+    if not is_alive(job):
         return False
     job.meta["cancel_requested"] = time.time()
     _write_job(cache_root, job)

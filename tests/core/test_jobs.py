@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 
@@ -60,3 +61,47 @@ def test_unknown_job_has_no_state(tmp_path):
 def test_a_missing_program_raises_job_error(tmp_path):
     with pytest.raises(jobs.JobError, match="could not start"):
         jobs.start(tmp_path, "missing", ["/no/such/program"], kind="test")
+
+
+def _stranger():
+    """An unrelated process: what the kernel may hand a finished job's pid to."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def _plant(tmp_path, job_id, pid, **identity):
+    record = jobs.Job(job_id, "test", pid, ["python", "-m", "core", "run"], time.time(), {},
+                      identity={**jobs.process_identity(pid), **identity})
+    jobs._write_job(tmp_path, record)
+
+
+@pytest.mark.parametrize("identity", [{"start": "1"}, {"start": None}], ids=["reused-pid", "record-without-identity"])
+def test_a_reused_pid_is_neither_running_nor_cancelled(tmp_path, identity):
+    stranger = _stranger()
+    try:
+        _plant(tmp_path, "old-job", stranger.pid, **identity)
+        assert jobs.status(tmp_path, "old-job").state != jobs.RUNNING
+        assert not jobs.cancel(tmp_path, "old-job")
+        assert stranger.poll() is None  # still alive: never signalled
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_job_of_another_host_is_foreign_and_not_signalled(tmp_path):
+    stranger = _stranger()
+    try:
+        _plant(tmp_path, "remote", stranger.pid, host="some-other-node")
+        status = jobs.status(tmp_path, "remote")
+        assert status.state == jobs.FOREIGN and "some-other-node" in status.message
+        with pytest.raises(jobs.JobError, match="cancel it there"):
+            jobs.cancel(tmp_path, "remote")
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_job_id_cannot_name_a_path(tmp_path):
+    with pytest.raises(jobs.JobError, match="plain file name"):
+        jobs.start(tmp_path, "../escape", [sys.executable, "-c", "pass"], kind="test")
+    assert jobs.read_job(tmp_path, "../../etc/passwd") is None
