@@ -20,7 +20,7 @@ system-deps:
 setup: $(STAMP) system-deps
 
 dashboard: setup
-	$(VENV)/bin/streamlit run dashboard/app.py --server.port $(PORT)
+	$(VENV)/bin/albench-dashboard --server.port $(PORT)
 
 test: setup
 	$(PY) -m pytest
