@@ -16,3 +16,14 @@ class DatasetError(ValueError):
 
 class MissingDataError(FileNotFoundError):
     """The dataset's files are absent and could not be downloaded."""
+
+
+def check_two_classes(labels, class_names, where: str):
+    """The sorted classes present in `labels`; DatasetError naming `where` when fewer than two."""
+    import numpy as np
+
+    present = np.unique(labels)
+    if present.size < 2:
+        found = f"only one class ({class_names[int(present[0])]!r})" if present.size else "no class"
+        raise DatasetError(f"{where} holds images of {found}; active learning needs at least 2 classes")
+    return present

@@ -26,7 +26,7 @@ __all__ = ["DatasetError", "MissingDataError", "data_dir_for", "download", "fetc
 
 
 def data_dir_for(name: str, data_dir: str | os.PathLike[str] | None) -> Path:
-    """`--data-dir` when given, otherwise `$ALBENCH_DATA_DIR/<name>` (default `data/<name>`)."""
+    """The data folder (`data_dir`) when given, otherwise `$ALBENCH_DATA_DIR/<name>` (default `data/<name>`)."""
     if data_dir is not None:
         return Path(data_dir).expanduser()
     return Path(os.environ.get("ALBENCH_DATA_DIR", DEFAULT_DATA_ROOT)).expanduser() / name
@@ -100,7 +100,7 @@ def missing_message(name: str, directory: Path, files: Iterable[str], source: st
     listed = ", ".join(files)
     return (
         f"{name}: expected files not found in {directory}: {listed}. Download them from {source} and put them "
-        f"in {directory} (or pass --data-dir DIR holding them); automatic download was not possible here"
+        f"in {directory} (or choose a data folder (data_dir) holding them); automatic download was not possible here"
     )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from core.datasets.base import DATASETS
+from core.datasets.base import DATASETS, check_two_classes
 from core.datasets.download import DatasetError, MissingDataError, data_dir_for, fetch_missing, verify_md5
 from core.datasets.images import check_image_size, resize_stack
 from core.types import Dataset
@@ -49,7 +50,8 @@ _IDX_DTYPES = {0x08: np.uint8}
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (big-endian header: 0, 0, dtype code, ndim, then ndim uint32 sizes) as uint8.
 
-    A truncated or padded file, or a type other than unsigned bytes, is a DatasetError.
+    A truncated or padded file, a header whose sizes do not fit the file, or a type other than
+    unsigned bytes, is a DatasetError.
     """
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
@@ -64,7 +66,7 @@ def read_idx(path: Path) -> np.ndarray:
     if ndim == 0 or len(raw) < header:
         raise DatasetError(f"{path}: IDX header is truncated")
     shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape))
+    expected = header + math.prod(shape)  # Python integers: a lying header cannot overflow to 0
     if len(raw) != expected:
         raise DatasetError(f"{path}: IDX header promises shape {shape} ({expected} bytes) but the file has {len(raw)} "
                            "bytes; it is truncated or corrupt")
@@ -90,13 +92,22 @@ def load_idx_dataset(name: str, data_dir: str | None, image_size: int | None) ->
         fetch_missing(name, directory, absent, info["mirrors"], info["source"])
     except MissingDataError as exc:
         raise MissingDataError(f"{exc} (the uncompressed files {', '.join(FILES)} are accepted too)") from None
-    x_train, y_train, x_test, y_test = (read_idx(_locate(directory, f, info["md5"])) for f in FILES)
+    paths = [_locate(directory, f, info["md5"]) for f in FILES]
+    x_train, y_train, x_test, y_test = (read_idx(path) for path in paths)
     for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "t10k")):
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise DatasetError(f"{directory}: {split} images {x.shape} and labels {y.shape} do not match")
+    for x, path in ((x_train, paths[0]), (x_test, paths[2])):
+        if x.size == 0:
+            raise DatasetError(f"{path}: holds no images (IDX shape {x.shape}); the file is corrupt or not {name} data")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise DatasetError(f"{name}: the train images are {x_train.shape[1]}x{x_train.shape[2]} ({paths[0].name}) but "
+                           f"the test images are {x_test.shape[1]}x{x_test.shape[2]} ({paths[2].name}) in {directory}; "
+                           "both splits must have one image size")
     labels = np.concatenate([y_train, y_test]).astype(np.int64)
     if labels.max() >= len(info["classes"]):
         raise DatasetError(f"{directory}: labels outside 0..{len(info['classes']) - 1}")
+    check_two_classes(labels, info["classes"], f"{name}: {directory}")
     is_test = np.zeros(len(labels), dtype=bool)
     is_test[len(y_train):] = True
     images = np.concatenate([x_train, x_test])[..., None]

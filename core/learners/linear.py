@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from core.learners.base import LEARNERS, check_number, full_proba, one_class_proba
@@ -20,6 +22,7 @@ class LogisticLearner:
         check_number("max_iter", max_iter, low=1, integer=True)
         self.info, self.seed, self.C, self.max_iter = info, seed, float(C), int(max_iter)
         self.transduction_proba_ = None
+        self.converged_ = True  # False once a fit of this run stopped at max_iter: warned about once, not per round
 
     def params(self) -> dict:
         return {"C": self.C, "max_iter": self.max_iter}
@@ -39,8 +42,27 @@ class LogisticLearner:
             self.model_ = None
         else:
             self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
-            self.model_.fit(self.scaler_.transform(F), y)
+            self._fit_quietly(self.scaler_.transform(F), y)
         return self
+
+    def _fit_quietly(self, F: np.ndarray, y: np.ndarray) -> None:
+        """Fit; scikit-learn's 8-line ConvergenceWarning becomes one line per learner (per run), other warnings pass."""
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            self.model_.fit(F, y)
+        converged = True
+        for w in caught:
+            if issubclass(w.category, ConvergenceWarning):
+                converged = False
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+        if not converged and self.converged_:
+            self.converged_ = False
+            # One text per setting: the command line prints each distinct warning once per invocation.
+            warnings.warn(f"logistic: lbfgs did not converge within max_iter={self.max_iter} iterations; results may "
+                          f"be less accurate; raise it with the learner parameter max_iter={4 * self.max_iter}", ConvergenceWarning, stacklevel=3)
 
     def predict_proba(self, X):
         if self.model_ is None:

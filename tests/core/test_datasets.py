@@ -8,7 +8,9 @@ import os
 import pickle
 import subprocess
 import sys
+import struct
 import tarfile
+import warnings
 import zlib
 
 import numpy as np
@@ -190,6 +192,46 @@ def test_idx_truncated_files_are_clear_errors(tmp_path, monkeypatch):
         load_dataset("mnist", data_dir=str(gz))
 
 
+def _write_idx_files(root, arrays: dict[str, bytes]) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, raw in arrays.items():
+        (root / name).write_bytes(raw)
+
+
+def _idx_header(*shape: int) -> bytes:
+    return bytes([0, 0, 0x08, len(shape)]) + np.asarray(shape, dtype=">u4").tobytes()
+
+
+@pytest.mark.parametrize("case, message", [
+    # 2**22 * 2**21 * 2**21 = 2**64: the byte count wraps to 0 in int64 and an empty file "matched" the header
+    ("overflow", r"train-images-idx3-ubyte: IDX header promises shape \(4194304, 2097152, 2097152\) "
+                 r"\(18446744073709551632 bytes\) but the file has 16 bytes"),
+    ("more_items", r"t10k-labels-idx1-ubyte: IDX header promises shape \(100,\).*truncated"),
+    ("all_empty", r"train-images-idx3-ubyte: holds no images \(IDX shape \(0, 28, 28\)\)"),
+    ("mixed_sizes", r"mnist: the train images are 28x28 \(train-images-idx3-ubyte\) but the test images are 20x20 "
+                    r"\(t10k-images-idx3-ubyte\)"),
+    ("one_class", r"mnist: .* holds images of only one class \('3'\); active learning needs at least 2 classes"),
+], ids=["overflow", "more_items", "all_empty", "mixed_sizes", "one_class"])
+def test_idx_headers_that_lie_are_dataset_errors_naming_the_file(tmp_path, case, message):
+    arrays = _write_idx_set(tmp_path, gz=False)
+    if case == "overflow":
+        _write_idx_files(tmp_path, {"train-images-idx3-ubyte": _idx_header(1 << 22, 1 << 21, 1 << 21)})
+    elif case == "more_items":
+        _write_idx_files(tmp_path, {"t10k-labels-idx1-ubyte": _idx_header(100) + bytes(4)})
+    elif case == "all_empty":
+        empty = {"train-images-idx3-ubyte": np.zeros((0, 28, 28)), "train-labels-idx1-ubyte": np.zeros(0),
+                 "t10k-images-idx3-ubyte": np.zeros((0, 28, 28)), "t10k-labels-idx1-ubyte": np.zeros(0)}
+        _write_idx_files(tmp_path, {name: _idx(a) for name, a in empty.items()})
+    elif case == "mixed_sizes":
+        _write_idx_files(tmp_path, {"t10k-images-idx3-ubyte": _idx(np.zeros((4, 20, 20)))})
+    elif case == "one_class":
+        _write_idx_files(tmp_path, {"train-labels-idx1-ubyte": _idx(np.full(6, 3)),
+                                    "t10k-labels-idx1-ubyte": _idx(np.full(4, 3))})
+    assert len(arrays) == 4
+    with pytest.raises(DatasetError, match=message):
+        load_dataset("mnist", data_dir=str(tmp_path))
+
+
 def test_fashion_mnist_offline_names_files_and_directory(tmp_path):
     with pytest.raises(MissingDataError, match=rf"t10k-labels-idx1-ubyte.gz.*put them in {tmp_path}"):
         load_dataset("fashion_mnist", data_dir=str(tmp_path))
@@ -334,3 +376,86 @@ def test_folder_runs_through_the_engine(tmp_path):
                        initial=6, batch=3, rounds=3, test_size=0.25)
     comparison = run_comparison(config)
     assert comparison.frame()["test_accuracy"].notna().all()
+
+
+def _warnings_of(load):
+    """(the loader's result, every warning message it raised), with nothing filtered out."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = load()
+    return result, caught
+
+
+def test_hidden_class_folders_are_skipped_and_named(tmp_path):
+    root = _folder(tmp_path / "photos", classes=("apple", "banana"), n=3)
+    _photo(root / ".ipynb_checkpoints" / "img0.png", (0, 0, 0))
+    with pytest.warns(UserWarning, match=r"skipped hidden folder\(s\) \['.ipynb_checkpoints'\] \(a name starting"):
+        data = load_dataset("folder", data_dir=str(root), image_size=8)
+    assert data.class_names == ("apple", "banana") and len(data.labels) == 6
+
+
+def test_symlink_loops_are_skipped_and_counted(tmp_path):
+    root = _folder(tmp_path / "photos", classes=("apple", "banana"), n=3)
+    os.symlink("loop", root / "loop")  # a class folder that points at itself
+    os.symlink("img9.png", root / "apple" / "img9.png")  # an image that points at itself
+    os.symlink("nowhere.png", root / "banana" / "gone.png")  # a link to nothing
+    data, caught = _warnings_of(lambda: load_dataset("folder", data_dir=str(root), image_size=8))
+    messages = "\n".join(str(w.message) for w in caught)
+    assert "skipped 1 folder(s) that could not be listed (a symlink loop, a broken link or no permission; " \
+           "e.g. ['loop'])" in messages
+    assert "skipped 2 unreadable image file(s) (e.g. ['apple/img9.png', 'banana/gone.png'])" in messages
+    assert data.class_names == ("apple", "banana") and len(data.labels) == 6
+
+
+def _blank_png(path, width, height) -> None:
+    """A 1-bit PNG of `width` x `height` black pixels: tiny on disk however large it claims to be."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = zlib.compress(bytes(height * (1 + (width + 7) // 8)), 9)  # filter byte 0, then the packed bits
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+def test_a_huge_image_is_counted_not_decoded(tmp_path):
+    root = _folder(tmp_path / "photos", classes=("apple", "banana"), n=3)
+    _blank_png(root / "apple" / "huge.png", 12_000, 12_000)  # 144 megapixels: 0.6 GB as RGB, 18 KB on disk
+    assert (root / "apple" / "huge.png").stat().st_size < 100_000
+    data, caught = _warnings_of(lambda: load_dataset("folder", data_dir=str(root), image_size=8))
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+    assert any("skipped 1 image(s) larger than 134,217,728 pixels (e.g. ['apple/huge.png'])" in str(w.message)
+               for w in caught)
+    assert len(data.labels) == 6 and data.source["skipped"] == 1
+
+
+def test_an_image_over_twice_pillows_limit_is_counted_too(tmp_path):
+    root = _folder(tmp_path / "photos", classes=("apple", "banana"), n=3)
+    _blank_png(root / "banana" / "bomb.png", 20_000, 10_000)  # Pillow refuses it on opening (DecompressionBombError)
+    with pytest.warns(UserWarning, match=r"skipped 1 image\(s\) larger than .*bomb.png"):
+        assert len(load_dataset("folder", data_dir=str(root), image_size=8).labels) == 6
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_under_the_pixel_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(folder_mod, "MAX_DECODE_PIXELS", 10_000)
+    root = _folder(tmp_path / "photos", classes=("apple", "banana"), n=2, exts=(".png",))
+    _photo(root / "apple" / "big.jpg", (200, 30, 30), size=(400, 400))  # JPEG draft: 50 x 50 = 2,500 pixels
+    _photo(root / "banana" / "big.png", (220, 220, 40), size=(400, 400))  # PNG: 160,000 pixels, no reduced decode
+    with pytest.warns(UserWarning, match=r"skipped 1 image\(s\) larger than 10,000 pixels \(e.g. \['banana/big"):
+        data = load_dataset("folder", data_dir=str(root), image_size=32)
+    assert np.bincount(data.labels).tolist() == [3, 2]
+
+
+def test_decoding_holds_at_most_the_memory_budget_in_flight(tmp_path, monkeypatch):
+    root = _folder(tmp_path / "photos", n=4)  # 20 x 14 RGB: 1,120 bytes each as Pillow holds them
+    budgets = []
+
+    class Recording(folder_mod.DecodeBudget):
+        def __init__(self, limit):
+            super().__init__(limit)
+            budgets.append(self)
+
+    monkeypatch.setattr(folder_mod, "DecodeBudget", Recording)
+    monkeypatch.setattr(folder_mod, "DECODE_MEMORY_BUDGET", 2_000)  # room for one image at a time
+    data = load_dataset("folder", data_dir=str(root), image_size=8)
+    assert len(data.labels) == 12
+    assert budgets[0].peak == 20 * 14 * 4 and budgets[0].in_use == 0
