@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import time
@@ -59,7 +58,8 @@ def _learner_param(text: str) -> tuple[str, Any]:
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options that define a comparison (shared by `run` and later `sweep`)."""
-    from core.config import MODES, STREAM_POLICIES
+    from core.config import (IMAGE_SIZE_RANGE, MAX_CLUSTERS, MAX_REPEATS, MAX_ROUNDS, MAX_SAMPLES, MAX_SEED, MODES,
+                             STREAM_POLICIES)
     from core.datasets import DATASETS
     from core.learners import LEARNERS
     from core.strategies import MEASURE_NAMES, STRATEGIES
@@ -67,33 +67,41 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
     d.add_argument("--dataset", default="digits", help=f"one of {DATASETS.names()} (default: digits)")
     d.add_argument("--data-dir", help="directory holding the dataset files or the class folders")
-    d.add_argument("--image-size", type=int, help="resize images to this square size (image datasets)")
-    d.add_argument("--subset", type=int, help="keep only the first N samples of the shuffled pool")
+    d.add_argument("--image-size", type=int,
+                   help=f"resize images to this square size, {IMAGE_SIZE_RANGE[0]}..{IMAGE_SIZE_RANGE[1]} (image datasets)")
+    d.add_argument("--subset", type=int, help=f"keep only the first N samples of the shuffled pool (initial..{MAX_SAMPLES})")
     d.add_argument("--test-size", type=float, default=0.25,
                    help="held-out stratified test fraction in [0, 1) (default 0.25); 0 = report only the "
                         "transductive accuracy on the still-unlabelled pool")
     m = p.add_argument_group("model")
     m.add_argument("--learner", default="logistic", help=f"one of {LEARNERS.names()} (default: logistic)")
     m.add_argument("--learner-param", action="append", type=_learner_param, default=[], metavar="NAME=VALUE",
-                   help="a learner setting, repeatable (e.g. gamma=0.25, kernel=knn, C=0.5)")
+                   help="a learner setting, repeatable (e.g. gamma=0.25, kernel=knn, C=0.5); each is checked against "
+                        "its range, and the cnn's sizes against a memory estimate")
     s = p.add_argument_group("strategies")
     s.add_argument("--strategies", default="random,entropy,hybrid",
                    help=f"comma-separated, from {STRATEGIES.names()} (default: random,entropy,hybrid)")
     s.add_argument("--mode", default="pool", help=f"one of {list(MODES)}: choose batches from the pool, or decide "
                                                   "per arriving sample (default: pool)")
     s.add_argument("--alpha", type=float, default=0.5, help="hybrid: fraction of the batch chosen by uncertainty, in (0, 1] (default 0.5)")
-    s.add_argument("--clusters", type=int, default=5, help="hybrid: K-means clusters, 1..round(alpha*batch) (default 5)")
+    s.add_argument("--clusters", type=int, default=5,
+                   help=f"hybrid: K-means clusters, 1..round(alpha*batch), at most {MAX_CLUSTERS} (default 5)")
     s.add_argument("--measure", default="entropy", help=f"hybrid's uncertainty measure, one of {sorted(MEASURE_NAMES)} (default: entropy)")
     s.add_argument("--stream-policy", default="budget",
                    help=f"stream mode: one of {list(STREAM_POLICIES)} (budget-aware quantile, or fixed threshold; default: budget)")
     s.add_argument("--threshold", type=float, default=0.5, help="stream mode, threshold policy: normalised uncertainty in [0, 1] (default 0.5)")
     b = p.add_argument_group("budget")
-    b.add_argument("--initial", type=int, default=20, help="initial labelled samples, the same for every strategy; at least the number of classes (default 20)")
-    b.add_argument("--batch", type=int, default=10, help="labels bought per round (default 10)")
+    b.add_argument("--initial", type=int, default=20,
+                   help=f"initial labelled samples, the same for every strategy; at least the number of classes, "
+                        f"at most {MAX_SAMPLES} (default 20)")
+    b.add_argument("--batch", type=int, default=10, help=f"labels bought per round, 1..{MAX_SAMPLES} (default 10)")
     b.add_argument("--rounds", type=int, default=10,
-                   help="rounds (evaluations); budget = initial + batch*(rounds-1) labels (default 10)")
-    b.add_argument("--repeats", type=int, default=1, help="repeat each strategy with seeds seed..seed+repeats-1 (default 1)")
-    b.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+                   help=f"rounds (evaluations), 1..{MAX_ROUNDS}; budget = initial + batch*(rounds-1) labels, at most the "
+                        "pool (default 10)")
+    b.add_argument("--repeats", type=int, default=1,
+                   help=f"repeat each strategy with seeds seed..seed+repeats-1, 1..{MAX_REPEATS} (default 1)")
+    b.add_argument("--seed", type=int, default=0,
+                   help=f"base seed; seed+repeats-1 must be at most {MAX_SEED} (32-bit seeds) (default 0)")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -124,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--target", type=float, default=0.9, help="accuracy target in (0, 1] for 'labels to reach' (default 0.9)")
     o.add_argument("--quiet", action="store_true", help="no per-round progress")
     add_sweep_parser(sub)
+    from core.report import add_report_parser
+
+    add_report_parser(sub)
     # `python -m core --help` documents every option: each command's own help follows the list of commands.
     parser.epilog = "\n".join(f"{'=' * 30} python -m core {name} {'=' * 30}\n{command.format_help()}"
                                for name, command in sub.choices.items())
@@ -160,7 +171,8 @@ def add_sweep_parser(sub) -> None:
     e = sweep.add_argument_group("execution")
     e.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local: joblib processes on this machine (default); ray: tasks on a Ray cluster")
-    e.add_argument("--jobs", type=int, help="local executor: worker processes (default: number of cores)")
+    e.add_argument("--jobs", type=int,
+                   help="local executor: worker processes, at most 4 per core (default: number of cores)")
     e.add_argument("--ray-address", default="auto",
                    help="ray executor: 'auto' (a cluster started with `ray start`) or ray://HOST:PORT; the cache "
                         "directory must be shared by every node")
@@ -209,26 +221,82 @@ def _print_summary(summary, metric: str) -> None:
         print(f"{r.strategy:<17} {final:>22} {area:>22} {reach:>17} {gain:>28} {fmt(r.gain_p_value, '.3f'):>7}")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from core.cache import Cache, check_writable_dir
+def _check_paths(args: argparse.Namespace) -> None:
+    """An empty --out or --cache-dir would silently mean the current directory."""
     from core.config import ConfigError
-    from core.metrics import curve_table, default_metric, summary_table
-    from core.runner import Cancelled, prepare, run_comparison
 
+    for option, value in (("--out", args.out), ("--cache-dir", getattr(args, "cache_dir", None))):
+        if value is not None and not value.strip():
+            raise ConfigError(f"{option} must be a directory path; got {value!r} (use . for the current directory)")
+    grid = getattr(args, "grid", None)
+    if grid is not None and not grid.strip():
+        raise ConfigError(f"--grid must be a grid file path (TOML or JSON); got {grid!r}")
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """Remove the directories this run created (deepest first) while they are still empty."""
+    for directory in directories:
+        try:
+            directory.rmdir()
+        except OSError:  # not empty (someone else wrote there) or already gone
+            return
+
+
+def _early_stops(config, comparison) -> list[str]:
+    """One warning per strategy whose runs ended before the rounds asked for, with the reason."""
+    lines = []
+    for strategy in config.strategies:
+        short = [(repeat, results) for (s, repeat), results in sorted(comparison.runs.items())
+                 if s == strategy and 0 < len(results) < config.rounds]
+        if not short:
+            continue
+        listed = ", ".join(f"seed {config.seed + repeat} after {len(results)} of {config.rounds} rounds "
+                           f"({results[-1].n_labeled} of {config.budget} labels)" for repeat, results in short[:3])
+        more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+        if config.mode != "stream":
+            why = "the pool had no unlabelled sample left"
+        elif strategy == "random":
+            why = ("the stream ran out of arrivals before the budget was spent (random labels each arrival with "
+                   "probability budget / stream length); raise --subset or lower --batch or --rounds")
+        elif config.stream_policy == "threshold":
+            why = (f"the stream ran out of arrivals: too few reached --threshold {config.threshold:g} "
+                   "(normalised uncertainty); lower --threshold, or use --stream-policy budget")
+        else:
+            why = "the stream ran out of arrivals before the budget was spent"
+        lines.append(f"warning: {strategy} stopped early in {len(short)} of {config.repeats} "
+                     f"run{'s' * (config.repeats != 1)}: {listed}{more}; {why}")
+    return lines
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from core.cache import Cache, CacheError, check_writable_dir
+    from core.config import ConfigError
+    from core.learners import LearnerError
+    from core.metrics import curve_table, default_metric, summary_table
+    from core.runner import Cancelled, comparison_complete, prepare, run_comparison
+
+    prog = "python -m core run"
     try:
         config = config_from_args(args)
         if not 0.0 < args.target <= 1.0:
             raise ConfigError(f"target must be an accuracy in (0, 1]; got {args.target!r}")
+        _check_paths(args)
         dataset = prepare(config)
         out = Path(args.out)
         cache = None if args.no_cache else Cache(args.cache_dir)
         check_writable_dir(out, "--out", create=False)  # both checked before either is created
         if cache is not None:
-            check_writable_dir(cache.root, "cache directory", create=False)
-            cache.check_writable()
+            try:
+                check_writable_dir(cache.root, "cache directory", create=False)
+                cache.check_writable()
+            except (PermissionError, CacheError):
+                if not comparison_complete(config, cache, dataset):
+                    raise
+                # a finished comparison reads from a read-only cache (a shared results disk)
+        created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first: removed again on a failed run
         check_writable_dir(out, "--out")
-    except (ConfigError, PermissionError, FileNotFoundError) as exc:
-        print(f"python -m core run: error: {exc}", file=sys.stderr)
+    except (ConfigError, CacheError, OSError) as exc:  # OSError: unreadable data, a path too long, ...
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
     specs = config.specs()
@@ -243,6 +311,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     except Cancelled as exc:
         print(f"cancelled: {exc}; completed rounds are cached, rerun to resume", file=sys.stderr)
         return EXIT_CANCELLED
+    except LearnerError as exc:  # a setting the data turned out to rule out (found while fitting)
+        _remove_empty(created)
+        print(f"{prog}: error: learner_params: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CacheError, OSError) as exc:  # a full disk, a cache made read-only mid-run, a broken cache layout
+        print(f"{prog}: error: {_io_message(exc)}; completed rounds are cached, rerun to resume", file=sys.stderr)
+        return EXIT_USAGE
+    for line in _early_stops(config, comparison):
+        print(line, file=sys.stderr)
     if cache is not None:
         for spec in specs:
             for problem in cache.run(spec.key(dataset.fingerprint)).problems:
@@ -250,10 +327,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     rounds = comparison.frame()
     metric = default_metric(rounds)
     summary = summary_table(rounds, metric, target=args.target)
-    rounds.to_csv(out / "rounds.csv", index=False)
-    summary.to_csv(out / "summary.csv", index=False)
-    title = f"{config.dataset} / {config.learner}: {metric.replace('_', ' ')} vs labels (mean, 95% CI over {config.repeats} repeat{'s' * (config.repeats != 1)})"
-    _write_curves(out / "curves.html", curve_table(rounds, metric), metric, title)
+    curves = curve_table(rounds, metric)
+    try:
+        rounds.to_csv(out / "rounds.csv", index=False)
+        summary.to_csv(out / "summary.csv", index=False)
+        _write_curves(out / "curves.html", curves, metric, config, cache)
+    except OSError as exc:
+        print(f"{prog}: error: {_io_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     _print_summary(summary, metric)
     print(f"\nwrote {out / 'rounds.csv'}, {out / 'summary.csv'}, {out / 'curves.html'} in {time.perf_counter() - t0:.1f}s",
           file=sys.stderr)
@@ -263,26 +344,53 @@ def cmd_run(args: argparse.Namespace) -> int:
 _CURVES_STAMP = "<!-- albench learning curves {} -->\n"
 
 
-def _write_curves(path: Path, curves, metric: str, title: str) -> None:
+def _io_message(exc: OSError | Exception) -> str:
+    """One line for a failed read or write: what failed, and where."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"cannot write the results ({exc.strerror}{where})"
+    return str(exc)
+
+
+def _write_curves(path: Path, curves, metric: str, config, cache) -> None:
     """Write the learning-curve chart unless `path` already holds this very chart.
 
-    The file starts with a hash of what it draws; a rerun of a cached comparison then skips
-    plotly altogether (importing it and building the figure took most of a cached run).
+    The file starts with a hash of what it draws. A rerun of a cached comparison then skips
+    plotly altogether (importing it and building the figure took most of a cached run): into
+    the same --out the file is left alone; into a new one it is copied from the cache's copy
+    of the same chart (`<cache>/figures/curves-<hash>.html`).
     """
+    import shutil
+
     from core.cache import atomic_write_bytes
     from core.config import stable_hash
 
-    stamp = _CURVES_STAMP.format(stable_hash({"curves": curves.to_dict("list"), "metric": metric, "title": title}))
+    repeats = {str(k): int(v) for k, v in curves.groupby("strategy")["n_repeats"].max().items()}
+    digest = stable_hash({"curves": curves.to_dict("list"), "metric": metric, "config": config.to_dict(),
+                          "repeats": repeats})
+    stamp = _CURVES_STAMP.format(digest)
     try:
         with open(path, encoding="utf-8") as f:
             if f.readline() == stamp:
                 return
-    except (FileNotFoundError, UnicodeDecodeError):
+    except (FileNotFoundError, UnicodeDecodeError, IsADirectoryError):
         pass
-    from core.figures import learning_curves
+    stored = cache.root / "figures" / f"curves-{digest}.html" if cache is not None else None
+    if stored is not None and stored.is_file():
+        tmp = path.with_name(f".tmp-{path.name}")
+        shutil.copyfile(stored, tmp)
+        tmp.replace(path)
+        return
+    from core import figures
 
-    html = learning_curves(curves, metric, title=title).to_html(include_plotlyjs=True)
-    atomic_write_bytes(path, (stamp + html).encode("utf-8"))
+    html = (stamp + figures.learning_curves(curves, metric, subtitle=figures.settings_line(config, repeats))
+            .to_html(include_plotlyjs=True)).encode("utf-8")
+    atomic_write_bytes(path, html)
+    if stored is not None:
+        try:
+            atomic_write_bytes(stored, html)
+        except OSError:  # a read-only cache: the chart is written, only not kept for next time
+            pass
 
 
 def _fixed_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -322,7 +430,7 @@ def _print_table(title: str, frame, columns: list[str]) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from core.cache import Cache, check_writable_dir
+    from core.cache import Cache, CacheError, check_writable_dir
     from core.config import ConfigError
     from core.figures import sweep_heatmap
     from core.runner import Cancelled
@@ -330,9 +438,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     prog = "python -m core sweep"
     try:
-        if not args.grid and not args.vary:
+        if args.grid is None and not args.vary:
             raise ConfigError("give a grid: --grid FILE and/or --vary NAME=V1,V2,...")
-        obj = read_grid_file(args.grid) if args.grid else {}
+        _check_paths(args)
+        obj = read_grid_file(args.grid) if args.grid is not None else {}
         if args.heatmap:
             obj = {**obj, "heatmap": dict(zip("xy", [a.strip() for a in args.heatmap.split(",")]))}
         sweep = parse_grid(obj, base=_fixed_options(args), vary=_vary(args.vary),
@@ -344,7 +453,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         out = Path(args.out)
         if not args.dry_run:
             check_writable_dir(out, "--out")
-    except (ConfigError, ValueError, PermissionError, FileNotFoundError) as exc:
+    except (ConfigError, ValueError, CacheError, OSError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -386,7 +495,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     axes = sweep.heatmap_axes()
     written = [out / "runs.csv", out / "best.csv"]
     if axes is not None and len(result.runs):
-        sweep_heatmap(result.runs, axes[0], axes[1], metric=result.metric,
+        sweep_heatmap(result.runs, axes[0], axes[1], metric=result.metric, skipped=[p for p, _ in sweep.skipped],
                       title=f"{sweep.name or 'sweep'}: AULC of {result.metric.replace('_', ' ')}") \
             .write_html(out / "heatmap.html", include_plotlyjs=True)
         written.append(out / "heatmap.html")
@@ -406,6 +515,18 @@ def _plain_warning(message, category, filename, lineno, line=None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
+    from core.report import cmd_report
+
     args = build_parser().parse_args(argv)
-    warnings.formatwarning = _plain_warning
-    return {"run": cmd_run, "sweep": cmd_sweep}[args.command](args)
+    shown: set[str] = set()
+
+    def show_once(message, category, filename, lineno, file=None, line=None) -> None:
+        # One line per distinct warning per invocation: a learner warns once per run, and a
+        # comparison has strategies x repeats runs.
+        text = _plain_warning(message, category, filename, lineno)
+        if text not in shown:
+            shown.add(text)
+            sys.stderr.write(text)
+
+    warnings.showwarning = show_once
+    return {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report}[args.command](args)

@@ -219,6 +219,8 @@ def build_sweep(
         if len(set(seen)) != len(seen):
             raise GridError(f"[grid] {option} lists a value more than once: {values!r}")
     axes = tuple(heatmap.values()) if isinstance(heatmap, dict) else tuple(heatmap or ())
+    if not all(isinstance(axis, str) for axis in axes):
+        raise GridError(f"heatmap axes must be grid option names; got {list(axes)}")
     if isinstance(heatmap, dict) and sorted(heatmap) not in (["x"], ["x", "y"]):
         raise GridError(f"[heatmap] takes x and y (grid option names); got {sorted(heatmap)}")
     for axis in axes:
@@ -253,12 +255,18 @@ def build_sweep(
 def parse_grid(obj: dict[str, Any], *, base: dict[str, Any] | None = None, vary: dict[str, list[Any]] | None = None,
                skip_invalid: bool | None = None) -> Sweep:
     """A grid file's content -> Sweep. `base` (command-line options) and `vary` add to the file."""
+    if not isinstance(obj, dict):
+        raise GridError(f"grid file: expected a table with keys {list(FILE_KEYS)}; got {obj!r}")
     unknown = sorted(set(obj) - set(FILE_KEYS))
     if unknown:
         raise GridError(f"grid file: unknown key(s) {unknown}; valid top-level keys: {list(FILE_KEYS)}")
     for section in ("base", "grid", "heatmap"):
         if section in obj and not isinstance(obj[section], dict):
             raise GridError(f"grid file: [{section}] must be a table; got {obj[section]!r}")
+    if not isinstance(obj.get("skip_invalid", False), bool):
+        raise GridError(f"grid file: skip_invalid must be true or false; got {obj['skip_invalid']!r}")
+    if not isinstance(obj.get("name", ""), str):
+        raise GridError(f"grid file: name must be a string; got {obj['name']!r}")
     file_base = _flatten(obj.get("base", {}), "base")
     cli_base = _flatten(base or {}, "base")
     clash = sorted(set(file_base) & set(cli_base))
@@ -273,15 +281,27 @@ def parse_grid(obj: dict[str, Any], *, base: dict[str, Any] | None = None, vary:
 def read_grid_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """TOML (or JSON for *.json) -> dict. Raises GridError with the file and the parse error."""
     path = Path(path)
+    kind = "JSON" if path.suffix == ".json" else "TOML"
     try:
         if path.suffix == ".json":
-            return json.loads(path.read_text())
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+            obj = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            with open(path, "rb") as f:
+                obj = tomllib.load(f)
     except FileNotFoundError:
         raise GridError(f"grid file {str(path)!r} does not exist") from None
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GridError(f"grid file {str(path)!r} is not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {exc}") from None
+    except IsADirectoryError:
+        raise GridError(f"grid file {str(path)!r} is a directory; give a {kind} file") from None
+    except PermissionError:
+        raise GridError(f"grid file {str(path)!r} is not readable (permission denied)") from None
+    except OSError as exc:
+        raise GridError(f"grid file {str(path)!r} cannot be read ({exc.strerror or exc})") from None
+    except (ValueError, RecursionError) as exc:  # TOML, JSON and UTF-8 decoding errors are ValueErrors
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__  # RecursionError: absurd nesting
+        raise GridError(f"grid file {str(path)!r} is not valid {kind}: {reason}") from None
+    if not isinstance(obj, dict):
+        raise GridError(f"grid file {str(path)!r}: expected a table with keys {list(FILE_KEYS)}; got {type(obj).__name__}")
+    return obj
 
 
 def load_grid(path: str | os.PathLike[str], **kwargs: Any) -> Sweep:
@@ -417,6 +437,11 @@ class Executor(Protocol):
         """Run every task; closing the iterator cancels what has not finished."""
 
 
+def max_jobs() -> int:
+    """More local worker processes than this only compete for the cores (and each holds a dataset copy)."""
+    return 4 * (os.cpu_count() or 1)
+
+
 class LocalExecutor:
     """joblib/loky processes on this machine (in-process when jobs == 1)."""
 
@@ -424,8 +449,8 @@ class LocalExecutor:
 
     def __init__(self, jobs: int | None = None) -> None:
         cores = os.cpu_count() or 1
-        if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
-            raise ValueError(f"jobs must be an integer >= 1; got {jobs!r}")
+        if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or not 1 <= jobs <= max_jobs()):
+            raise ValueError(f"jobs must be an integer >= 1 (at most {max_jobs()}: 4 per core); got {jobs!r}")
         self.jobs = jobs or cores
         # Each worker gets its share of the cores for BLAS / OpenMP (set before it starts, so
         # torch and numpy see it too); N workers x default threads would oversubscribe.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from core.learners.base import LEARNERS
+from core.learners.base import LEARNERS, LearnerError
 from core.types import DataInfo
 
 # Lazy: naming or validating a learner imports no scikit-learn or torch.
@@ -13,7 +13,7 @@ LEARNERS.register_lazy("logistic", "core.learners.linear:LogisticLearner")
 LEARNERS.register_lazy("label_spreading", "core.learners.label_spreading:LabelSpreadingLearner")
 LEARNERS.register_lazy("cnn", "core.learners.cnn:CNNLearner")
 
-__all__ = ["LEARNERS", "make_learner", "learner_param_names"]
+__all__ = ["LEARNERS", "LearnerError", "make_learner", "learner_param_names", "check_pool_size"]
 
 
 def learner_param_names(name: str) -> list[str]:
@@ -29,3 +29,14 @@ def make_learner(name: str, info: DataInfo, seed: int = 0, **params: Any):
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown} for learner {name!r}; valid: {valid}")
     return cls(info, seed=seed, **params)
+
+
+def check_pool_size(name: str, n_pool: int, **params: Any) -> None:
+    """Raise ValueError when a setting of learner `name` cannot work on a pool of `n_pool` samples.
+
+    A learner declares such limits as a `check_pool_size(n_pool, **params)` static method; the
+    settings' own values are checked when it is built, so this sees them unchecked.
+    """
+    check = getattr(LEARNERS[name], "check_pool_size", None)
+    if check is not None:
+        check(n_pool, **params)

@@ -12,11 +12,12 @@ from the cache continues exactly as an uninterrupted one would (on CPU).
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 
 import numpy as np
 
-from core.learners.base import LEARNERS, check_number
+from core.learners.base import LEARNERS, check_choice, check_number, is_real
 from core.types import DataInfo
 
 TRAINING_MODES = ("finetune", "retrain")
@@ -25,12 +26,74 @@ DEVICES = ("auto", "cpu", "cuda")
 PARAM_NAMES = ("channels", "hidden", "dropout", "epochs", "min_steps", "batch_size", "lr", "weight_decay", "training",
                "augment", "mc_samples", "eval_batch_size", "device_name", "threads")
 
+# Caps on the size-like settings, checked before torch is imported or anything is allocated
+# (channels=1000000,1,1 once asked torch for 36 TB, threads=100000 exhausted memory).
+MAX_CHANNELS = 4096  # per block
+MAX_HIDDEN = 65_536
+MAX_EPOCHS = 10_000
+MAX_MIN_STEPS = 1_000_000
+MAX_BATCH_SIZE = 65_536  # batch_size and eval_batch_size
+MAX_MC_SAMPLES = 1_000
+MAX_LR = 10.0
+MAX_WEIGHT_DECAY = 10.0
+MAX_MEMORY_BYTES = 32 * 2**30  # estimated peak memory of one network (`estimate_bytes`); see `memory_limit`
+
+def memory_limit() -> int:
+    """The most one network may need: 32 GiB, or half this machine's memory when it has less than 64 GiB."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows) or no such name
+        return MAX_MEMORY_BYTES
+    return min(MAX_MEMORY_BYTES, physical // 2)
+
+
+def max_threads() -> int:
+    """Torch threads beyond 4 per core only spin against each other (256 at most: each has its own buffers)."""
+    return min(256, 4 * (os.cpu_count() or 1))
+
+
+_CHANNELS_RULE = f"three positive integers (at most {MAX_CHANNELS} each), one per block (e.g. 32,64,128)"
+
 
 def _parse_channels(channels) -> tuple[int, int, int]:
-    values = [int(c) for c in channels.split(",")] if isinstance(channels, str) else [int(c) for c in channels]
-    if len(values) != 3 or min(values) < 1:
-        raise ValueError(f"channels must be three positive integers, one per block (e.g. 32,64,128); got {channels!r}")
+    """"32,64,128" or [32, 64, 128] -> (32, 64, 128); anything else is a ValueError naming the rule."""
+    parts = channels.split(",") if isinstance(channels, str) else channels
+    values: list[int] = []
+    if isinstance(parts, (list, tuple)):
+        for part in parts:
+            if isinstance(part, str) and part.strip().isdigit() and len(part.strip()) <= 9:
+                values.append(int(part.strip()))
+            elif isinstance(part, int) and not isinstance(part, bool):
+                values.append(part)
+            else:
+                values = []
+                break
+    if len(values) != 3 or not all(1 <= v <= MAX_CHANNELS for v in values):
+        raise ValueError(f"channels must be {_CHANNELS_RULE}; got {channels!r}")
     return tuple(values)  # type: ignore[return-value]
+
+
+def estimate_bytes(image_shape: tuple[int, ...], n_classes: int, channels: tuple[int, int, int], hidden: int,
+                   batch_size: int, eval_batch_size: int) -> int:
+    """Rough float32 memory of the network at its peak, in bytes.
+
+    Training: weights, their initial copy (for training=retrain), gradients and two Adam moments,
+    plus every activation of one batch and its gradient. Inference (no autograd): weights and
+    their copy, plus the input and the two largest activations alive at once, for one eval batch.
+    """
+    h, w, c_in = image_shape
+    params, inputs = 0, c_in * h * w
+    activations, largest = inputs, 0
+    for c in channels:
+        params += (c_in * 9 + 1) * c + (c * 9 + 1) * c
+        activations += 2 * c * h * w + c * (h // 2) * (w // 2)  # two convolutions, then the pooling
+        largest = max(largest, c * h * w)
+        c_in, h, w = c, h // 2, w // 2
+    params += (c_in * h * w + 1) * hidden + (hidden + 1) * n_classes
+    activations += 2 * hidden + n_classes
+    train = 4 * (5 * params + 2 * batch_size * activations)
+    infer = 4 * (2 * params + eval_batch_size * (inputs + 2 * max(largest, hidden)))
+    return max(train, infer)
 
 
 @LEARNERS.register("cnn")
@@ -61,28 +124,36 @@ class CNNLearner:
     ) -> None:
         self.info, self.seed = info, int(seed)
         self.channels = _parse_channels(channels)
-        for name, value, low in (("hidden", hidden, 1), ("epochs", epochs, 1), ("min_steps", min_steps, 0),
-                                 ("batch_size", batch_size, 1), ("mc_samples", mc_samples, 0),
-                                 ("eval_batch_size", eval_batch_size, 1), ("threads", threads, 0)):
-            check_number(name, value, low=low, integer=True)
-        if not 0.0 <= dropout < 1.0:
+        for name, value, low, cap in (("hidden", hidden, 1, MAX_HIDDEN), ("epochs", epochs, 1, MAX_EPOCHS),
+                                      ("min_steps", min_steps, 0, MAX_MIN_STEPS),
+                                      ("batch_size", batch_size, 1, MAX_BATCH_SIZE),
+                                      ("mc_samples", mc_samples, 0, MAX_MC_SAMPLES),
+                                      ("eval_batch_size", eval_batch_size, 1, MAX_BATCH_SIZE),
+                                      ("threads", threads, 0, max_threads())):
+            check_number(name, value, low=low, integer=True, at_most=cap)
+        if not (is_real(dropout) and 0.0 <= dropout < 1.0):
             raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
-        if not lr > 0 or weight_decay < 0:
-            raise ValueError(f"lr must be > 0 and weight_decay >= 0; got lr={lr!r}, weight_decay={weight_decay!r}")
-        if training not in TRAINING_MODES:
-            raise ValueError(f"training must be one of {list(TRAINING_MODES)}; got {training!r}")
-        if augment not in AUGMENT_MODES:
-            raise ValueError(f"augment must be one of {list(AUGMENT_MODES)}; got {augment!r}")
-        if device not in DEVICES:
-            raise ValueError(f"device must be one of {list(DEVICES)}; got {device!r}")
+        check_number("lr", lr, low=0.0, high=MAX_LR, low_open=True)
+        check_number("weight_decay", weight_decay, low=0.0, high=MAX_WEIGHT_DECAY)
+        check_choice("training", training, TRAINING_MODES)
+        check_choice("augment", augment, AUGMENT_MODES)
+        check_choice("device", device, DEVICES)
+        h, w, c = info.image_shape
+        if min(h, w) < 8:
+            raise ValueError(f"the cnn learner needs images of at least 8x8 (three 2x2 poolings); got {h}x{w}")
+        need, limit = estimate_bytes(info.image_shape, info.n_classes, self.channels, hidden, batch_size,
+                                     eval_batch_size), memory_limit()
+        if need > limit:
+            raise ValueError(
+                f"channels={','.join(map(str, self.channels))}, hidden={hidden}, batch_size={batch_size} and "
+                f"eval_batch_size={eval_batch_size} on {h}x{w}x{c} images need about {need / 2**30:.1f} GiB; the cnn "
+                f"allows at most {limit / 2**30:.1f} GiB here: lower channels, hidden, the batch sizes or image_size"
+            )
         if device == "cuda":  # asked for by name: check now (imports torch), not at the first fit
             import torch
 
             if not torch.cuda.is_available():
                 raise ValueError("device='cuda' but torch sees no CUDA device; use device=auto or cpu")
-        h, w, c = info.image_shape
-        if min(h, w) < 8:
-            raise ValueError(f"the cnn learner needs images of at least 8x8 (three 2x2 poolings); got {h}x{w}")
         self.hidden, self.dropout, self.epochs, self.min_steps = int(hidden), float(dropout), epochs, min_steps
         self.batch_size, self.lr, self.weight_decay = batch_size, float(lr), float(weight_decay)
         self.training, self.augment, self.mc_samples = training, augment, mc_samples

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core.learners.base import LearnerError
 from core.learners.cnn import PARAM_NAMES
 
 _STATE_PREFIX = "model."
@@ -137,6 +138,10 @@ class TorchCNN:
                     loss.backward()
                     optimizer.step()
             self.model.eval()
+            final_loss = float(loss.detach())  # one device sync per fit, not per step
+        if not math.isfinite(final_loss):  # NaN weights would give NaN probabilities: garbage picks, silently
+            raise LearnerError(f"cnn training diverged (loss {final_loss}) with lr={self.lr:g}, "
+                               f"weight_decay={self.weight_decay:g}; lower lr (default 0.001)")
         self.n_fits_ += 1
         return self
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.learners.base import LEARNERS, check_number, full_proba, one_class_proba
+from core.learners.base import LEARNERS, LearnerError, check_choice, check_number, full_proba, one_class_proba
 from core.types import DataInfo, flat_features
 
 _MAX_RBF_SAMPLES = 20_000  # the rbf graph is dense: n^2 float64 (20k -> 3.2 GB)
+MAX_ITER = 100_000
+MAX_NEIGHBORS = 10_000  # knn graph: n_pool x n_neighbors entries
+KERNELS = ("knn", "rbf")
 
 
 @LEARNERS.register("label_spreading")
@@ -27,16 +30,25 @@ class LabelSpreadingLearner:
         n_neighbors: int = 7,
         alpha: float = 0.2,
     ) -> None:
-        if kernel not in ("rbf", "knn"):
-            raise ValueError(f"kernel must be one of ['knn', 'rbf']; got {kernel!r}")
+        check_choice("kernel", kernel, KERNELS)
         check_number("gamma", gamma, low=0.0, low_open=True)
-        check_number("max_iter", max_iter, low=1, integer=True)
-        check_number("n_neighbors", n_neighbors, low=1, integer=True)
+        check_number("max_iter", max_iter, low=1, integer=True, at_most=MAX_ITER)
+        check_number("n_neighbors", n_neighbors, low=1, integer=True, at_most=MAX_NEIGHBORS)
         check_number("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
         self.info, self.seed = info, seed
         self.gamma, self.max_iter, self.kernel = float(gamma), int(max_iter), kernel
         self.n_neighbors, self.alpha = int(n_neighbors), float(alpha)
         self.transduction_proba_ = None
+
+    @staticmethod
+    def check_pool_size(n_pool: int, *, kernel: str = "rbf", n_neighbors: int = 7, **_) -> None:
+        """The limits that depend on the pool (labelled + unlabelled: the graph spans it all), checked up front."""
+        if kernel == "knn" and isinstance(n_neighbors, int) and n_neighbors > n_pool:
+            raise ValueError(f"n_neighbors must be at most the pool size ({n_pool} samples) with kernel='knn'; "
+                             f"got {n_neighbors}")
+        if kernel == "rbf" and n_pool > _MAX_RBF_SAMPLES:
+            raise ValueError(f"label_spreading with kernel='rbf' builds a dense {n_pool}^2 graph; "
+                             f"use kernel=knn (--learner-param kernel=knn) or --subset <= {_MAX_RBF_SAMPLES}")
 
     def params(self) -> dict:
         return {"gamma": self.gamma, "max_iter": self.max_iter, "kernel": self.kernel,
@@ -68,7 +80,7 @@ class LabelSpreadingLearner:
         dist = self.model_.label_distributions_
         finite = np.isfinite(dist).all(axis=1)
         if not finite.any():
-            raise ValueError(
+            raise LearnerError(
                 f"label_spreading: the rbf kernel with gamma={self.gamma} underflows on this data "
                 "(every affinity is 0); lower gamma or use kernel=knn"
             )

@@ -19,7 +19,7 @@ class LogisticLearner:
 
     def __init__(self, info: DataInfo, seed: int = 0, C: float = 1.0, max_iter: int = 500) -> None:
         check_number("C", C, low=0.0, low_open=True)
-        check_number("max_iter", max_iter, low=1, integer=True)
+        check_number("max_iter", max_iter, low=1, integer=True, at_most=100_000)
         self.info, self.seed, self.C, self.max_iter = info, seed, float(C), int(max_iter)
         self.transduction_proba_ = None
         self.converged_ = True  # False once a fit of this run stopped at max_iter: warned about once, not per round

@@ -72,27 +72,56 @@ BAD = [
     (["--mode", "online"], r"unknown mode 'online'; choose one of \['pool', 'stream'\]"),
     (["--initial", "5"], r"initial must be at least the number of classes \(10\); got 5"),
     (["--initial", "2000", "--rounds", "1"], r"initial must be at most the pool size \(1347\); got 2000"),
-    (["--batch", "0"], r"batch must be an integer >= 1; got 0"),
-    (["--rounds", "0"], r"rounds must be an integer >= 1; got 0"),
+    (["--batch", "0"], r"batch must be an integer >= 1 \(at most 10000000\); got 0"),
+    (["--rounds", "0"], r"rounds must be an integer >= 1 \(at most 10000\); got 0"),
     (["--batch", "200", "--rounds", "8"], r"budget .* = 1420 is larger than the pool \(1347 samples\)"),
     (["--alpha", "0"], r"alpha must be in \(0, 1\]; got 0.0"),
     (["--alpha", "1.2"], r"alpha must be in \(0, 1\]; got 1.2"),
-    (["--clusters", "0"], r"error: clusters must be an integer >= 1; got 0"),
+    (["--clusters", "0"], r"error: clusters must be an integer >= 1 \(at most 10000\); got 0"),
     (["--clusters", "6"], r"clusters must be between 1 and round\(alpha\*batch\) = round\(0.5\*10\) = 5; got 6"),
     (["--test-size", "1"], r"test_size must be in \[0, 1\); got 1.0"),
     (["--test-size", "-0.1"], r"test_size must be in \[0, 1\); got -0.1"),
-    (["--subset", "10"], r"subset must be an integer >= initial \(20\); got 10"),
+    (["--subset", "10"], r"subset must be an integer >= initial \(20\) \(at most 10000000\); got 10"),
     (["--measure", "gini"], r"unknown measure 'gini'; choose one of \['entropy'"),
     (["--learner-param", "gamma=1"], r"unknown parameter\(s\) \['gamma'\] for learner 'logistic'"),
     (["--batch", "ten"], r"argument --batch: invalid int value: 'ten'"),
     (["--target", "2"], r"target must be an accuracy in \(0, 1\]; got 2.0"),
     (["--target", "nan"], r"target must be an accuracy in \(0, 1\]; got nan"),
     (["--learner-param", "C=-1"], r"learner_params: C must be a number > 0; got -1"),
-    (["--learner-param", "max_iter=abc"], r"learner_params: max_iter must be an integer >= 1; got 'abc'"),
+    (["--learner-param", "max_iter=abc"], r"learner_params: max_iter must be an integer >= 1 \(at most 100000\); got 'abc'"),
     (["--learner", "label_spreading", "--learner-param", "kernel=foo"], r"kernel must be one of \['knn', 'rbf'\]"),
-    (["--learner", "cnn", "--learner-param", "epochs=0"], r"learner_params: epochs must be an integer >= 1; got 0"),
+    (["--learner", "cnn", "--learner-param", "epochs=0"], r"learner_params: epochs must be an integer >= 1 \(at most 10000\); got 0"),
     (["--image-size", "16"], r"image_size: dataset 'digits' takes no image_size"),
     (["--data-dir", "/somewhere"], r"data_dir: dataset 'digits' takes no data_dir"),
+    # issue 15, item 8: numpy seeds are 32-bit, and repeat r uses seed + r
+    (["--seed", str(2**32)], r"seed must be an integer in \[0, 4294967295\]; got 4294967296"),
+    (["--seed", "4294967295", "--repeats", "2"], r"seed \+ repeats - 1 must be at most 4294967295 .*lower seed to at most 4294967294"),
+    # item 10: every learner setting names itself and what is allowed
+    (["--learner", "cnn", "--learner-param", "lr=nan"], r"learner_params: lr must be a number in \(0, 10\]; got 'nan'"),
+    (["--learner", "cnn", "--learner-param", "lr=NaN"], r"learner_params: lr must be a number in \(0, 10\]; got nan"),
+    (["--learner", "cnn", "--learner-param", "channels=a,b"], r"learner_params: channels must be three positive integers \(at most 4096 each\).*got 'a,b'"),
+    (["--learner", "cnn", "--learner-param", "channels=4"], r"channels must be three positive integers.*got 4$"),
+    (["--learner", "cnn", "--learner-param", "dropout=Infinity"], r"learner_params: dropout must be in \[0, 1\); got inf"),
+    (["--learner-param", "C=1" + "0" * 400], r"learner_params: C must be a number > 0; got 10+$"),
+    (["--learner", "label_spreading", "--learner-param", "kernel=knn", "--learner-param", "n_neighbors=2000", "--subset", "60", "--rounds", "2"],
+     r"learner_params: n_neighbors must be at most the pool size \(60 samples\) with kernel='knn'; got 2000"),
+    # item 11: options the chosen strategies do not use are checked all the same; empty paths are errors
+    (["--strategies", "random", "--alpha", "nan"], r"alpha must be in \(0, 1\]; got nan"),
+    (["--threshold", "inf"], r"threshold must be in \[0, 1\] \(a normalised uncertainty\); got inf"),
+    (["--stream-policy", "sometimes"], r"unknown stream_policy 'sometimes'; choose one of \['budget', 'threshold'\]"),
+    (["--strategies", "random", "--clusters", "-3"], r"clusters must be an integer >= 1 \(at most 10000\); got -3"),
+    (["--data-dir", ""], r"data_dir must be a directory path \(not empty\); got ''"),
+    (["--dataset", "folder", "--data-dir", " "], r"data_dir must be a directory path \(not empty\); got ' '"),
+    # item 12: size-like options are bounded before anything is built or allocated
+    (["--repeats", "99999999999999999999999"], r"repeats must be an integer >= 1 \(at most 1000\); got 99999999999999999999999"),
+    (["--rounds", "100000"], r"rounds must be an integer >= 1 \(at most 10000\); got 100000"),
+    (["--dataset", "folder", "--image-size", "100000", "--data-dir", "/somewhere"], r"image_size must be an integer in \[8, 512\]; got 100000"),
+    (["--learner", "cnn", "--learner-param", "channels=1000000,1,1"], r"channels must be three positive integers \(at most 4096 each\)"),
+    (["--learner", "cnn", "--learner-param", "threads=100000"], r"threads must be an integer >= 0 \(at most \d+\); got 100000"),
+    (["--learner", "cnn", "--learner-param", "hidden=100000"], r"hidden must be an integer >= 1 \(at most 65536\)"),
+    (["--learner", "cnn", "--learner-param", "mc_samples=1001"], r"mc_samples must be an integer >= 0 \(at most 1000\)"),
+    (["--learner", "cnn", "--learner-param", "channels=4096,8,8", "--learner-param", "eval_batch_size=65536"],
+     r"learner_params: channels=4096,8,8, .* need about [\d.]+ GiB; the cnn allows at most [\d.]+ GiB here: lower channels"),
 ]
 
 
@@ -114,6 +143,20 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args,
     assert "error:" in lines[0]
     assert re.search(message, lines[0]), lines[0]
     assert not cache_dir.exists()
+
+
+@pytest.mark.parametrize("option", ["--out", "--cache-dir"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_directory_option_is_an_error_not_the_current_directory(tmp_path, capsys, monkeypatch, option, value):
+    """Issue 15, item 11: --out "" wrote into the current directory."""
+    monkeypatch.chdir(tmp_path)
+    others = {"--out": str(tmp_path / "out"), "--cache-dir": str(tmp_path / "cache")}
+    others[option] = value
+    code = run_main(["run", "--rounds", "2", "--strategies", "random", *(x for kv in others.items() for x in kv)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip() == f"python -m core run: error: {option} must be a directory path; got {value!r} (use . for the current directory)"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_input_exit_status_from_a_real_process(tmp_path):
@@ -157,3 +200,93 @@ def test_a_cached_rerun_leaves_an_unchanged_chart_alone_and_redraws_a_changed_on
     assert run_main([*args, "--rounds", "4"]) == 0  # one more point on every curve
     assert chart.stat().st_ino != first.st_ino
     assert "<html" in chart.read_text()[:300]
+
+
+def test_a_stream_that_runs_out_before_the_budget_says_so(tmp_path, capsys):
+    """Issue 15, item 6: --threshold 1 labels nothing; the run ends after round 1 with a warning, not silently."""
+    code = main(["run", "--mode", "stream", "--stream-policy", "threshold", "--threshold", "1", "--strategies", "random,entropy",
+                 "--subset", "100", "--rounds", "3", "--quiet", "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 0
+    warnings = [line for line in err.splitlines() if line.startswith("warning: entropy")]
+    assert len(warnings) == 1, err
+    assert re.search(r"entropy stopped early in 1 of 1 run: seed 0 after 1 of 3 rounds \(20 of 40 labels\); "
+                     r"the stream ran out of arrivals: .*--threshold 1 .*lower --threshold", warnings[0]), warnings[0]
+    assert "warning: random" not in err  # the random stream spends its budget here
+    assert (tmp_path / "o" / "rounds.csv").exists()
+
+
+def test_a_complete_run_prints_no_early_stop_warning(tmp_path, capsys):
+    assert main(["run", "--mode", "stream", "--strategies", "entropy", "--subset", "100", "--rounds", "3", "--quiet",
+                 "--no-cache", "--out", str(tmp_path / "o")]) == 0
+    assert "stopped early" not in capsys.readouterr().err
+
+
+def test_options_no_strategy_uses_do_not_change_the_comparison_key(tmp_path, capsys):
+    """Issue 15, item 11: --alpha without the hybrid runs the same comparison: same key, one manifest."""
+    common = ["run", "--strategies", "random", "--rounds", "2", "--subset", "60", "--quiet", "--cache-dir", str(tmp_path / "c")]
+    assert main([*common, "--out", str(tmp_path / "a")]) == 0
+    assert main([*common, "--alpha", "0.3", "--threshold", "0.9", "--out", str(tmp_path / "b")]) == 0
+    assert len(list((tmp_path / "c" / "comparisons").glob("*.json"))) == 1
+
+
+def test_a_learner_error_found_while_fitting_is_one_line_and_writes_no_output(tmp_path, capsys, monkeypatch):
+    from core.learners import LearnerError
+    from core.learners.label_spreading import LabelSpreadingLearner
+
+    def underflow(self, X, y, *, X_unlabeled=None):
+        raise LearnerError(f"label_spreading: the rbf kernel with gamma={self.gamma} underflows on this data")
+
+    monkeypatch.setattr(LabelSpreadingLearner, "fit", underflow)
+    code = main(["run", "--learner", "label_spreading", "--strategies", "entropy", "--rounds", "2", "--subset", "60",
+                 "--quiet", "--no-cache", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert [line for line in err.splitlines() if "error" in line] == [
+        "python -m core run: error: learner_params: label_spreading: the rbf kernel with gamma=0.25 underflows on this data"]
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+
+def _sweep_error(tmp_path, capsys, *args) -> str:
+    code = run_main(["sweep", *args, "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m core sweep: error: "), err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+    return lines[0]
+
+
+def test_sweep_grid_file_problems_are_one_line(tmp_path, capsys):
+    """Issue 15, item 8: a directory, a missing file, invalid TOML or JSON of the wrong shape."""
+    assert "grid file " + repr(str(tmp_path)) + " is a directory; give a TOML file" in _sweep_error(tmp_path, capsys, "--grid", str(tmp_path))
+    assert "does not exist" in _sweep_error(tmp_path, capsys, "--grid", str(tmp_path / "missing.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[grid]\nalpha = [0.25,\n")
+    assert "bad.toml' is not valid TOML" in _sweep_error(tmp_path, capsys, "--grid", str(bad))
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00grid")
+    assert "binary.toml' is not valid TOML" in _sweep_error(tmp_path, capsys, "--grid", str(binary))
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    assert "expected a table with keys ['name', 'skip_invalid'" in _sweep_error(tmp_path, capsys, "--grid", str(listed))
+    flag = tmp_path / "flag.toml"
+    flag.write_text('skip_invalid = "no"\n[grid]\nalpha = [0.5]\n')
+    assert "skip_invalid must be true or false; got 'no'" in _sweep_error(tmp_path, capsys, "--grid", str(flag))
+    assert "--grid must be a grid file path" in _sweep_error(tmp_path, capsys, "--grid", "", "--vary", "alpha=0.5")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--vary", "seed=4294967296"], r"seed=4294967296: seed must be an integer in \[0, 4294967295\]"),
+    (["--vary", "seed=0,4294967295", "--repeats", "2"], r"seed=4294967295: seed \+ repeats - 1 must be at most 4294967295"),
+    (["--vary", "alpha=NaN"], r"alpha=nan: alpha must be in \(0, 1\]; got nan"),
+    (["--vary", "alpha=0.5", "--jobs", "100000"], r"jobs must be an integer >= 1 \(at most \d+: 4 per core\); got 100000"),
+    (["--vary", "alpha=0.5", "--out", ""], r"--out must be a directory path; got ''"),
+    (["--vary", "learner_params.C=0.5", "--repeats", "5000"], r"repeats must be an integer >= 1 \(at most 1000\)"),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else "")
+def test_bad_sweep_options_are_one_line_exit_2(tmp_path, capsys, args, message):
+    code = run_main(["sweep", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and re.search(message, err), err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
