@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -175,7 +176,19 @@ def start(cache_root: str | Path, job_id: str, command: list[str], *, kind: str,
     job = Job(job_id, kind, process.pid, list(command), time.time(), dict(meta or {}),
               identity=process_identity(process.pid))
     _write_job(cache_root, job)
+    threading.Thread(target=_reap_when_done, args=(cache_root, job), name=f"reap-{job_id}", daemon=True).start()
     return job
+
+
+def _reap_when_done(cache_root: str | Path, job: Job) -> None:
+    """Wait for the process to end without reaping it (WNOWAIT), then let `status` reap it and record
+    its exit status: no zombie is left under a long-lived starter (the dashboard), even when no
+    page polls this job any more (the sidebar moved on to other settings)."""
+    try:
+        os.waitid(os.P_PID, job.pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:  # reaped already
+        return
+    status(cache_root, job.job_id)
 
 
 def _log_tail(cache_root: str | Path, job_id: str, lines: int = 5) -> str:

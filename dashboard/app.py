@@ -12,8 +12,10 @@ if str(_ROOT) not in sys.path:  # `streamlit run` puts dashboard/ first on the p
 import streamlit as st  # noqa: E402
 
 from dashboard.components import results  # noqa: E402
+from dashboard.components.access import local_only  # noqa: E402
 from dashboard.components.run_panel import progress_panel, run_buttons  # noqa: E402
 from dashboard.components.sidebar import run_form  # noqa: E402
+from dashboard.components.widgets import restore_kept  # noqa: E402
 
 st.set_page_config(page_title="Active-learning strategy comparison", page_icon=":material/query_stats:", layout="wide")
 
@@ -28,6 +30,8 @@ DEFAULTS = {
     "sidebar_repeats": 3, "sidebar_seed": 0, "sidebar_subset": 0, "sidebar_test_size": 0.25,
     "compare_target": 0.9,
 }
+local_only()  # a server nobody chose to expose serves only this machine
+restore_kept()  # first: page widgets get back the values a run that did not draw them dropped
 for key, value in DEFAULTS.items():
     st.session_state.setdefault(key, value)
 
@@ -37,6 +41,7 @@ pages = [
     st.Page(PAGES / "confusion.py", title="Confusion matrices", icon=":material/grid_on:"),
     st.Page(PAGES / "query_map.py", title="Query map", icon=":material/scatter_plot:"),
     st.Page(PAGES / "uncertain.py", title="Uncertain images", icon=":material/image_search:"),
+    st.Page(PAGES / "verdict.py", title="Verdict", icon=":material/gavel:"),
     st.Page(PAGES / "sweep.py", title="Sweep", icon=":material/tune:"),
     st.Page(PAGES / "runs.py", title="Runs", icon=":material/history:"),
     st.Page(PAGES / "export.py", title="Export", icon=":material/download:"),

@@ -2,22 +2,25 @@
 
 import streamlit as st
 
+from core.verdicts import verdict_sentence
 from dashboard.components import charts
 from dashboard.components.results import current_view
+from dashboard.components.widgets import keep, plain
 
 st.header("Compare strategies")
 view = current_view()
 
 col1, col2 = st.columns([2, 1])
-kind = col1.radio("Metric", ["accuracy", "macro_f1"], key="compare_metric", horizontal=True,
+kind = col1.radio("Metric", ["accuracy", "macro_f1"], key=keep("compare_metric"), horizontal=True,
                   format_func={"accuracy": "Accuracy", "macro_f1": "Macro-F1"}.get)
 target = col2.number_input("Target for 'labels to reach'", min_value=0.0, max_value=1.0, step=0.01,
-                           key="compare_target", format="%.2f")
+                           key=keep("compare_target"), format="%.2f")
 metric = charts.metric_name(view, kind)
 if metric.startswith("pool"):
     st.caption("No test split (test fraction 0): curves show the accuracy on the still-unlabelled pool.")
 
 st.plotly_chart(charts.learning_curves(view, metric), key="compare_curves")
+st.info(plain(verdict_sentence(view.rounds, metric)), icon=":material/gavel:")  # the evidence: Verdict page
 
 st.subheader("Summary")
 st.dataframe(charts.summary_display(charts.summary(view, metric, target)), hide_index=True, key="compare_summary")

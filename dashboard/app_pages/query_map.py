@@ -1,4 +1,4 @@
-"""Query map: the pool in 2-D, with each strategy's queried samples coloured by round.
+"""Query map: the pool in 2-D, the initial labelled set, and each strategy's labelled picks coloured by round.
 
 The map's feature space is the raw pixels, or (runs whose learner stores its weights, the
 CNN) the features one run's network gives every image in a chosen round.
@@ -16,36 +16,38 @@ view = current_view()
 config = view.config
 
 col1, col2, col3 = st.columns([2, 2, 1])
-keep_valid("map_strategies", config.strategies, many=True)
 st.session_state.setdefault("map_strategies", list(config.strategies))
+keep_valid("map_strategies", config.strategies, many=True)
 strategies = col1.multiselect("Strategies", config.strategies, key="map_strategies")
-up_to = round_slider(col2, "Show picks up to round", "map_round", view.common_rounds())
 keep_valid("map_repeat", range(config.repeats))
 repeat = col3.selectbox("Repeat", range(config.repeats), key="map_repeat",
                         help="Each repeat has its own pool (split seed = seed + repeat).")
+labelled = charts.labelled_rounds(view, strategies, repeat)
+if labelled < 1:
+    col2.caption("Picks: none labelled yet (round 1 fits on the initial set; its picks are labelled for round 2).")
+    up_to = 0
+else:
+    up_to = round_slider(col2, "Show picks of rounds 1 to", "map_round", labelled,
+                         help="Picks that a later round fitted on. The last round's picks are not shown: the budget "
+                              "is spent, so no round ever labels them.")
 
 # Learner feature spaces: one per strategy whose run (this repeat) stored its learner's state.
-run_keys = {s.strategy: s.key(view.dataset.fingerprint) for s in config.specs() if s.repeat == repeat}
-with_state = {s: rounds for s in config.strategies
-              if (rounds := maps.learner_rounds(cache_root(), run_keys[s], view.done.get((s, repeat), 0)))}
-learner_name = "CNN" if config.learner == "cnn" else config.learner
-space_options = ["Raw pixels"] + [f"{learner_name} features of the {s} run" for s in with_state]
+spaces = maps.feature_spaces(view, repeat, cache_root())
 col4, col5 = st.columns([3, 2])
-keep_valid("map_space", space_options)
+keep_valid("map_space", list(spaces))
 space_label = col4.selectbox(
-    "Feature space", space_options, key="map_space",
+    "Feature space", list(spaces), key="map_space",
     help="Raw pixels, or the penultimate-layer features the network of one run gives every image "
          "after that round's training (computed once from the stored weights, then cached)."
-    if with_state else "Only raw pixels: this run's learner stores no weights (CNN runs do).")
-choice = maps.PIXEL_CHOICE
-if space_label != "Raw pixels":
-    strategy = list(with_state)[space_options.index(space_label) - 1]
-    rounds = [r + 1 for r in with_state[strategy]]
+    if len(spaces) > 1 else "Only raw pixels: this run's learner stores no weights (CNN runs do).")
+feature_round = None
+if space_label != maps.RAW_PIXELS:
+    rounds = spaces[space_label][1]
     keep_valid("map_feature_round", rounds)
     st.session_state.setdefault("map_feature_round", rounds[-1])
-    shown = col5.selectbox("Features from round", rounds, key="map_feature_round",
-                           help="The network fitted in round N, i.e. the one that chose round N's picks.")
-    choice = maps.learner_choice(run_keys[strategy], shown - 1, strategy, config.learner)
+    feature_round = col5.selectbox("Features from round", rounds, key="map_feature_round",
+                                   help="The network fitted in round N, i.e. the one that chose round N's picks.")
+choice = maps.choice_for(view, repeat, space_label, feature_round, cache_root())
 
 try:
     with st.spinner(f"Computing {choice.label} (once; cached on disk)..."):
@@ -71,15 +73,12 @@ if coordinates.pending:
 elif coordinates.error:
     st.warning(f"UMAP failed, showing PCA instead:\n\n```\n{coordinates.error}\n```")
 
-fig = charts.query_map(view, coordinates.coords, coordinates.method, choice.label, strategies or [], repeat, up_to)
-# The vertical axis title names the feature space too (one per row, room for it; x titles would collide).
-short = choice.label.split(" (")[0]
-fig.for_each_xaxis(lambda axis: axis.update(title_text=f"{coordinates.method} 1") if axis.title.text else None)
-fig.for_each_yaxis(lambda axis: axis.update(title_text=f"{coordinates.method} 2 of {short}")
-                   if axis.title.text else None)
+fig = maps.labelled_axes(charts.query_map(view, coordinates.coords, coordinates.method, choice.label, strategies or [],
+                                          repeat, up_to), coordinates.method, choice.label)
 st.plotly_chart(fig, key="map_chart")
-st.caption(f"Feature space: **{choice.label}**. Faint points: the unlabelled pool, coloured by true class. "
-           "Diamonds: samples a strategy queried, coloured by the round that picked them. "
+st.caption(f"Feature space: **{choice.label}**. Faint points: the pool, coloured by true class (click a class in the "
+           "legend to hide it). Open black circles: the initial labelled set. Diamonds: picks that were labelled, "
+           "coloured by the round that picked them; the last round's picks are left out (never labelled). "
            "Hover for the sample index, true label and round."
            + (" Every panel uses the same map: one run's network, so the other strategies' picks are shown "
               "in that network's feature space." if choice.run_key else ""))

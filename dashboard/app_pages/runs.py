@@ -1,6 +1,7 @@
 """Runs: every comparison in the cache; open one into the other pages, or delete it."""
 
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -10,7 +11,7 @@ from core.cache import Cache
 from core.config import format_params
 from dashboard.components.results import cache_root
 from dashboard.components.sidebar import apply_config
-from dashboard.components.widgets import keep_valid
+from dashboard.components.widgets import keep_valid, plain
 
 st.header("Cached runs")
 cache = Cache(cache_root())
@@ -34,33 +35,78 @@ def status(key: str, item: dict) -> str:
     return "interrupted" if saved == "running" else saved
 
 
+def describe(c: dict) -> dict[str, str]:
+    """What tells one comparison from another, one short text per column (settings at their default left out)."""
+    data = c["dataset"]
+    if c.get("data_dir"):
+        data += f" {Path(c['data_dir']).name}/"
+    if c.get("image_size"):
+        data += f" {c['image_size']}px"
+    if c.get("subset"):
+        data += f" · subset {c['subset']}"
+    if c.get("test_size", 0.25) != 0.25:
+        data += f" · test {c['test_size']:g}"
+    params = format_params(c.get("learner_params") or {})
+    strategies = ", ".join(c["strategies"])
+    if c.get("mode", "pool") != "pool":
+        policy = c.get("stream_policy", "")
+        threshold = f" {c.get('threshold', 0):g}" if policy == "threshold" else ""
+        strategies += f" · stream ({policy}{threshold})"
+    batches = c["rounds"] - 1
+    return {"data": data, "learner": c["learner"] + (f" ({params})" if params else ""), "strategies": strategies,
+            "hybrid": (f"{c['alpha']:g} · {c['clusters']} · {c.get('measure', 'entropy')}"
+                       if "hybrid" in c["strategies"] else ""),
+            "labels": f"{c['initial']} + {batches}×{c['batch']} = {c['initial'] + c['batch'] * batches}",
+            "repeats": f"{c['repeats']} × seed {c['seed']}"}
+
+
 rows = []
 for key, item in items.items():
-    c = item["config"]
     done, total = rounds_done(item)
-    budget = c["initial"] + c["batch"] * (c["rounds"] - 1)
-    rows.append({"dataset": c["dataset"], "learner": c["learner"],
-                 "learner settings": format_params(c.get("learner_params") or {}), "strategies": ", ".join(c["strategies"]),
-                 "mode": c["mode"], "initial": c["initial"], "batch": c["batch"], "budget": budget,
-                 "alpha": c["alpha"] if "hybrid" in c["strategies"] else None,
-                 "clusters": c["clusters"] if "hybrid" in c["strategies"] else None,
-                 "repeats": c["repeats"], "seed": c["seed"], "rounds done": f"{done}/{total}",
-                 "status": status(key, item), "updated": datetime.fromtimestamp(item.get("updated", 0)),
+    state = status(key, item)
+    rows.append({"updated": datetime.fromtimestamp(item.get("updated", 0)), **describe(item["config"]),
+                 "status": state if done == total and state == "done" else f"{state} · {done}/{total} rounds",
                  "key": key})
-table = pd.DataFrame(rows)
-st.dataframe(table.drop(columns="key"), hide_index=True, key="runs_table",
-             column_config={"updated": st.column_config.DatetimeColumn("updated", format="YYYY-MM-DD HH:mm")})
+table = pd.DataFrame(rows)[["updated", "data", "learner", "strategies", "hybrid", "labels", "status", "repeats", "key"]]
 
-labels = {r["key"]: f"{r['updated']:%Y-%m-%d %H:%M} · {r['dataset']} · {r['strategies']} · budget {r['budget']} "
-                    f"· {r['repeats']} repeat(s) · {r['status']}" for r in rows}
-keep_valid("runs_choice", list(labels))
-key = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_choice")
+
+def _width(column: str, chars: int = 28) -> str | None:
+    """Fit the content, but cap a long text (learner settings, many strategies) at 200 px; hover shows it all."""
+    return "medium" if table[column].str.len().max() > chars else None
+
+
+st.dataframe(table.drop(columns="key"), hide_index=True, key="runs_table", column_config={
+    "updated": st.column_config.DatetimeColumn("updated", format="YYYY-MM-DD HH:mm",
+                                               help="Last time a round of this comparison was written"),
+    "data": st.column_config.TextColumn("data", width=_width("data"),
+                                        help="Dataset, its folder, pool subset, test fraction"),
+    "learner": st.column_config.TextColumn("learner", width=_width("learner"), help="Learner and its settings"),
+    "strategies": st.column_config.TextColumn("strategies", width=_width("strategies")),
+    "hybrid": st.column_config.TextColumn("hybrid", help="alpha · clusters · uncertainty measure (when hybrid runs)"),
+    "labels": st.column_config.TextColumn("labels", help="initial + batches × batch size = budget"),
+    "status": st.column_config.TextColumn("status", help="Rounds cached / rounds of every run, unless done"),
+    "repeats": st.column_config.TextColumn("repeats", help="Repeats (repeat r uses seed + r)"),
+})
+
+
+def _hybrid(c: dict) -> str:
+    if "hybrid" not in c["strategies"]:
+        return ""
+    return f" (alpha {c['alpha']:g}, {c['clusters']} clusters, {c.get('measure', 'entropy')})"
+
+
+# Fixed for a comparison's life (no status, the creation date): the closed selectbox keeps the text it was given.
+labels = {r["key"]: " · ".join([f"{datetime.fromtimestamp(items[r['key']].get('created', 0)):%Y-%m-%d %H:%M}",
+                                r["data"], r["learner"], r["strategies"] + _hybrid(items[r["key"]]["config"]),
+                                f"{r['labels']} labels", r["repeats"], r["key"][:8]])
+          for r in rows}
+key = st.selectbox("Run", list(labels), format_func=labels.get, key=keep_valid("runs_choice", list(labels)))
 running = status(key, items[key]) == "running"
 
 
 def open_run(item: dict) -> None:
-    apply_config(item["config"])
-    st.session_state["open_page"] = "Compare"
+    if apply_config(item["config"]):
+        st.session_state["open_page"] = "Compare"
 
 
 col1, col2, col3 = st.columns([1, 1, 2])
@@ -69,8 +115,12 @@ col1.button("Open in the other pages", key="runs_open", type="primary", on_click
 confirm = col3.checkbox("Yes, delete this run's cached rounds", key="runs_confirm", disabled=running)
 if col2.button("Delete", key="runs_delete", disabled=running or not confirm,
                help="Removes the comparison and the rounds no other comparison uses."):
-    cache.delete_comparison(key)
-    st.session_state.pop("runs_confirm", None)
-    st.rerun()
+    try:
+        cache.delete_comparison(key)
+    except (ValueError, RuntimeError, OSError) as exc:  # core.cache refuses while a process writes its runs
+        st.error(plain(f"Not deleted: {exc}"), icon=":material/error:")
+    else:
+        st.session_state.pop("runs_confirm", None)
+        st.rerun()
 if running:
     st.caption("This run is still computing: cancel it from the sidebar before deleting it.")

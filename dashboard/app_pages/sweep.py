@@ -2,11 +2,13 @@
 
 The sweep runs as a detached `python -m core sweep` process (core.sweep.start_sweep); this
 page reads its status file and the cache only, so a reload or a second tab shows the same
-progress and results.
+progress and results. A sweep launched here is listed at once (from its grid file and job,
+"starting") until its process writes the status file, and followed once a second while it runs.
 """
 
 import json
 import os
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -19,7 +21,7 @@ from core.learners import learner_param_names
 from core.sweep import GridError, load_sweep_results, parse_grid, read_statuses, start_sweep, sweep_job_id
 from dashboard.components import results
 from dashboard.components.sidebar import apply_config
-from dashboard.components.widgets import keep_valid
+from dashboard.components.widgets import keep, keep_valid, plain
 
 POLL_SECONDS = 1.0
 SUGGESTED = {"alpha": "0.25, 0.5, 0.75, 1.0", "clusters": "1, 2, 3, 5", "batch": "5, 10, 20", "initial": "10, 20, 40",
@@ -30,6 +32,7 @@ st.header("Parameter sweep")
 root = results.cache_root()
 cache = Cache(root)
 config: RunConfig | None = st.session_state.get("config")
+ss = st.session_state
 
 
 def _values(text: str) -> list:
@@ -54,44 +57,71 @@ def _alive(pid: int) -> bool:
 
 
 def _state(item: dict) -> str:
+    """running, starting (launched, no status file yet), done, failed, cancelled or interrupted.
+
+    Asking for the job's status also reaps its process once it has ended (core.jobs).
+    """
     job = jobs.status(root, f"sweep-{item['key']}")
     if job.state == jobs.RUNNING:
-        return "running"
+        return "starting" if item.get("status") == "starting" else "running"
     if item.get("status") == "running":  # its process is gone without saying so (killed, machine restarted)
         return "running" if _alive(int(item.get("pid", 0))) and job.state is None else "interrupted"
     return item.get("status", "")
 
 
+def _sweeps() -> dict[str, dict]:
+    """Every sweep, newest first: its status file, or for one launched from this page that has not
+    written it yet (or failed before it could), a stand-in made of its grid file and job record."""
+    items = {item["key"]: item for item in read_statuses(cache)}
+    for grid_file in (Path(root) / "sweeps" / "grids").glob("*.json"):
+        if grid_file.stem in items:
+            continue
+        job = jobs.status(root, f"sweep-{grid_file.stem}")
+        if job.job is None:
+            continue
+        try:
+            definition = json.loads(grid_file.read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        items[grid_file.stem] = {
+            "key": grid_file.stem, "name": definition.get("name", ""), "definition": definition,
+            "status": "starting" if job.state == jobs.RUNNING else job.state, "message": job.message,
+            "updated": job.job.started, "done": 0, "total": 0, "cached": 0, "failed": 0, "points": [], "errors": {}}
+    return dict(sorted(items.items(), key=lambda kv: kv[1].get("updated", 0), reverse=True))
+
+
+sweeps = _sweeps()
+
+
 # ----------------------------------------------------------------------------- define and launch
 
-with st.expander("New sweep", expanded=not read_statuses(cache)):
+with st.expander("New sweep", expanded=not sweeps):
     if config is None:
         st.info("Fix the settings in the sidebar first: they are the base every grid point starts from.")
     else:
         st.caption("Every grid point starts from the sidebar's settings; the options chosen here take each listed "
                    "value (comma-separated). Runs shared by several points (random ignores alpha) are computed once.")
         options = [*SUGGESTED] + [f"learner_params.{p}" for p in learner_param_names(config.learner)]
-        keep_valid("sweep_options", options, many=True)
-        st.session_state.setdefault("sweep_options", ["alpha", "clusters"])
-        chosen = st.multiselect("Options to sweep", options, key="sweep_options")
+        chosen = st.multiselect("Options to sweep", options,
+                                key=keep_valid("sweep_options", options, many=True, default=["alpha", "clusters"]))
         grid = {}
         cols = st.columns(max(1, min(3, len(chosen))))
         for i, name in enumerate(chosen):
-            text = cols[i % len(cols)].text_input(name, value=SUGGESTED.get(name, ""), key=f"sweep_values_{name}")
+            text = cols[i % len(cols)].text_input(name, key=keep(f"sweep_values_{name}", SUGGESTED.get(name, "")))
             grid[name] = _values(text)
         c1, c2, c3 = st.columns(3)
-        name = c1.text_input("Name", key="sweep_name", placeholder="e.g. hybrid alpha x clusters")
-        executor = c2.radio("Executor", ["local", "ray"], key="sweep_executor", horizontal=True,
+        name = c1.text_input("Name", key=keep("sweep_name", ""), placeholder="e.g. hybrid alpha x clusters")
+        executor = c2.radio("Executor", ["local", "ray"], key=keep("sweep_executor"), horizontal=True,
                             help="local: worker processes on this machine. ray: tasks on a running Ray cluster "
                                  "(`ray start --head`); the cache directory must be shared by every node.")
         if executor == "local":
-            n_jobs = c3.number_input("Worker processes", 1, 256, value=os.cpu_count() or 1, key="sweep_jobs")
+            n_jobs = c3.number_input("Worker processes", 1, 256, key=keep("sweep_jobs", os.cpu_count() or 1))
             address = "auto"
         else:
             n_jobs = None
-            address = c3.text_input("Ray address", value="auto", key="sweep_ray_address")
-        skip = st.checkbox("Skip grid points the engine rejects (e.g. clusters > round(alpha x batch))", value=True,
-                           key="sweep_skip_invalid")
+            address = c3.text_input("Ray address", key=keep("sweep_ray_address", "auto"))
+        skip = st.checkbox("Skip grid points the engine rejects (e.g. clusters > round(alpha x batch))",
+                           key=keep("sweep_skip_invalid", True))
         base = {k: v for k, v in config.to_dict().items() if k not in grid}
         if any(k.startswith("learner_params.") for k in grid):
             base["learner_params"] = {k: v for k, v in config.learner_params.items() if f"learner_params.{k}" not in grid}
@@ -99,7 +129,7 @@ with st.expander("New sweep", expanded=not read_statuses(cache)):
         try:
             sweep = parse_grid({"name": name, "grid": grid}, base=base, skip_invalid=skip)
         except GridError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(plain(exc), icon=":material/error:")
         if sweep is not None:
             runs = sum(len(p.config.specs()) for p in sweep.points)
             st.caption(f"{len(sweep.points)} grid points x strategies x repeats = {runs} runs before sharing"
@@ -109,40 +139,50 @@ with st.expander("New sweep", expanded=not read_statuses(cache)):
                      help="Runs in the background and resumes from the cache; already cached runs are not recomputed."):
             try:
                 start_sweep(sweep, root, executor=executor, jobs=n_jobs, ray_address=address)
-            except jobs.JobError as exc:
-                st.error(str(exc))
-            st.session_state["sweep_choice"] = sweep.key
-            st.rerun()
+            except (jobs.JobError, OSError) as exc:
+                st.error(plain(f"The sweep could not be started: {exc}"), icon=":material/error:")
+            else:
+                ss["sweep_choice"] = sweep.key  # listed at once ("starting") and followed below
+                st.rerun()
 
 # ----------------------------------------------------------------------------- progress and results
 
-statuses = {item["key"]: item for item in read_statuses(cache)}
-if not statuses:
+if not sweeps:
     st.info("No sweep yet: define one above, or run `python -m core sweep --grid FILE` with this cache directory.")
     st.stop()
 
 
-def _title(item: dict) -> str:
-    """The sweep's name, else what it varies (a `--vary` sweep has no name), e.g. 'alpha x clusters'."""
-    grid = item.get("definition", {}).get("grid", {})
-    return item.get("name") or " x ".join(grid) or item["key"]
+states = {k: _state(item) for k, item in sweeps.items()}
+LIVE = ("running", "starting")
 
 
-labels = {k: f"{_title(item)} · {item['done']}/{item['total']} runs · {_state(item)} · {k[:8]}"
-          for k, item in statuses.items()}
-keep_valid("sweep_choice", list(labels))
-key = st.selectbox("Sweep", list(labels), format_func=labels.get, key="sweep_choice")
+def _label(k: str) -> str:
+    """Fixed for the sweep's life (its progress is below): a label that changes would go stale in the
+    closed selectbox, which keeps the text it was given."""
+    grid = sweeps[k].get("definition", {}).get("grid", {})
+    values = " · ".join(f"{name} {', '.join(map(str, v)) if isinstance(v, list) else v}" for name, v in grid.items())
+    return " · ".join(part for part in (sweeps[k].get("name"), values, k[:8]) if part)
 
 
-@st.fragment(run_every=POLL_SECONDS if _state(statuses[key]) == "running" else None)
+key = st.selectbox("Sweep", list(sweeps), format_func=_label, key=keep_valid("sweep_choice", list(sweeps)))
+ss["sweep_token"] = (key, sweeps[key]["done"], states[key])
+
+
+@st.fragment(run_every=POLL_SECONDS if states[key] in LIVE else None)
 def progress() -> None:
-    item = next((i for i in read_statuses(cache) if i["key"] == key), statuses[key])
+    """The chosen sweep's progress, read again every second while it starts or runs."""
+    item = _sweeps().get(key, sweeps[key])
     state = _state(item)
-    token = (item["done"], state)
-    if st.session_state.get("sweep_token") not in (None, token):
-        st.session_state["sweep_token"] = token
-        st.rerun(scope="app")  # a run finished: redraw the heatmap and tables
-    st.session_state["sweep_token"] = token
+    token = (key, item["done"], state)
+    if token != ss.get("sweep_token"):
+        ss["sweep_token"] = token
+        st.rerun(scope="app")  # it started, a run finished or it ended: redraw the list, heatmap and tables
+    if state == "starting":
+        st.progress(0.0, text="starting: loading the data and planning the runs...")
+        return
+    if not item.get("points"):  # its process ended before writing a status file
+        st.error(f"The sweep ended before its first run ({state}):\n\n```\n{item.get('message', '')}\n```")
+        return
     eta = item.get("eta_seconds")
     eta_text = "" if state != "running" or eta is None else f" · ETA {int(eta) // 60}m{int(eta) % 60:02d}s"
     st.progress(item["done"] / max(1, item["total"]),
@@ -156,11 +196,13 @@ def progress() -> None:
     if state == "interrupted":
         c2.caption("Interrupted: launch the same sweep again to resume from the cache.")
     for unit, error in item.get("errors", {}).items():
-        st.error(f"run {unit}: {error}")
+        st.error(plain(f"run {unit}: {error}"))
 
 
 progress()
-item = statuses[key]
+item = sweeps[key]
+if not item.get("points"):  # no status file yet (or never): nothing to tabulate
+    st.stop()
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the sweep's runs from the cache...")
@@ -181,18 +223,19 @@ st.subheader("AULC heatmap")
 if axes:
     default = definition.get("heatmap", {})
     c1, c2, c3 = st.columns(3)
-    keep_valid("sweep_x", axes)
-    x = c1.selectbox("x axis", axes, index=axes.index(default["x"]) if default.get("x") in axes else 0, key="sweep_x")
+    x_default = default["x"] if default.get("x") in axes else axes[0]
+    x = c1.selectbox("x axis", axes, key=keep_valid("sweep_x", axes, default=x_default))
     y_options = ["(none)"] + [a for a in axes if a != x]
-    keep_valid("sweep_y", y_options)
     y_default = default.get("y") if default.get("y") in y_options else (y_options[1] if len(y_options) > 1 else "(none)")
-    y = c2.selectbox("y axis", y_options, index=y_options.index(y_default), key="sweep_y")
+    y = c2.selectbox("y axis", y_options, key=keep_valid("sweep_y", y_options, default=y_default))
     strategies = list(dict.fromkeys(runs.strategy))
     keep_valid("sweep_strategies", strategies, many=True)
-    if not st.session_state.get("sweep_strategies"):
-        st.session_state["sweep_strategies"] = strategies
-    shown = c3.multiselect("Strategies", strategies, key="sweep_strategies")
-    st.plotly_chart(sweep_heatmap(runs, x, None if y == "(none)" else y, metric=metric, strategies=shown),
+    if not ss.get("sweep_strategies"):
+        ss["sweep_strategies"] = strategies
+    shown = c3.multiselect("Strategies", strategies, key=keep("sweep_strategies"))
+    skipped = [s["params"] for s in item.get("skipped", []) if isinstance(s, dict) and "params" in s]
+    st.plotly_chart(sweep_heatmap(runs, x, None if y == "(none)" else y, metric=metric, strategies=shown,
+                                  skipped=skipped),
                     key="sweep_heatmap")
 else:
     st.caption("Only the strategies were swept: see the tables below.")
@@ -207,13 +250,13 @@ with st.expander(f"All {len(runs)} runs (grid point x strategy)"):
 
 st.subheader("Open a grid point")
 points = {p["index"]: p for p in item["points"]}
-point = st.selectbox("Grid point", list(points), key="sweep_point",
+point = st.selectbox("Grid point", list(points), key=keep_valid("sweep_point", list(points)),
                      format_func=lambda i: ", ".join(f"{k}={v}" for k, v in points[i]["params"].items()) or str(i))
 
 
 def _open(points: dict) -> None:
-    apply_config(points[st.session_state["sweep_point"]]["config"])  # the choice at click time
-    st.session_state["open_page"] = "Compare"
+    if apply_config(points[ss["sweep_point"]]["config"]):  # the choice at click time
+        st.session_state["open_page"] = "Compare"
 
 
 st.button("Open in the other pages", key="sweep_open", on_click=_open, args=(points,),

@@ -1,8 +1,15 @@
 """Figures of a View, built by the plotly builders in core.figures: one function per chart,
 used by the pages and by the Export page, so the page and the exported file are the same.
+
+`shown_settings` reads what each page shows from its widgets' session-state values (kept
+across pages by `widgets.keep`), so the Export page reproduces the views on screen.
 """
 
 from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,12 +28,24 @@ def metric_name(view: View, kind: str) -> str:
     return f"{where}_{kind}"
 
 
+def repeats_present(view: View, strategies: Sequence[str] | None = None) -> dict[str, int]:
+    """Per strategy, the repeats with at least one completed round (a cancel may have left fewer
+    than the config asks for)."""
+    shown = view.config.strategies if strategies is None else strategies
+    return {s: sum(1 for r in range(view.config.repeats) if view.done.get((s, r), 0) > 0) for s in shown}
+
+
+def settings_line(view: View, strategies: Sequence[str] | None = None) -> str:
+    """The subtitle of every chart of `view`: dataset, learner, budget, hybrid settings, repeats present."""
+    return figures.settings_line(view.config, repeats_present(view, strategies))
+
+
 def learning_curves(view: View, metric: str) -> go.Figure:
-    c = view.config
-    label = figures.METRIC_LABELS.get(metric, metric)
-    title = (f"{c.dataset} · {c.learner}: {label.split(' (')[0].lower()} vs labels "
-             f"(mean and 95% CI over {c.repeats} repeat{'s' if c.repeats > 1 else ''})")
-    return figures.learning_curves(curve_table(view.rounds, metric), metric, title=title)
+    label = figures.METRIC_LABELS.get(metric, metric).split(" (")[0]
+    curves = curve_table(view.rounds, metric)
+    counts = {s: int(n) for s, n in curves.groupby("strategy", sort=False)["n_repeats"].max().items()}
+    return figures.learning_curves(curves, metric, title=f"{label} vs labels ({figures.band_label(counts)})",
+                                   subtitle=settings_line(view))
 
 
 def summary(view: View, metric: str, target: float | None) -> pd.DataFrame:
@@ -54,53 +73,214 @@ def summary_display(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def confusion(view: View, round_1based: int, repeat: int, normalize: bool) -> go.Figure:
+def confusion(view: View, round_1based: int, repeat: int, normalize: bool,
+              strategies: Sequence[str] | None = None) -> go.Figure:
     panels = []
     where = "test"
-    for strategy in view.config.strategies:
-        repeats = range(view.config.repeats) if repeat == ALL_REPEATS else [repeat]
-        records = [rs[round_1based - 1] for r in repeats if len(rs := view.results(strategy, r)) >= round_1based]
+    shown = [s for s in view.config.strategies if strategies is None or s in strategies]
+    summed = repeat == ALL_REPEATS
+    for strategy in shown:
+        repeats = range(view.config.repeats) if summed else [repeat]
+        records = [rs[round_1based - 1] for r in repeats if len(rs := view.results(strategy, r)) >= round_1based >= 1]
         if not records:
             continue
         where = records[0].confusion_on
         cm = np.sum([rec.confusion for rec in records], axis=0)
-        panels.append((f"{strategy} · {records[0].n_labeled} labels", cm))
-    which = "summed over all repeats" if repeat == ALL_REPEATS else f"repeat {repeat} (seed {view.config.seed + repeat})"
+        count = f" · {len(records)} repeat{'s' * (len(records) != 1)}" if summed else ""
+        panels.append((f"{strategy} · {records[0].n_labeled} labels{count}", cm))
+    which = ("summed over the repeats present" if summed
+             else f"repeat {repeat} (seed {view.config.seed + repeat})")
     split = "held-out test split" if where == "test" else "still-unlabelled pool"
     title = f"Confusion matrices on the {split}, round {round_1based}, {which}"
-    return figures.confusion_matrices(panels, view.dataset.class_names, normalize=normalize, title=title, evaluated_on=where)
+    return figures.confusion_matrices(panels, view.dataset.class_names, normalize=normalize, title=title,
+                                      subtitle=settings_line(view, shown), evaluated_on=where)
+
+
+def labelled_rounds(view: View, strategies: Sequence[str], repeat: int) -> int:
+    """How many rounds' picks were labelled (a later round fitted on them) in every run shown.
+
+    The last round of a run selects a batch that no round ever fits on (the budget is spent),
+    and while a run computes, its newest round's picks wait for the next round.
+    """
+    return max(0, view.common_rounds(strategies or None, repeat) - 1)
+
+
+def labelled_picks(view: View, strategy: str, repeat: int, up_to_round: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pool indices picked in rounds 1..up_to_round (1-based) and later labelled, and the round that picked each."""
+    records = view.results(strategy, repeat)
+    chosen = [(r.queried, np.full(len(r.queried), r.round + 1)) for r in records[:-1] if r.round + 1 <= up_to_round]
+    if not chosen:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate([c[0] for c in chosen]), np.concatenate([c[1] for c in chosen])
+
+
+def initial_set(view: View, repeat: int) -> np.ndarray:
+    """Pool indices of the initial labelled set of `repeat` (the same for every strategy)."""
+    for strategy in view.config.strategies:
+        if records := view.results(strategy, repeat):
+            return np.asarray(records[0].labeled)
+    return np.zeros(0, dtype=np.int64)
 
 
 def query_map(view: View, coords_all: np.ndarray, method: str, space: str, strategies, repeat: int,
               up_to_round: int) -> go.Figure:
     pool = view.pool(repeat).pool
-    picks = {s: view.picks(s, repeat, up_to_round) for s in strategies}
-    title = (f"Samples queried in rounds 1-{up_to_round} on a {method} map of the pool "
+    up_to_round = min(up_to_round, labelled_rounds(view, strategies, repeat))
+    picks = {s: labelled_picks(view, s, repeat, up_to_round) for s in strategies}
+    rounds = "no round's picks labelled yet" if up_to_round < 1 else (
+        "picks of round 1" if up_to_round == 1 else f"picks of rounds 1-{up_to_round}")
+    title = (f"Labelled samples on a {method} map of the pool: the initial set and the {rounds} "
              f"({space}, repeat {repeat}, {len(pool)} points)")
     return figures.query_map(coords_all[pool], view.dataset.labels[pool], view.dataset.class_names, picks,
-                             method=method, space=space, sample_ids=pool, max_round=view.config.rounds - 1, title=title)
+                             method=method, space=space, sample_ids=pool, max_round=view.config.rounds - 1, title=title,
+                             subtitle=settings_line(view, strategies), initial=initial_set(view, repeat))
 
 
-def _short(name: str, width: int = 13) -> str:
-    """Class names on their own caption line, cut so that neighbouring captions never touch."""
-    return name if len(name) <= width else name[: width - 1] + "…"
+def score_text(score: float) -> str:
+    """An uncertainty score with three significant digits: 0.000012 stays 1.2e-05, not 0.000."""
+    return f"{max(float(score), 0.0):.3g}"  # max: no "-0" from float rounding
+
+
+def _wrap(text: str, width: int) -> str:
+    return "<br>".join(textwrap.wrap(text, width, break_long_words=True)) or text
 
 
 def uncertain_images(view: View, strategy: str, repeat: int, round_1based: int, count: int) -> tuple[go.Figure, go.Figure]:
-    """(most uncertain, least uncertain) unlabelled pool images of one round."""
+    """(most uncertain, least uncertain) unlabelled pool images of one round.
+
+    Class names are wrapped onto as many caption lines as they need, never cut; the hover
+    of each image repeats its sample, score and labels.
+    """
     record = view.results(strategy, repeat)[round_1based - 1]
     pool = view.pool(repeat).pool
     candidates = np.flatnonzero(np.isfinite(record.scores))
     order = candidates[np.argsort(-record.scores[candidates], kind="stable")]
-    names = view.dataset.class_names
+    names = [str(n) for n in view.dataset.class_names]
     labels = view.dataset.labels[pool]
+    longest = max(len(n) for n in names) + 5  # "true " / "pred "
+    columns = 8 if longest <= 19 else 6
+    width = 19 if columns == 8 else 26  # characters that fit one caption line at that many columns
     figs = []
+    subtitle = settings_line(view, [strategy])
     for which, chosen in (("Most", order[:count]), ("Least", order[::-1][:count])):
         images = figures.to_rgb_uint8(view.dataset.images[pool[chosen]])
-        captions = [f"{max(float(record.scores[i]), 0.0):.3f}"  # no "-0.000" from float rounding
-                    + f"<br>true {_short(names[labels[i]])}<br>pred {_short(names[record.predicted[i]])}"
-                    + (" ✗" if labels[i] != record.predicted[i] else "") for i in chosen]
+        wrong = [labels[i] != record.predicted[i] for i in chosen]
+        captions = [f"{score_text(record.scores[i])}{' ✗' if bad else ''}"
+                    f"<br>{_wrap('true ' + names[labels[i]], width)}<br>{_wrap('pred ' + names[record.predicted[i]], width)}"
+                    for i, bad in zip(chosen, wrong)]
+        hovers = [f"sample {pool[i]}<br>{record.measure} {float(record.scores[i]):.4g}<br>true {names[labels[i]]}"
+                  f"<br>predicted {names[record.predicted[i]]}" for i in chosen]
         title = (f"{which} uncertain unlabelled images: {strategy}, round {round_1based} "
                  f"({record.n_labeled} labels), {record.measure} score (higher = more uncertain; ✗ = wrong prediction)")
-        figs.append(figures.image_grid(images, captions, title=title))
+        figs.append(figures.image_grid(images, captions, title=title, subtitle=subtitle, columns=columns,
+                                       hovers=hovers))
     return figs[0], figs[1]
+
+
+def default_uncertain_strategy(strategies: Sequence[str]) -> str:
+    """The first strategy that scores uncertainty (random scores nothing it uses)."""
+    return next((s for s in strategies if s != "random"), strategies[0])
+
+
+# --------------------------------------------------------------------------- what each page shows
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One page's settings as the page applies them (defaults where it was never opened)."""
+
+    page: str
+    settings: dict[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.settings[name]
+
+
+def _pick(state: Mapping, key: str, options: Sequence, default):
+    value = state.get(key, default)
+    return value if value in options else default
+
+
+def _round(state: Mapping, key: str, rounds: int) -> int:
+    """A round slider's value as `widgets.round_slider` shows it: the newest round unless moved back."""
+    value = state.get(key)
+    if rounds <= 1 or not isinstance(value, int) or value > rounds or value == state.get(f"{key}_max"):
+        return max(rounds, 1)
+    return max(value, 1)
+
+
+def page_state(session_state: Mapping, kept: Mapping | None = None) -> dict[str, Any]:
+    """The pages' widget values as seen from another page: the session's values, else the
+    values `widgets.keep` remembered (a page change drops the old page's widget values before
+    the new page's first run)."""
+    return {**(kept or {}), **dict(session_state)}
+
+
+def shown_settings(view: View, state: Mapping) -> dict[str, Shown]:
+    """What the Compare, Confusion, Query map and Uncertain pages show, read from `state`
+    (`page_state`: their widget keys) and checked against `view` the way the pages do."""
+    c = view.config
+    strategies = list(c.strategies)
+    map_strategies = [s for s in state.get("map_strategies", strategies) if s in strategies]
+    map_repeat = _pick(state, "map_repeat", range(c.repeats), 0)
+    uncertain_strategy = _pick(state, "uncertain_strategy", strategies, default_uncertain_strategy(strategies))
+    uncertain_repeat = _pick(state, "uncertain_repeat", range(c.repeats), 0)
+    target = state.get("compare_target", 0.9)
+    return {
+        "compare": Shown("Compare", {
+            "metric": _pick(state, "compare_metric", ["accuracy", "macro_f1"], "accuracy"),
+            "target": float(target) if isinstance(target, (int, float)) else 0.9}),
+        "confusion": Shown("Confusion matrices", {
+            "round": _round(state, "confusion_round", view.common_rounds()),
+            "repeat": _pick(state, "confusion_repeat", [ALL_REPEATS, *range(c.repeats)], ALL_REPEATS),
+            "normalize": _pick(state, "confusion_normalize", [False, True], False),
+            "strategies": [s for s in state.get("confusion_strategies", strategies) if s in strategies]}),
+        "map": Shown("Query map", {
+            "strategies": map_strategies, "repeat": map_repeat,
+            "round": _round(state, "map_round", labelled_rounds(view, map_strategies, map_repeat)),
+            "space": state.get("map_space", "Raw pixels"), "feature_round": state.get("map_feature_round")}),
+        "uncertain": Shown("Uncertain images", {
+            "strategy": uncertain_strategy, "repeat": uncertain_repeat,
+            "round": _round(state, "uncertain_round", len(view.results(uncertain_strategy, uncertain_repeat))),
+            "count": _pick(state, "uncertain_count", [8, 16, 24, 32], 16)}),
+    }
+
+
+def describe(shown: Shown, view: View) -> dict[str, str]:
+    """A page's settings as the rows of a readable table (the Export page and the report)."""
+    s = shown.settings
+    repeat = "all (summed)" if s.get("repeat") == ALL_REPEATS else str(s.get("repeat"))
+    if shown.page == "Compare":
+        return {"Metric": {"accuracy": "accuracy", "macro_f1": "macro-F1"}[s["metric"]],
+                "Target for 'labels to reach'": f"{s['target']:.2f}"}
+    if shown.page == "Confusion matrices":
+        return {"Round": str(s["round"]), "Repeat": repeat, "Show": "row-normalised" if s["normalize"] else "counts",
+                "Strategies": figures.format_setting(s["strategies"])}
+    if shown.page == "Query map":
+        rounds = "none" if s["round"] < 1 else f"1-{s['round']}"
+        return {"Strategies": figures.format_setting(s["strategies"]), "Picks of rounds": rounds, "Repeat": repeat,
+                "Feature space": s["space"] + (f", round {s['feature_round']}" if s["space"] != "Raw pixels"
+                                               and s["feature_round"] else "")}
+    return {"Strategy": s["strategy"], "Round": str(s["round"]), "Repeat": repeat, "Images": str(s["count"])}
+
+
+def settings_table(view: View) -> dict[str, str]:
+    """The comparison's settings as a reader wants them (the report's first table)."""
+    c = view.config
+    rows = {"Dataset": figures.dataset_label(c) + f" ({view.dataset.n_classes} classes, {len(view.dataset.labels)} images)",
+            "Learner": figures.learner_label(c), "Strategies": figures.format_setting(list(c.strategies)),
+            "Budget": figures.budget_label(c).removeprefix("budget "),
+            "Initial labelled set": str(c.initial), "Batch": str(c.batch), "Rounds": str(c.rounds)}
+    if "hybrid" in c.strategies:
+        rows["Hybrid"] = f"alpha {c.alpha:g}, {c.clusters} clusters, {c.measure}"
+    if c.mode == "stream":
+        rows["Mode"] = (f"stream, threshold {c.threshold:g}" if c.stream_policy == "threshold"
+                        else "stream, budget policy")
+    present = repeats_present(view)
+    rows["Repeats"] = f"{c.repeats} (seeds {c.seed}-{c.seed + c.repeats - 1})" if c.repeats > 1 else f"1 (seed {c.seed})"
+    if any(n != c.repeats for n in present.values()):
+        rows["Repeats present"] = figures.format_setting({s: n for s, n in present.items()})
+    rows["Test split"] = ("the dataset's own" if view.dataset.is_test is not None
+                          else "none (pool accuracy)" if c.test_size == 0 else f"{c.test_size:.0%} held out")
+    rows["Pool subset"] = "all" if not c.subset else f"first {c.subset}"
+    return rows

@@ -55,6 +55,43 @@ def learner_choice(run_key: str, round_index: int, strategy: str, learner: str =
                          feature_space(run_key, round_index), run_key, round_index)
 
 
+RAW_PIXELS = "Raw pixels"
+
+
+def feature_spaces(view, repeat: int, cache_root: str) -> dict[str, tuple[str, list[int]]]:
+    """The "Feature space" options of one repeat: label -> (strategy, 1-based rounds with stored
+    learner state); raw pixels first, then one per strategy whose run stored its learner's state."""
+    config = view.config
+    run_keys = {s.strategy: s.key(view.dataset.fingerprint) for s in config.specs() if s.repeat == repeat}
+    name = "CNN" if config.learner == "cnn" else config.learner
+    spaces: dict[str, tuple[str, list[int]]] = {RAW_PIXELS: ("", [])}
+    for strategy in config.strategies:
+        rounds = learner_rounds(cache_root, run_keys[strategy], view.done.get((strategy, repeat), 0))
+        if rounds:
+            spaces[f"{name} features of the {strategy} run"] = (strategy, [r + 1 for r in rounds])
+    return spaces
+
+
+def choice_for(view, repeat: int, label: str, feature_round: int | None, cache_root: str) -> FeatureChoice:
+    """The FeatureChoice a "Feature space" label and round mean (raw pixels when either is gone)."""
+    spaces = feature_spaces(view, repeat, cache_root)
+    if label not in spaces or label == RAW_PIXELS:
+        return PIXEL_CHOICE
+    strategy, rounds = spaces[label]
+    shown = feature_round if feature_round in rounds else rounds[-1]
+    run_key = next(s.key(view.dataset.fingerprint) for s in view.config.specs()
+                   if s.repeat == repeat and s.strategy == strategy)
+    return learner_choice(run_key, shown - 1, strategy, view.config.learner)
+
+
+def labelled_axes(fig, method: str, label: str):
+    """Axis titles that name the feature space too (y only: one per row has room, x titles would collide)."""
+    short = label.split(" (")[0]
+    fig.for_each_xaxis(lambda axis: axis.update(title_text=f"{method} 1") if axis.title.text else None)
+    fig.for_each_yaxis(lambda axis: axis.update(title_text=f"{method} 2 of {short}") if axis.title.text else None)
+    return fig
+
+
 def features_of(choice: FeatureChoice, dataset: Dataset, cache_root: str) -> tuple[np.ndarray, Path | None]:
     """(features (n_dataset, d), the file a background process can read them from, or None for pixels).
 

@@ -12,6 +12,7 @@ import streamlit as st
 from core import jobs
 from core.config import RunConfig
 from dashboard.components import results
+from dashboard.components.widgets import plain
 
 POLL_SECONDS = 1.0
 
@@ -33,7 +34,7 @@ def run_buttons(config: RunConfig | None) -> None:
         try:
             jobs.start_run(config, results.cache_root())
         except jobs.JobError as exc:
-            sb.error(str(exc))
+            sb.error(plain(exc))
         st.rerun()
     if col2.button("Cancel", key="sidebar_cancel", width="stretch", disabled=state != jobs.RUNNING,
                    help="Stop after the round in progress; completed rounds stay cached"):
@@ -75,8 +76,8 @@ def progress_panel(config: RunConfig | None) -> None:
                 for i, (strategy, n) in enumerate(per_strategy.items()):
                     cols[i % len(cols)].progress(n / total, text=f"{strategy}: {n}/{total} rounds")
         if status.state == jobs.FAILED:
-            st.error(f"The last run of these settings failed:\n\n```\n{status.message}\n```")
+            st.error(f"The last run of these settings failed:\n\n```\n{status.message}\n```")  # a code block: plain text
         elif status.state == jobs.CANCELLED and not finished:
-            st.warning(f"Cancelled: {status.message}.")
+            st.warning(plain(f"Cancelled: {status.message}."))
 
     panel()

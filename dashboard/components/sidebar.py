@@ -18,6 +18,7 @@ from core.learners import LEARNERS
 from core.runner import pool_candidates, prepare
 from core.strategies import MEASURES, STRATEGIES
 from dashboard.components import results
+from dashboard.components.widgets import plain
 
 MAX_ROUNDS = 200  # the budget slider's upper end, in rounds: keeps it usable on 50k-image pools
 
@@ -34,6 +35,13 @@ def budget_grid(initial: int, batch: int, pool_size: int | None) -> tuple[int, i
     low = initial + batch
     rounds = MAX_ROUNDS if pool_size is None else min(MAX_ROUNDS, max(2, (pool_size - initial) // batch + 1))
     return low, max(low, initial + batch * (rounds - 1))
+
+
+def budget_caption(initial: int, batch: int, rounds: int) -> str:
+    """How the budget splits: rounds count the fit on the initial set, so it buys rounds - 1 batches."""
+    batches = rounds - 1
+    return (f"{initial} initial + {batches} batch{'es' if batches != 1 else ''} of {batch} = "
+            f"{initial + batch * batches} labels · {rounds} rounds, the first on the initial set")
 
 
 def snap_budget(budget: int, initial: int, batch: int, low: int, high: int) -> int:
@@ -59,6 +67,8 @@ def run_form() -> RunConfig | None:
     ss = st.session_state
     slots = {}
     sb.header("Comparison settings")
+    if problem := ss.pop("sidebar_open_error", None):
+        sb.error(plain(problem))
     sb.selectbox("Dataset", DATASETS.names(), key="sidebar_dataset", help="Registered datasets; digits works offline.")
     options = dataset_option_names(ss["sidebar_dataset"])
     if "data_dir" in options:
@@ -105,8 +115,7 @@ def run_form() -> RunConfig | None:
     sb.slider("Budget (total labels, initial set included)", min_value=low, max_value=high, step=batch,
               key="sidebar_budget", help="Rounds = (budget - initial) / batch + 1")
     rounds = (int(ss["sidebar_budget"]) - initial) // batch + 1
-    sb.caption(f"{rounds} rounds of {batch} labels after the initial {initial}"
-               + (f" · pool of {pool_size} samples" if pool_size else ""))
+    sb.caption(budget_caption(initial, batch, rounds) + (f" · pool of {pool_size} samples" if pool_size else ""))
     slots["budget"] = sb.empty()
 
     if "hybrid" in ss["sidebar_strategies"]:
@@ -148,7 +157,7 @@ def run_form() -> RunConfig | None:
     except ConfigError as exc:
         message = str(exc)
         slot = slots.get(_SLOT_FOR_OPTION.get(message.split()[0].strip(":"), ""), None) or slots["advanced"]
-        slot.error(message, icon=":material/error:")
+        slot.error(plain(message), icon=":material/error:")
         config = None
     ss["config"] = config
     return config
@@ -172,10 +181,18 @@ def _load_error(config: RunConfig) -> str:
     return "unknown error"
 
 
-def apply_config(config: dict) -> None:
-    """Put a saved config into the sidebar widgets (call from a button callback, before they draw)."""
+def apply_config(config: dict) -> bool:
+    """Put a saved config into the sidebar widgets (call from a button callback, before they draw).
+
+    False, with the reason shown at the top of the sidebar, when the saved config is no longer
+    valid (saved by an older version that accepted it, or edited by hand).
+    """
     ss = st.session_state
-    c = RunConfig.from_dict(config)
+    try:
+        c = RunConfig.from_dict(config)
+    except (ConfigError, TypeError) as exc:
+        ss["sidebar_open_error"] = f"Cannot open this comparison: {exc}"
+        return False
     ss.update(sidebar_dataset=c.dataset, sidebar_data_dir=c.data_dir or "", sidebar_image_size=c.image_size or 0,
               sidebar_learner=c.learner, sidebar_learner_params=format_params(c.learner_params),
               sidebar_strategies=list(c.strategies), sidebar_mode=c.mode,
@@ -183,3 +200,4 @@ def apply_config(config: dict) -> None:
               sidebar_clusters=c.clusters, sidebar_measure=c.measure, sidebar_stream_policy=c.stream_policy,
               sidebar_threshold=float(c.threshold), sidebar_repeats=c.repeats, sidebar_seed=c.seed,
               sidebar_subset=c.subset or 0, sidebar_test_size=float(c.test_size))
+    return True

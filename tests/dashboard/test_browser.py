@@ -95,7 +95,7 @@ def test_run_watch_and_export(server):
 
         assert _nudge(page, "Budget", "ArrowLeft", 4) == "70"  # 110 -> 70 labels: 6 rounds
         assert float(_nudge(page, "Alpha", "ArrowRight", 2)) == 0.6
-        page.get_by_text("6 rounds of 10 labels").wait_for()
+        page.get_by_text("20 initial + 5 batches of 10 = 70 labels").wait_for()
         page.get_by_text("Nothing cached for these settings yet").wait_for()
 
         page.get_by_role("button", name="Run", exact=True).click()
@@ -124,6 +124,12 @@ def test_run_watch_and_export(server):
         page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2")
         _settle(page)
         page.screenshot(path=ARTIFACTS / "4-uncertain.png", full_page=True)
+
+        page.get_by_role("link", name="Verdict").click()
+        page.get_by_role("heading", name="Verdict", exact=True).wait_for()
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=60_000)
+        _settle(page)
+        page.screenshot(path=ARTIFACTS / "4b-verdict.png", full_page=True)
 
         page.get_by_role("link", name="Export").click()
         page.get_by_role("heading", name="Export").wait_for()

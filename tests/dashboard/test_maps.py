@@ -77,3 +77,17 @@ def test_query_map_colours_picks_by_whole_rounds():
     colorbar = fig.layout.coloraxis.colorbar
     assert fig.layout.coloraxis.cmin == 1 and fig.layout.coloraxis.cmax == 3
     assert colorbar.tickformat == "d" and colorbar.dtick == 1  # no "round 1.5" on the scale
+
+
+def test_a_feature_space_that_is_gone_falls_back_to_raw_pixels(small_cache):
+    from core.cache import Cache
+    from core.runner import load_comparison
+    from dashboard.components.results import View
+    from tests.dashboard.conftest import SMALL
+
+    dataset = load_dataset("digits")
+    comparison = load_comparison(SMALL, Cache(small_cache), dataset)
+    view = View(SMALL, dataset, comparison, comparison.frame(), {k: len(v) for k, v in comparison.runs.items()})
+    assert list(maps.feature_spaces(view, 0, str(small_cache))) == [maps.RAW_PIXELS]  # logistic stores no weights
+    # the Export page asks for the space a page showed; a space this comparison lacks is the pixels
+    assert maps.choice_for(view, 0, "CNN features of the entropy run", 2, str(small_cache)) == maps.PIXEL_CHOICE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,11 @@ def _app(cache_root, page: str | None = None, **state) -> AppTest:
 def _no_problems(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+def _text(element) -> str:
+    """A shown message as the reader sees it (widgets.plain escapes Markdown with backslashes)."""
+    return re.sub(r"\\(.)", r"\1", element.value.replace("  \n", "\n"))
 
 
 @pytest.mark.parametrize("page", sorted(CHARTS))
@@ -65,7 +71,7 @@ def test_an_invalid_combination_is_explained_before_anything_runs(small_cache):
     at = _app(small_cache)
     at.number_input(key="sidebar_clusters").set_value(9).run()  # more clusters than round(0.5 * 10) = 5
     assert at.session_state["config"] is None
-    assert any(e.value.startswith("clusters must be between 1 and") for e in at.sidebar.error)
+    assert any(_text(e).startswith("clusters must be between 1 and") for e in at.sidebar.error)
     assert at.button(key="sidebar_run").disabled
     assert any("Fix the settings" in i.value for i in at.info)
 
@@ -108,10 +114,10 @@ def test_learner_settings_field_feeds_the_config_and_names_bad_parameters(small_
     assert at.session_state["config"].learner_params == {"C": 0.5}
     at.text_input(key="sidebar_learner_params").set_value("gamma=2").run()
     assert at.session_state["config"] is None
-    assert any("unknown parameter(s) ['gamma'] for learner 'logistic'" in e.value for e in at.sidebar.error)
+    assert any("unknown parameter(s) ['gamma'] for learner 'logistic'" in _text(e) for e in at.sidebar.error)
     at.text_input(key="sidebar_learner_params").set_value("C=-1").run()  # a known name with an impossible value
     assert at.session_state["config"] is None
-    assert any("C must be a number > 0; got -1" in e.value for e in at.sidebar.error)
+    assert any("C must be a number > 0; got -1" in _text(e) for e in at.sidebar.error)
     assert at.sidebar.button(key="sidebar_run").disabled
 
 
@@ -206,3 +212,142 @@ def test_a_relative_data_directory_is_loaded_once(tmp_path, monkeypatch, small_c
     _no_problems(at)
     assert at.session_state["config"].data_dir == str(tmp_path / "photos")
     assert loads == [{"data_dir": str(tmp_path / "photos")}]  # the sidebar's and the config's copy are one
+
+
+# --------------------------------------------------------------------------- issue 9
+
+def test_budget_caption_counts_the_batches_after_the_initial_set(small_cache):
+    at = _app(small_cache)  # budget 40 = 20 + 2 x 10: 3 rounds, as the config says
+    assert at.session_state["config"].rounds == 3
+    assert any(c.value.startswith("20 initial + 2 batches of 10 = 40 labels · 3 rounds") for c in at.sidebar.caption)
+    from dashboard.components.sidebar import budget_caption
+
+    assert budget_caption(20, 10, 10).startswith("20 initial + 9 batches of 10 = 110 labels · 10 rounds")
+    assert budget_caption(20, 10, 2).startswith("20 initial + 1 batch of 10 = 30 labels · 2 rounds")
+
+
+def test_engine_messages_are_shown_as_plain_text(small_cache):
+    at = _app(small_cache)
+    at.number_input(key="sidebar_clusters").set_value(9).run()  # more clusters than round(0.5 * 10) = 5
+    (error,) = at.sidebar.error
+    assert "alpha\\*batch" in error.value and "*" not in error.value.replace("\\*", "")  # no italics
+    assert _text(error).startswith("clusters must be between 1 and round(alpha*batch) = round(0.5*10) = 5")
+    from dashboard.components.widgets import plain
+
+    raw = "round(alpha*batch) = round(0.3*10) = 3; see `x` [a](b) $y$ :red[z] <b>\n1. _u_ ~v~ #w"
+    escaped = plain(raw)
+    assert re.search(r"(?<!\\)[*_`\[\]$<>~#:]", escaped) is None  # every Markdown, LaTeX or directive char escaped
+    assert re.sub(r"\\(.)", r"\1", escaped.replace("  \n", "\n")) == raw
+
+
+def test_compare_target_and_metric_survive_runs_without_results_and_other_pages(small_cache):
+    at = _app(small_cache)
+    at.number_input(key="compare_target").set_value(0.8).run()
+    at.radio(key="compare_metric").set_value("macro_f1").run()
+    # Two runs without the Compare widgets (nothing cached for seed 5), then back.
+    at.number_input(key="sidebar_seed").set_value(5).run()
+    assert any("Nothing cached" in i.value for i in at.info)
+    at.number_input(key="sidebar_repeats").set_value(3).run()
+    at.number_input(key="sidebar_repeats").set_value(2).run()
+    at.number_input(key="sidebar_seed").set_value(0).run()
+    _no_problems(at)
+    target = at.number_input(key="compare_target")
+    assert target.value == 0.8
+    assert target.proto.set_value and target.proto.value == 0.8  # the browser is told, not left at its default 0.00
+    assert at.radio(key="compare_metric").value == "macro_f1"
+    summary = at.dataframe[0].value
+    reach = next(c for c in summary.columns if "reach" in c.lower())
+    assert not any(str(v).startswith("20 ") for v in summary[reach])  # target 0 would be met by the initial 20
+    # Other pages: Export reads the target from session state; the widgets come back as they were.
+    at.switch_page("app_pages/runs.py").run()
+    at.run()
+    assert at.session_state["compare_target"] == 0.8
+    at.switch_page("app_pages/export.py").run()
+    _no_problems(at)
+    assert at.session_state["compare_target"] == 0.8
+    at.switch_page("app_pages/compare.py").run()
+    _no_problems(at)
+    assert at.number_input(key="compare_target").value == 0.8
+    assert at.radio(key="compare_metric").value == "macro_f1"
+
+
+def test_round_slider_keeps_the_chosen_round_across_pages(small_cache):
+    at = _app(small_cache, "confusion.py")
+    at.slider(key="confusion_round").set_value(2).run()
+    at.switch_page("app_pages/compare.py").run()
+    at.run()
+    at.switch_page("app_pages/confusion.py").run()
+    _no_problems(at)
+    assert at.slider(key="confusion_round").value == 2
+    assert "round 2" in at.get("plotly_chart")[0].proto.spec
+
+
+@pytest.fixture(scope="module")
+def varied_cache(tmp_path_factory, small_cache):
+    """SMALL and two comparisons that differ from it only in a learner setting or hybrid's alpha."""
+    import dataclasses
+    import shutil
+
+    from core.runner import run_comparison
+
+    root = tmp_path_factory.mktemp("varied") / "cache"
+    shutil.copytree(small_cache, root)
+    run_comparison(dataclasses.replace(SMALL, learner_params={"C": 0.5}), cache=Cache(root))
+    run_comparison(dataclasses.replace(SMALL, alpha=0.8), cache=Cache(root))
+    run_comparison(dataclasses.replace(SMALL, strategies=("random", "entropy"), alpha=0.8), cache=Cache(root))
+    return root
+
+
+def test_runs_page_tells_comparisons_apart(varied_cache):
+    at = _app(varied_cache, "runs.py")
+    _no_problems(at)
+    choice = at.selectbox(key="runs_choice")
+    labels = list(choice.options)  # as displayed
+    assert len(labels) == 4 and len(set(labels)) == 4
+    assert sum("logistic (C=0.5)" in label for label in labels) == 1
+    assert sum("alpha 0.8, 5 clusters, entropy" in label for label in labels) == 1  # only where hybrid runs
+    assert sum("alpha" in label for label in labels) == 3
+    assert all("20 + 2×10 = 40 labels" in label and "2 × seed 0" in label for label in labels)
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["updated", "data", "learner", "strategies", "hybrid", "labels", "status", "repeats"]
+    assert sorted(table.hybrid) == ["", "0.5 · 5 · entropy", "0.5 · 5 · entropy", "0.8 · 5 · entropy"]
+    assert set(table.status) == {"done"}
+    assert set(table.data) == {"digits · subset 300"}
+    assert sorted(table.learner) == ["logistic", "logistic", "logistic", "logistic (C=0.5)"]
+
+
+def test_runs_page_shows_a_refused_delete_as_an_error(tmp_path, small_cache, monkeypatch):
+    import shutil
+
+    from core.cache import CacheError
+
+    root = tmp_path / "cache"
+    shutil.copytree(small_cache, root)
+
+    def refuse(self, key, **kwargs):
+        raise CacheError(f"comparison {key} is being computed by another process; cancel it first")
+
+    monkeypatch.setattr(Cache, "delete_comparison", refuse)
+    at = _app(root, "runs.py")
+    at.checkbox(key="runs_confirm").check().run()
+    at.button(key="runs_delete").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (error,) = at.error
+    assert _text(error).startswith("Not deleted: comparison ") and "cancel it first" in _text(error)
+    assert len(Cache(root).comparisons()) == 1
+
+
+def test_opening_a_saved_comparison_that_is_no_longer_valid_explains_why(tmp_path, small_cache):
+    import json
+    import shutil
+
+    root = tmp_path / "cache"
+    shutil.copytree(small_cache, root)
+    record = next((root / "comparisons").glob("*.json"))
+    item = json.loads(record.read_text())
+    item["config"]["alpha"] = 0.0  # an older version saved unused options unchecked
+    record.write_text(json.dumps(item))
+    at = _app(root, "runs.py")
+    at.button(key="runs_open").click().run()
+    assert not at.exception
+    assert any("Cannot open this comparison: alpha" in _text(e) for e in at.sidebar.error)

@@ -65,4 +65,91 @@ def test_an_unnamed_sweep_is_listed_by_what_it_varies(tmp_path):
     run_sweep(sweep, Cache(root), executor=LocalExecutor(jobs=1))
     at = _page(root)
     choice = at.selectbox(key="sweep_choice")
-    assert choice.format_func(choice.value).startswith("alpha · 4/4 runs · done")
+    assert choice.options[0].startswith("alpha 0.5, 1.0 · ")  # no name: what it varies
+    assert any("4/4 runs" in p.proto.text and "done" in p.proto.text for p in at.get("progress"))
+
+
+# --------------------------------------------------------------------------- launching from the page
+
+_GATE = "import os, sys; open(sys.argv[1]).read(); os.execv(sys.argv[2], sys.argv[2:])"
+
+
+def _reaper(job_id: str):
+    import threading
+
+    return next(t for t in threading.enumerate() if t.name == f"reap-{job_id}")
+
+
+def test_a_launched_sweep_is_listed_at_once_and_followed_to_the_end(tmp_path, monkeypatch):
+    """Launch shows the new sweep as 'starting' before its process writes anything (the process
+    waits on a FIFO here), then done with its results; the ended process is reaped."""
+    import os
+    import sys
+
+    from core import jobs
+
+    root = tmp_path / "cache"
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    real_start = jobs.start
+    started = []
+
+    def gated_start(cache_root, job_id, command, **kw):
+        started.append(job_id)
+        return real_start(cache_root, job_id, [sys.executable, "-c", _GATE, str(gate), *command], **kw)
+
+    monkeypatch.setattr(jobs, "start", gated_start)
+    try:
+        at = _page(root)
+        assert any("No sweep yet" in i.value for i in at.info)
+        at.text_input(key="sweep_values_alpha").set_value("0.5, 1.0").run()
+        at.text_input(key="sweep_values_clusters").set_value("1").run()
+        at.number_input(key="sweep_jobs").set_value(1).run()
+        at.button(key="sweep_launch").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not any("No sweep yet" in i.value for i in at.info)
+        choice = at.selectbox(key="sweep_choice")
+        assert choice.value is not None and choice.options[0].startswith("alpha 0.5, 1.0 · clusters 1 · ")
+        assert at.button(key="sweep_launch").disabled
+        assert any("starting" in p.proto.text for p in at.get("progress"))
+
+        job_id = f"sweep-{choice.value}"
+        pid = jobs.read_job(root, job_id).pid
+        with open(gate, "w"):
+            pass  # let the sweep process go on
+        reaper = _reaper(job_id)
+        reaper.join(timeout=120)
+        assert not reaper.is_alive()
+        assert not os.path.exists(f"/proc/{pid}")  # reaped by the launch path: no <defunct> left behind
+        assert jobs.read_job(root, job_id).returncode == 0
+
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.error, [e.value for e in at.error]
+        # random and entropy ignore alpha and clusters: 2 + 2 + 2 x 2 (hybrid) runs
+        assert at.selectbox(key="sweep_choice").value == choice.value
+        assert any(p.proto.text.startswith("8/8 runs") and "done" in p.proto.text for p in at.get("progress"))
+        assert not at.button(key="sweep_launch").disabled
+        assert len(at.get("plotly_chart")) == 1
+    finally:
+        for job_id in started:  # a failed assertion must not leave a process waiting on the FIFO
+            jobs.cancel(root, job_id)
+
+
+def test_start_sweep_reaps_its_process_and_records_the_exit_status(tmp_path, monkeypatch):
+    import os
+    import sys
+
+    from core import jobs
+    from core.sweep import start_sweep
+
+    real_start = jobs.start
+    monkeypatch.setattr(jobs, "start", lambda cache_root, job_id, command, **kw: real_start(
+        cache_root, job_id, [sys.executable, "-c", "raise SystemExit(3)"], **kw))
+    base = {k: v for k, v in SMALL.to_dict().items() if k != "alpha"}
+    job = start_sweep(build_sweep(base, {"alpha": [0.5, 1.0]}), tmp_path / "cache")
+    reaper = _reaper(job.job_id)
+    reaper.join(timeout=60)
+    assert not reaper.is_alive()
+    assert not os.path.exists(f"/proc/{job.pid}")
+    assert jobs.read_job(tmp_path / "cache", job.job_id).returncode == 3
