@@ -389,6 +389,12 @@ def _save_manifest(cache: Cache, config: RunConfig, dataset: Dataset, specs: lis
     })
 
 
+def comparison_complete(config: RunConfig, cache: Cache, dataset: Dataset) -> bool:
+    """Whether the cache holds every round of every run of `config` (reading it needs no writing)."""
+    cached = load_comparison(config, cache, dataset)
+    return all(is_finished(s, cached.runs[(s.strategy, s.repeat)]) for s in config.specs())
+
+
 def load_comparison(config: RunConfig, cache: Cache, dataset: Dataset | None = None,
                     specs: Iterable[RunSpec] | None = None) -> Comparison:
     """Read whatever rounds the cache holds for `config` (nothing is computed)."""
