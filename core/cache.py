@@ -356,13 +356,12 @@ class RunStore:
     def read_arrays(self, path: Path) -> dict[str, np.ndarray] | None:
         """The arrays of `path`; None when absent, or unreadable (then noted in `problems`)."""
         try:
-            if not stat.S_ISREG(path.stat().st_mode):
-                raise ValueError("not a regular file")
+            _regular_file(path)
             with np.load(path, allow_pickle=False) as z:
                 return {name: z[name] for name in z.files}  # reading checks each member's CRC
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        except (CorruptRecord, OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             self.report(f"cache file {path} is unreadable ({type(exc).__name__}: {exc})")
             return None
 

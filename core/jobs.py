@@ -83,9 +83,7 @@ def _start_time(pid: int) -> str | None:
     """The process's start time in clock ticks after boot (/proc/PID/stat field 22); None if it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    except OSError:
+    except OSError:  # gone, or no /proc
         return None
     fields = stat.rsplit(")", 1)[1].split()  # the command name may hold spaces and parentheses
     return fields[19] if len(fields) > 19 else None

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import socket
+import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from dashboard.__main__ import streamlit_argv
 from dashboard.components.access import refusal
+from tests.dashboard.server import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,12 +33,6 @@ def test_an_unchosen_all_interfaces_server_serves_only_this_machine(address, cli
     assert (refusal(address, client) is not None) is refused
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _listening_addresses(port: int) -> set[str]:
     """Local addresses listening on `port`, from /proc/net/tcp{,6} (state 0A = LISTEN)."""
     found = set()
@@ -57,21 +50,12 @@ LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1
 
 @pytest.mark.slow
 def test_started_from_another_directory_it_listens_on_localhost_only(tmp_path):
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "dashboard", "--server.port", str(port)], cwd=tmp_path,
-                              env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+                              env={**os.environ, "PYTHONPATH": str(ROOT)},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(server.stdout.read().decode()[-2000:]) from None
-                time.sleep(0.1)
+        wait_until_healthy(f"http://127.0.0.1:{port}", server)
         addresses = _listening_addresses(port)
         assert addresses and addresses <= LOOPBACK, addresses
     finally:

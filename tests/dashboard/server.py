@@ -1,0 +1,30 @@
+"""A real Streamlit server for the tests that need one: a free port, and waiting until it answers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Return once `url`/_stcore/health answers 200; RuntimeError (process killed) if it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                output = process.stdout.read().decode(errors="replace")[-2000:] if process.stdout else ""
+                raise RuntimeError(f"the streamlit server did not come up\n{output}") from None
+            time.sleep(0.2)
