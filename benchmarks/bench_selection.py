@@ -79,7 +79,7 @@ def run(quick: bool = False) -> list[dict]:
         del proba64
         feats = rng.standard_normal((n, 512), dtype=np.float32)
         view = PoolView(np.zeros(n, dtype=bool), proba=proba, embeddings=feats)
-        hybrid = make_strategy("hybrid", alpha=0.5, n_clusters=10)
+        hybrid = make_strategy("hybrid", alpha=0.5, clusters=10)
         select = lambda: hybrid.select(view, 1000, rng=np.random.default_rng(1))  # noqa: E731
         rows.append({"what": "hybrid (512-d, alpha 0.5, 10 clusters)", "pool": n, "k": 1000,
                      "ours_ms": round(_median_ms(select, repeats=3), 1), "modAL_ms": float("nan"), "speed-up": "",

@@ -45,11 +45,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from core.types import RoundResult
+from core.types import PENDING, SKIPPED, RoundResult
 
 log = logging.getLogger(__name__)
 
-_ARRAYS = ("labeled", "queried", "scores", "predicted", "confusion")
+_ARRAYS = ("labeled", "queried", "scores", "predicted", "confusion", "revealed")
 _META = tuple(f.name for f in fields(RoundResult) if f.name not in _ARRAYS)
 _ROUND_FILE = re.compile(r"^round_(\d{4,})\.npz$")
 
@@ -184,7 +184,7 @@ def check_round(record: RoundResult, previous: RoundResult | None, *, n_pool: in
 
     The invariants of the round loop: metadata of the right types, metrics in [0, 1];
     indices in range and distinct; queried disjoint from labelled; labelled = the previous
-    round's labelled + queried (the first `initial` pool samples in round 0); per-sample
+    round's labelled + the queried samples the oracle labelled (the first `initial` pool samples in round 0); per-sample
     arrays as long as the pool.
     """
     r = record
@@ -198,7 +198,7 @@ def check_round(record: RoundResult, previous: RoundResult | None, *, n_pool: in
     if r.confusion_on not in ("test", "pool") or not (r.measure is None or isinstance(r.measure, str)) \
             or not isinstance(r.state, dict):
         return "confusion_on, measure or state has the wrong type"
-    for name in ("labeled", "queried", "predicted", "confusion"):
+    for name in ("labeled", "queried", "predicted", "confusion", "revealed"):
         if getattr(r, name).dtype.kind not in "iu":
             return f"{name} is not an integer array"
     if r.scores.dtype.kind != "f" or r.scores.ndim != 1 or r.predicted.ndim != 1 or r.labeled.ndim != 1 \
@@ -215,6 +215,9 @@ def check_round(record: RoundResult, previous: RoundResult | None, *, n_pool: in
             return f"{name} indices outside the pool [0, {n})"
         if np.unique(idx).size != idx.size:
             return f"{name} indices repeat"
+    if r.revealed.shape != r.queried.shape or (r.revealed.size and (
+            r.revealed.min() < SKIPPED or r.revealed.max() >= r.confusion.shape[0])):
+        return "revealed labels are not one class, pending or skipped answer per queried sample"
     if r.n_labeled != r.labeled.size:
         return f"n_labeled={r.n_labeled} but {r.labeled.size} labelled indices"
     if np.intersect1d(r.labeled, r.queried).size:
@@ -222,7 +225,9 @@ def check_round(record: RoundResult, previous: RoundResult | None, *, n_pool: in
     if previous is not None:
         if len(previous.scores) != n:
             return "pool size differs from the previous round's"
-        expected = np.union1d(previous.labeled, previous.queried)
+        if (previous.revealed == PENDING).any():
+            return "follows a round whose labels are still pending"
+        expected = np.union1d(previous.labeled, previous.queried[previous.revealed >= 0])
     elif initial is not None:
         expected = np.arange(initial)
     else:

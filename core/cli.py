@@ -40,14 +40,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _learner_param(text: str) -> tuple[str, Any]:
+def _setting(text: str) -> tuple[str, Any]:
     from core.config import ConfigError, parse_param
 
     try:
@@ -56,65 +49,117 @@ def _learner_param(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
 
 
+def _help(option: str) -> str:
+    """Help text of a run option, from its declaration in core.config.RUN_OPTIONS."""
+    from core.config import RUN_OPTIONS
+
+    c = RUN_OPTIONS[option]
+    return f"{c.help}; {c.allowed()} (default {c.default})"
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
-    """The options that define a comparison (shared by `run` and later `sweep`)."""
-    from core.config import (IMAGE_SIZE_RANGE, MAX_CLUSTERS, MAX_REPEATS, MAX_ROUNDS, MAX_SAMPLES, MAX_SEED, MODES,
-                             STREAM_POLICIES)
+    """The options that define a comparison (shared by `run` and `sweep`).
+
+    Nothing has a default here: an option not given is absent from the namespace, so a
+    `--config` file (or a sweep's grid file) supplies it, else RunConfig's declared default.
+    """
+    from core.config import ALIASES, IMAGE_SIZE_RANGE, MAX_SAMPLES
+    from core.params import Interval
     from core.datasets import DATASETS
     from core.learners import LEARNERS
-    from core.strategies import MEASURE_NAMES, STRATEGIES
+    from core.strategies import STRATEGIES
 
+    none = argparse.SUPPRESS
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", default="digits", help=f"one of {DATASETS.names()} (default: digits)")
-    d.add_argument("--data-dir", help="directory holding the dataset files or the class folders")
-    d.add_argument("--image-size", type=int,
+    d.add_argument("--dataset", default=none, help=f"one of {DATASETS.names()} (default: digits)")
+    d.add_argument("--data-dir", default=none, help="directory holding the dataset files or the class folders")
+    d.add_argument("--image-size", type=int, default=none,
                    help=f"resize images to this square size, {IMAGE_SIZE_RANGE[0]}..{IMAGE_SIZE_RANGE[1]} (image datasets)")
-    d.add_argument("--subset", type=int, help=f"keep only the first N samples of the shuffled pool (initial..{MAX_SAMPLES})")
-    d.add_argument("--test-size", type=float, default=0.25,
-                   help="held-out stratified test fraction in [0, 1) (default 0.25); 0 = report only the "
-                        "transductive accuracy on the still-unlabelled pool")
+    d.add_argument("--subset", type=int, default=none,
+                   help=f"keep only the first N samples of the shuffled pool (initial..{MAX_SAMPLES})")
+    d.add_argument("--test-size", type=float, default=none, help=_help("test_size"))
     m = p.add_argument_group("model")
-    m.add_argument("--learner", default="logistic", help=f"one of {LEARNERS.names()} (default: logistic)")
-    m.add_argument("--learner-param", action="append", type=_learner_param, default=[], metavar="NAME=VALUE",
+    m.add_argument("--learner", default=none, help=f"one of {LEARNERS.names()} (default: logistic); "
+                                                   "`python -m core learners` lists their settings")
+    m.add_argument("--learner-param", action="append", type=_setting, default=none, metavar="NAME=VALUE",
                    help="a learner setting, repeatable (e.g. gamma=0.25, kernel=knn, C=0.5); each is checked against "
-                        "its range, and the cnn's sizes against a memory estimate")
+                        "its declared range, and the cnn's sizes against a memory estimate")
     s = p.add_argument_group("strategies")
-    s.add_argument("--strategies", default="random,entropy,hybrid",
+    s.add_argument("--strategies", default=none,
                    help=f"comma-separated, from {STRATEGIES.names()} (default: random,entropy,hybrid)")
-    s.add_argument("--mode", default="pool", help=f"one of {list(MODES)}: choose batches from the pool, or decide "
-                                                  "per arriving sample (default: pool)")
-    s.add_argument("--alpha", type=float, default=0.5, help="hybrid: fraction of the batch chosen by uncertainty, in (0, 1] (default 0.5)")
-    s.add_argument("--clusters", type=int, default=5,
-                   help=f"hybrid: K-means clusters, 1..round(alpha*batch), at most {MAX_CLUSTERS} (default 5)")
-    s.add_argument("--measure", default="entropy", help=f"hybrid's uncertainty measure, one of {sorted(MEASURE_NAMES)} (default: entropy)")
-    s.add_argument("--stream-policy", default="budget",
-                   help=f"stream mode: one of {list(STREAM_POLICIES)} (budget-aware quantile, or fixed threshold; default: budget)")
-    s.add_argument("--threshold", type=float, default=0.5, help="stream mode, threshold policy: normalised uncertainty in [0, 1] (default 0.5)")
+    s.add_argument("--strategy-param", action="append", type=_setting, default=none, metavar="STRATEGY.PARAM=VALUE",
+                   help="a strategy setting, repeatable (e.g. hybrid.alpha=0.3); `python -m core strategies` lists "
+                        "every strategy's parameters, defaults and ranges")
+    for alias, target in ALIASES.items():
+        strategy, param = target.split(".")
+        c = STRATEGIES[strategy].parameters[param]
+        kind = c.type if isinstance(c, Interval) else str  # --alpha 0 reads as 0.0, as before the alias existed
+        s.add_argument(f"--{alias}", type=kind, default=none, dest=f"alias_{alias}", metavar=alias.upper(),
+                       help=f"same as --strategy-param {target}=VALUE: {c.help}; {c.allowed()} (default {c.default})")
+    s.add_argument("--mode", default=none, help=_help("mode"))
+    s.add_argument("--stream-policy", default=none, help=_help("stream_policy"))
+    s.add_argument("--threshold", type=float, default=none, help=_help("threshold"))
     b = p.add_argument_group("budget")
-    b.add_argument("--initial", type=int, default=20,
-                   help=f"initial labelled samples, the same for every strategy; at least the number of classes, "
-                        f"at most {MAX_SAMPLES} (default 20)")
-    b.add_argument("--batch", type=int, default=10, help=f"labels bought per round, 1..{MAX_SAMPLES} (default 10)")
-    b.add_argument("--rounds", type=int, default=10,
-                   help=f"rounds (evaluations), 1..{MAX_ROUNDS}; budget = initial + batch*(rounds-1) labels, at most the "
-                        "pool (default 10)")
-    b.add_argument("--repeats", type=int, default=1,
-                   help=f"repeat each strategy with seeds seed..seed+repeats-1, 1..{MAX_REPEATS} (default 1)")
-    b.add_argument("--seed", type=int, default=0,
-                   help=f"base seed; seed+repeats-1 must be at most {MAX_SEED} (32-bit seeds) (default 0)")
+    for option in ("initial", "batch", "rounds", "repeats", "seed"):
+        b.add_argument(f"--{option}", type=int, default=none, help=_help(option))
+
+
+_RUN_DESTS = ("dataset", "data_dir", "image_size", "subset", "test_size", "learner", "mode", "stream_policy",
+              "threshold", "initial", "batch", "rounds", "repeats", "seed")
+
+
+def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The run options given on the command line, in RunConfig.from_dict form (only those given)."""
+    from core.config import split_strategy_param
+
+    given: dict[str, Any] = {dest: getattr(args, dest) for dest in _RUN_DESTS if hasattr(args, dest)}
+    if hasattr(args, "strategies"):
+        given["strategies"] = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    if hasattr(args, "learner_param"):
+        given["learner_params"] = dict(args.learner_param)
+    settings = [(name, value) for name, value in getattr(args, "strategy_param", [])]
+    settings += [(dest[len("alias_"):], value) for dest, value in vars(args).items() if dest.startswith("alias_")]
+    for name, value in settings:
+        strategy, param = split_strategy_param(name)
+        given.setdefault("strategy_params", {}).setdefault(strategy, {})[param] = value
+    return given
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """A `--config` file: JSON of RunConfig.to_dict() (what the dashboard writes), or TOML of the same shape."""
+    from core.config import ConfigError
+
+    text = Path(path).read_text()  # OSError: reported as one line by the caller
+    try:
+        if path.endswith(".toml"):
+            import tomllib
+
+            obj = tomllib.loads(text)
+        else:
+            obj = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--config {path!r} is not valid {'TOML' if path.endswith('.toml') else 'JSON'} ({exc})",
+                          "config") from None
+    if not isinstance(obj, dict):
+        raise ConfigError(f"--config {path!r} must hold a table of OPTION = VALUE; got {type(obj).__name__}", "config")
+    return obj
 
 
 def config_from_args(args: argparse.Namespace):
+    """The RunConfig of `python -m core run`: the --config file (if any), then the options given."""
     from core.config import RunConfig
 
-    return RunConfig(
-        dataset=args.dataset, data_dir=args.data_dir, image_size=args.image_size,
-        learner=args.learner, learner_params=dict(args.learner_param),
-        strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
-        mode=args.mode, initial=args.initial, batch=args.batch, rounds=args.rounds, alpha=args.alpha,
-        clusters=args.clusters, measure=args.measure, stream_policy=args.stream_policy, threshold=args.threshold,
-        repeats=args.repeats, seed=args.seed, subset=args.subset, test_size=args.test_size,
-    )
+    base = read_config_file(args.config) if getattr(args, "config", None) else {}
+    given = options_from_args(args)
+    merged = {**base, **{k: v for k, v in given.items() if k != "strategy_params"}}
+    params = {k: dict(v) for k, v in (base.get("strategy_params") or {}).items()} if isinstance(
+        base.get("strategy_params") or {}, dict) else base["strategy_params"]
+    for strategy, values in given.get("strategy_params", {}).items():
+        if isinstance(params, dict):
+            params.setdefault(strategy, {}).update(values)
+    if params:
+        merged["strategy_params"] = params
+    return RunConfig.from_dict(merged)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run every strategy x repeat, resuming from the cache; print a summary; "
                                      "write rounds.csv, summary.csv and curves.html to --out.")
     add_run_options(run)
+    run.add_argument("--config", metavar="FILE",
+                     help="read the comparison's options from FILE (JSON as `python -m core run` writes to "
+                          "OUT/config.json, or TOML of the same shape); options given here override it")
     o = run.add_argument_group("output")
     o.add_argument("--out", default="out", help="directory for rounds.csv, summary.csv, curves.html (default: out)")
     o.add_argument("--cache-dir", default="cache", help="on-disk cache of completed rounds (default: cache)")
@@ -132,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--target", type=float, default=0.9, help="accuracy target in (0, 1] for 'labels to reach' (default 0.9)")
     o.add_argument("--quiet", action="store_true", help="no per-round progress")
     add_sweep_parser(sub)
+    for family in ("strategies", "learners"):
+        listing = sub.add_parser(family, help=f"list every registered {family[:-1] if family == 'learners' else 'strategy'}"
+                                               " with its parameters, defaults, ranges and needs",
+                                 description=f"List the registered {family}: parameters (type, default, allowed "
+                                             "values), and what each needs from a round or provides.")
+        listing.add_argument("--json", action="store_true", help="print JSON instead of text")
     from core.report import add_report_parser
 
     add_report_parser(sub)
@@ -139,12 +193,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.epilog = "\n".join(f"{'=' * 30} python -m core {name} {'=' * 30}\n{command.format_help()}"
                                for name, command in sub.choices.items())
     return parser
-
-
-def _run_option_dests() -> list[str]:
-    probe = argparse.ArgumentParser(add_help=False)
-    add_run_options(probe)
-    return list(vars(probe.parse_args([])))
 
 
 def add_sweep_parser(sub) -> None:
@@ -163,11 +211,7 @@ def add_sweep_parser(sub) -> None:
     g.add_argument("--skip-invalid", action="store_true", help="leave out grid points the engine rejects instead of failing")
     g.add_argument("--heatmap", metavar="X[,Y]", help="grid options on the heatmap axes (default: the first two swept)")
     g.add_argument("--dry-run", action="store_true", help="print the grid points and runs, compute nothing")
-    add_run_options(sweep)
-    run_dests = set(_run_option_dests())
-    for action in sweep._actions:  # no default: only the options given are fixed (set_defaults would store them)
-        if action.dest in run_dests:
-            action.default = argparse.SUPPRESS
+    add_run_options(sweep)  # only the options given are fixed (run options have no argparse defaults)
     e = sweep.add_argument_group("execution")
     e.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local: joblib processes on this machine (default); ray: tasks on a Ray cluster")
@@ -269,17 +313,16 @@ def _early_stops(config, comparison) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from core.cache import Cache, CacheError, check_writable_dir
-    from core.config import ConfigError
+    from core.cache import Cache, CacheError, atomic_write_bytes, check_writable_dir
     from core.learners import LearnerError
     from core.metrics import curve_table, default_metric, summary_table
+    from core.params import Interval, ParamError, check_value
     from core.runner import Cancelled, comparison_complete, prepare, run_comparison
 
     prog = "python -m core run"
     try:
         config = config_from_args(args)
-        if not 0.0 < args.target <= 1.0:
-            raise ConfigError(f"target must be an accuracy in (0, 1]; got {args.target!r}")
+        check_value("target", args.target, Interval(float, 0.0, 1.0, closed="right"))
         _check_paths(args)
         dataset = prepare(config)
         out = Path(args.out)
@@ -295,7 +338,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 # a finished comparison reads from a read-only cache (a shared results disk)
         created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first: removed again on a failed run
         check_writable_dir(out, "--out")
-    except (ConfigError, CacheError, OSError) as exc:  # OSError: unreadable data, a path too long, ...
+    except (ParamError, CacheError, OSError) as exc:  # OSError: unreadable data, a path too long, ...
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -331,12 +374,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         rounds.to_csv(out / "rounds.csv", index=False)
         summary.to_csv(out / "summary.csv", index=False)
+        atomic_write_bytes(out / "config.json", (json.dumps(config.to_dict(), indent=2) + "\n").encode())
         _write_curves(out / "curves.html", curves, metric, config, cache)
     except OSError as exc:
         print(f"{prog}: error: {_io_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
     _print_summary(summary, metric)
-    print(f"\nwrote {out / 'rounds.csv'}, {out / 'summary.csv'}, {out / 'curves.html'} in {time.perf_counter() - t0:.1f}s",
+    print(f"\nwrote {out / 'rounds.csv'}, {out / 'summary.csv'}, {out / 'curves.html'}, {out / 'config.json'} in {time.perf_counter() - t0:.1f}s",
           file=sys.stderr)
     return 0
 
@@ -393,23 +437,8 @@ def _write_curves(path: Path, curves, metric: str, config, cache) -> None:
             pass
 
 
-def _fixed_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The run options given on the sweep's command line, as RunConfig fields."""
-    fixed: dict[str, Any] = {}
-    for dest in _run_option_dests():
-        if not hasattr(args, dest):
-            continue
-        value = getattr(args, dest)
-        if dest == "learner_param":
-            fixed["learner_params"] = dict(value)
-        elif dest == "strategies":
-            fixed["strategies"] = [s.strip() for s in value.split(",") if s.strip()]
-        else:
-            fixed[dest] = value
-    return fixed
-
-
 def _vary(items: Sequence[str]) -> dict[str, list[Any]]:
+    from core.config import parse_value
     from core.sweep import GridError
 
     grid: dict[str, list[Any]] = {}
@@ -417,7 +446,7 @@ def _vary(items: Sequence[str]) -> dict[str, list[Any]]:
         name, sep, values = item.partition("=")
         if not sep or not name.strip() or not values.strip():
             raise GridError(f"--vary expects NAME=V1,V2,...; got {item!r}")
-        grid[name.strip()] = [_value(v.strip()) for v in values.split(",") if v.strip()]
+        grid[name.strip()] = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
     return grid
 
 
@@ -444,7 +473,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         obj = read_grid_file(args.grid) if args.grid is not None else {}
         if args.heatmap:
             obj = {**obj, "heatmap": dict(zip("xy", [a.strip() for a in args.heatmap.split(",")]))}
-        sweep = parse_grid(obj, base=_fixed_options(args), vary=_vary(args.vary),
+        sweep = parse_grid(obj, base=options_from_args(args), vary=_vary(args.vary),
                            skip_invalid=True if args.skip_invalid else None)
         cache = Cache(args.cache_dir)
         plan = plan_sweep(sweep, cache)
@@ -475,7 +504,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     stop = _StopOnSignal()
     t0 = time.perf_counter()
     try:
-        result = run_sweep(sweep, cache, executor=executor, on_progress=on_progress, should_stop=stop)
+        result = run_sweep(sweep, cache, executor=executor, on_progress=on_progress, should_stop=stop, plan=plan)
     except Cancelled as exc:
         print(f"cancelled: {exc}; completed rounds are cached, rerun to resume", file=sys.stderr)
         return EXIT_CANCELLED
@@ -529,4 +558,44 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(text)
 
     warnings.showwarning = show_once
-    return {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report}[args.command](args)
+    return {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report, "strategies": cmd_list,
+            "learners": cmd_list}[args.command](args)
+
+
+def describe_plugins(family: str) -> list[dict[str, Any]]:
+    """Every registered strategy or learner as data: what `python -m core strategies|learners --json` prints."""
+    from core.params import describe
+
+    if family == "strategies":
+        from core.strategies import NEEDS, STRATEGIES
+
+        return [{"name": name, "summary": (cls.__doc__ or "").strip().split("\n")[0], "parameters": describe(cls.parameters),
+                 "needs": {need: NEEDS[need][1] for need in sorted(cls.needs)}, "stream": cls.stream}
+                for name, cls in STRATEGIES.items()]
+    from core.learners import CAPABILITIES, LEARNERS
+
+    return [{"name": name, "summary": (cls.__doc__ or "").strip().split("\n")[0], "parameters": describe(cls.parameters),
+             "provides": {cap: CAPABILITIES[cap] for cap in sorted(cls.provides)},
+             "provides_when": dict(cls.provides_when),
+             "semi_supervised": cls.semi_supervised}
+            for name, cls in LEARNERS.items()]
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    plugins = describe_plugins(args.command)
+    if args.json:
+        print(json.dumps(plugins, indent=2, default=str))
+        return 0
+    for plugin in plugins:
+        print(f"{plugin['name']}: {plugin['summary']}")
+        for pname, p in plugin["parameters"].items():
+            print(f"    {pname:<16} {p['allowed']}; default {p['default']!r}" + (f"  ({p['help']})" if p["help"] else ""))
+        if not plugin["parameters"]:
+            print("    (no parameters)")
+        if "needs" in plugin:
+            print(f"    needs: {', '.join(plugin['needs']) or 'nothing'}" + ("; has a stream form" if plugin["stream"] else ""))
+        else:
+            extra = plugin["provides_when"]
+            print(f"    provides: {', '.join(plugin['provides'])}"
+                  + "".join(f"; {cap} when {when}" for cap, when in extra.items()))
+    return 0

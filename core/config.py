@@ -5,20 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from core.datasets import DATASETS, dataset_option_names
-from core.learners import LEARNERS, check_pool_size, learner_param_names
-from core.learners.base import is_real  # finite int or float, not a bool: nan fails every range check
-from core.strategies import MEASURE_NAMES, STRATEGIES, check_hybrid_params
+from core.learners import LEARNERS, check_learner_params, check_pool_size, learner_provides
+from core.learners.base import CAPABILITIES
+from core.params import Interval, Options, ParamError, check_value, is_int
+from core.strategies import NEEDS, STRATEGIES, check_strategy_params
 
-SCHEMA_VERSION = 2  # bump when a change to the engine changes results: old cache entries are ignored
+SCHEMA_VERSION = 3  # bump when a change to the engine changes results: old cache entries are ignored
 # 2: round records carry their run key, which core.cache checks (version-1 records have none)
+# 3: strategy parameters are the strategies' declared ones (hybrid n_clusters -> clusters); rounds record the
+#    labels the oracle revealed
 MODES = ("pool", "stream")
 STREAM_POLICIES = ("budget", "threshold")
-STREAM_STRATEGIES = ("random", "entropy", "least_confidence", "smallest_margin", "largest_margin")
 
 # Upper bounds of the size-like options: checked when a RunConfig is built, before any data is
 # loaded or anything is allocated or written (a typo such as --repeats 10000000 used to build
@@ -26,41 +28,55 @@ STREAM_STRATEGIES = ("random", "entropy", "least_confidence", "smallest_margin",
 MAX_SAMPLES = 10_000_000  # initial, batch, subset
 MAX_ROUNDS = 10_000
 MAX_REPEATS = 1_000
-MAX_CLUSTERS = 10_000
 IMAGE_SIZE_RANGE = (8, 512)  # the image sources' own limits (core.datasets.images.check_image_size)
 MAX_SEED = 2**32 - 1  # numpy's RandomState and scikit-learn take 32-bit seeds; repeat r uses seed + r
 
+# The run's own options, declared like plug-in parameters (one validation mechanism, see core.params).
+RUN_OPTIONS = {
+    "initial": Interval(int, 1, None, at_most=MAX_SAMPLES, default=20,
+                        help="initial labelled samples, the same for every strategy; at least the number of classes"),
+    "batch": Interval(int, 1, None, at_most=MAX_SAMPLES, default=10, help="labels bought per round"),
+    "rounds": Interval(int, 1, None, at_most=MAX_ROUNDS, default=10,
+                       help="rounds (evaluations); budget = initial + batch*(rounds-1) labels, at most the pool"),
+    "repeats": Interval(int, 1, None, at_most=MAX_REPEATS, default=1,
+                        help="repeat each strategy with seeds seed..seed+repeats-1"),
+    "seed": Interval(int, 0, MAX_SEED, default=0, help="base seed; repeat r uses seed + r (32-bit seeds)"),
+    "test_size": Interval(float, 0.0, 1.0, closed="left", default=0.25,
+                          help="held-out stratified test fraction; 0 = only the transductive accuracy on the pool"),
+    "mode": Options(MODES, default="pool", help="choose batches from the pool, or decide per arriving sample"),
+    "stream_policy": Options(STREAM_POLICIES, default="budget",
+                             help="stream mode: budget-aware quantile, or a fixed threshold"),
+    "threshold": Interval(float, 0.0, 1.0, default=0.5,
+                          help="stream mode, threshold policy: normalised uncertainty (in [0, 1])"),
+}
+# Short names kept from before strategies declared their own parameters: `--alpha 0.3` is `--strategy-param
+# hybrid.alpha=0.3`, and so in grid files and old saved configs.
+ALIASES = {"alpha": "hybrid.alpha", "clusters": "hybrid.clusters", "measure": "hybrid.measure"}
 
-class ConfigError(ValueError):
-    """A run option is invalid; the message names the option and what is allowed."""
+
+class ConfigError(ParamError):
+    """A run option is invalid; the message names the option and what is allowed, `option` the option."""
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def stream_strategies() -> list[str]:
+    """The strategies with a stream form (they declare `stream = True`)."""
+    return [name for name, cls in STRATEGIES.items() if cls.stream]
 
 
-def _check_int(name: str, value: Any, low: int, high: int, *, interval: bool = False) -> None:
-    """`interval`: the range is the option's own domain ("in [low, high]"); otherwise `high` is the bench's cap."""
-    if not _is_int(value) or not low <= value <= high:
-        allowed = f"in [{low}, {high}]" if interval else f">= {low} (at most {high})"
-        raise ConfigError(f"{name} must be an integer {allowed}; got {value!r}")
-
-
-def _check_name(option: str, value: Any, choices) -> None:
-    if not isinstance(value, str) or value not in choices:
-        what = f"unknown {option} {value!r}" if isinstance(value, str) else f"{option} must be a name; got {value!r}"
-        raise ConfigError(f"{what}; choose one of {list(choices)}")
+def parse_value(text: str) -> Any:
+    """A command-line or form value: JSON when it parses (numbers, true, lists), else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def parse_param(text: str) -> tuple[str, Any]:
     """"NAME=VALUE" -> (name, value); VALUE is read as JSON when it parses (numbers, true), else text."""
     if "=" not in text or not text.split("=", 1)[0].strip():
-        raise ConfigError(f"learner_params: expected NAME=VALUE; got {text!r}")
+        raise ConfigError(f"learner_params: expected NAME=VALUE; got {text!r}", "learner_params")
     name, value = (part.strip() for part in text.split("=", 1))
-    try:
-        return name, json.loads(value)
-    except json.JSONDecodeError:
-        return name, value
+    return name, parse_value(value)
 
 
 def parse_params(text: str) -> dict[str, Any]:
@@ -127,6 +143,22 @@ class RunSpec:
         return self.initial + self.batch * (self.rounds - 1)
 
 
+def _check_name(option: str, value: Any, choices) -> None:
+    if not isinstance(value, str) or value not in choices:
+        what = f"unknown {option} {value!r}" if isinstance(value, str) else f"{option} must be a name; got {value!r}"
+        raise ConfigError(f"{what}; choose one of {list(choices)}", option)
+
+
+def split_strategy_param(name: str) -> tuple[str, str]:
+    """"hybrid.alpha" (or its alias "alpha") -> ("hybrid", "alpha")."""
+    name = ALIASES.get(name, name)
+    strategy, dot, param = name.partition(".")
+    if not dot or not strategy or not param:
+        raise ConfigError(f"strategy_params: expected STRATEGY.PARAM (e.g. hybrid.alpha); got {name!r}",
+                          "strategy_params")
+    return strategy, param
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """A comparison: several strategies, same data, same learner, same initial labels.
@@ -135,6 +167,10 @@ class RunConfig:
     Repeat r uses seed `seed + r` for its split, initial set and model; strategy
     randomness in round t is `default_rng([seed + r, t])`, so a run is the same whichever
     comparison it belongs to (and is cached once).
+
+    `strategy_params` holds each strategy's settings as given ({"hybrid": {"alpha": 0.3}});
+    a strategy's declared defaults fill the rest (`params_for`). `from_dict` also reads the
+    aliases `alpha`, `clusters` and `measure` (configs saved before strategies declared them).
     """
 
     dataset: str = "digits"
@@ -143,13 +179,11 @@ class RunConfig:
     learner: str = "logistic"
     learner_params: dict[str, Any] = field(default_factory=dict)
     strategies: tuple[str, ...] = ("random", "entropy", "hybrid")
+    strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     mode: str = "pool"
     initial: int = 20
     batch: int = 10
     rounds: int = 10
-    alpha: float = 0.5
-    clusters: int = 5
-    measure: str = "entropy"
     stream_policy: str = "budget"
     threshold: float = 0.5
     repeats: int = 1
@@ -159,23 +193,33 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.strategies, str) or not isinstance(self.strategies, (list, tuple)):
-            raise ConfigError(f"strategies must be a list of names from {STRATEGIES.names()}; got {self.strategies!r}")
+            raise ConfigError(f"strategies must be a list of names from {STRATEGIES.names()}; got {self.strategies!r}",
+                              "strategies")
         object.__setattr__(self, "strategies", tuple(self.strategies))
         if not isinstance(self.learner_params, dict) or not all(isinstance(k, str) for k in self.learner_params):
-            raise ConfigError(f"learner_params must be a table of NAME = VALUE settings; got {self.learner_params!r}")
+            raise ConfigError(f"learner_params must be a table of NAME = VALUE settings; got {self.learner_params!r}",
+                              "learner_params")
         object.__setattr__(self, "learner_params", dict(self.learner_params))
+        if not isinstance(self.strategy_params, dict) or not all(
+                isinstance(k, str) and isinstance(v, dict) and all(isinstance(p, str) for p in v)
+                for k, v in self.strategy_params.items()):
+            raise ConfigError("strategy_params must be a table of STRATEGY = {PARAM = VALUE} settings; "
+                              f"got {self.strategy_params!r}", "strategy_params")
+        object.__setattr__(self, "strategy_params", {k: dict(v) for k, v in self.strategy_params.items() if v})
         if self.data_dir is not None:
             if not isinstance(self.data_dir, str) or not self.data_dir.strip():
-                raise ConfigError(f"data_dir must be a directory path (not empty); got {self.data_dir!r}")
+                raise ConfigError(f"data_dir must be a directory path (not empty); got {self.data_dir!r}", "data_dir")
             try:  # stored absolute: feature maps and the dashboard may run from another directory
                 object.__setattr__(self, "data_dir", absolute_data_dir(self.data_dir))
             except (OSError, RuntimeError, ValueError) as exc:  # ~unknownuser, an embedded NUL, ...
-                raise ConfigError(f"data_dir {self.data_dir!r} is not a usable path ({exc})") from None
+                raise ConfigError(f"data_dir {self.data_dir!r} is not a usable path ({exc})", "data_dir") from None
         try:
             self._validate()
         except ConfigError:
             raise
-        except ValueError as exc:  # registries and shared checks raise plain ValueError
+        except ParamError as exc:  # a plug-in's declared parameter: keep the option it names
+            raise ConfigError(str(exc), exc.option) from None
+        except ValueError as exc:  # registries raise plain ValueError
             raise ConfigError(str(exc)) from None
 
     def _validate(self) -> None:
@@ -185,56 +229,50 @@ class RunConfig:
         if unused:
             takes = dataset_option_names(self.dataset)
             raise ConfigError(f"{unused[0]}: dataset {self.dataset!r} takes no {', '.join(unused)}; "
-                              + (f"it takes {takes}" if takes else "it reads no files and has no options"))
+                              + (f"it takes {takes}" if takes else "it reads no files and has no options"), unused[0])
         if self.image_size is not None:
-            _check_int("image_size", self.image_size, IMAGE_SIZE_RANGE[0], IMAGE_SIZE_RANGE[1], interval=True)
+            check_value("image_size", self.image_size, Interval(int, *IMAGE_SIZE_RANGE))
         _check_name("learner", self.learner, LEARNERS.names())
-        unknown = sorted(set(self.learner_params) - set(learner_param_names(self.learner))) if self.learner_params else []
-        if unknown:
-            raise ConfigError(
-                f"learner_params: unknown parameter(s) {unknown} for learner {self.learner!r}; "
-                f"valid: {learner_param_names(self.learner)}"
-            )
+        learner_values = check_learner_params(self.learner, self.learner_params)
         if not self.strategies:
-            raise ConfigError(f"strategies: choose at least one of {STRATEGIES.names()}")
+            raise ConfigError(f"strategies: choose at least one of {STRATEGIES.names()}", "strategies")
         for name in self.strategies:
             _check_name("strategy", name, STRATEGIES.names())
         if len(set(self.strategies)) != len(self.strategies):
-            raise ConfigError(f"strategies: each strategy may appear once; got {list(self.strategies)}")
-        _check_name("mode", self.mode, MODES)
-        # Every option is checked whether or not a chosen strategy uses it (a bad value is a
-        # typo either way); `key` leaves the unused ones out of the comparison's identity.
-        for name, value, high in (("initial", self.initial, MAX_SAMPLES), ("batch", self.batch, MAX_SAMPLES),
-                                  ("rounds", self.rounds, MAX_ROUNDS), ("repeats", self.repeats, MAX_REPEATS)):
-            _check_int(name, value, 1, high)
-        _check_int("seed", self.seed, 0, MAX_SEED, interval=True)
+            raise ConfigError(f"strategies: each strategy may appear once; got {list(self.strategies)}", "strategies")
+        for name in self.strategy_params:
+            _check_name("strategy", name, STRATEGIES.names())
+        # Every option is checked whether or not it is used (a bad value is a typo either way);
+        # `key` leaves the unused ones out of the comparison's identity.
+        for option, constraint in RUN_OPTIONS.items():
+            check_value(option, getattr(self, option), constraint)
         if self.seed + self.repeats - 1 > MAX_SEED:
             raise ConfigError(
                 f"seed + repeats - 1 must be at most {MAX_SEED} (repeat r uses seed + r, and seeds are 32-bit); "
-                f"got seed={self.seed}, repeats={self.repeats}: lower seed to at most {MAX_SEED - self.repeats + 1}"
-            )
-        if not (is_real(self.test_size) and 0.0 <= self.test_size < 1.0):
-            raise ConfigError(f"test_size must be in [0, 1); got {self.test_size!r}")
+                f"got seed={self.seed}, repeats={self.repeats}: lower seed to at most {MAX_SEED - self.repeats + 1}",
+                "seed")
         if self.subset is not None:
-            if not _is_int(self.subset) or not self.initial <= self.subset <= MAX_SAMPLES:
+            if not is_int(self.subset) or not self.initial <= self.subset <= MAX_SAMPLES:
                 raise ConfigError(f"subset must be an integer >= initial ({self.initial}) (at most {MAX_SAMPLES}); "
-                                  f"got {self.subset!r}")
-        if not (is_real(self.alpha) and 0.0 < self.alpha <= 1.0):
-            raise ConfigError(f"alpha must be in (0, 1]; got {self.alpha!r}")
-        _check_int("clusters", self.clusters, 1, MAX_CLUSTERS)
-        _check_name("measure", self.measure, sorted(MEASURE_NAMES))
-        _check_name("stream_policy", self.stream_policy, STREAM_POLICIES)
-        if not (is_real(self.threshold) and 0.0 <= self.threshold <= 1.0):
-            raise ConfigError(f"threshold must be in [0, 1] (a normalised uncertainty); got {self.threshold!r}")
-        if "hybrid" in self.strategies:
-            try:
-                check_hybrid_params(self.alpha, self.clusters, self.measure, self.batch)
-            except ValueError as exc:
-                raise ConfigError(str(exc).replace("n_clusters", "clusters", 1)) from None
+                                  f"got {self.subset!r}", "subset")
+        values = {name: check_strategy_params(name, params) for name, params in self.strategy_params.items()}
+        provided = learner_provides(self.learner, learner_values)
+        for name in self.strategies:
+            cls = STRATEGIES[name]
+            params = values.get(name) or check_strategy_params(name, {})
+            cls.check_run(params, self.batch)
+            missing = [need for need in sorted(cls(**params).required()) if NEEDS[need][0] not in provided]
+            if missing:
+                capability = NEEDS[missing[0]][0]
+                raise ConfigError(
+                    f"{name} needs {NEEDS[missing[0]][1]}; learner {self.learner!r} with these settings provides "
+                    f"{sorted(provided)}: use a learner that provides {capability} ({CAPABILITIES[capability]})"
+                    f"{_PROVIDER_HINTS.get(capability, '')}", "strategies")
         if self.mode == "stream":
-            bad = [s for s in self.strategies if s not in STREAM_STRATEGIES]
+            bad = [s for s in self.strategies if not STRATEGIES[s].stream]
             if bad:
-                raise ConfigError(f"strategies {bad} have no stream form; in stream mode choose from {list(STREAM_STRATEGIES)}")
+                raise ConfigError(f"strategies {bad} have no stream form; in stream mode choose from "
+                                  f"{stream_strategies()}", "strategies")
 
     @property
     def budget(self) -> int:
@@ -244,22 +282,29 @@ class RunConfig:
     def dataset_options(self) -> dict[str, Any]:
         return {k: v for k, v in (("data_dir", self.data_dir), ("image_size", self.image_size)) if v is not None}
 
-    def strategy_params(self, strategy: str) -> dict[str, Any]:
-        """Only the options that change `strategy`'s results, so unrelated changes reuse the cache."""
-        params: dict[str, Any] = {}
-        if strategy == "hybrid":
-            params = {"alpha": float(self.alpha), "n_clusters": int(self.clusters), "measure": self.measure}
+    def params_for(self, strategy: str) -> dict[str, Any]:
+        """Only what changes `strategy`'s results: its declared parameters (defaults filled in), and in
+        stream mode the policy; so unrelated changes reuse the cache."""
+        params = check_strategy_params(strategy, self.strategy_params.get(strategy, {}))
         if self.mode == "stream" and strategy != "random":
             params["policy"] = self.stream_policy
             if self.stream_policy == "threshold":
                 params["threshold"] = float(self.threshold)
         return params
 
+    def learner_settings(self) -> dict[str, Any]:
+        """The learner settings that differ from the learner's declared defaults, checked and normalised:
+        `--learner-param C=1.0` (the default) and no setting are the same comparison, cached once."""
+        given = check_learner_params(self.learner, self.learner_params)
+        defaults = check_learner_params(self.learner, {})
+        return {k: v for k, v in given.items() if k in self.learner_params and v != defaults[k]}
+
     def specs(self) -> list[RunSpec]:
         """Every cache unit of this comparison, strategy-major."""
+        settings = _jsonable(self.learner_settings())
         return [
-            RunSpec(self.dataset, self.dataset_options, self.learner, dict(self.learner_params), strategy,
-                    self.strategy_params(strategy), self.mode, self.initial, self.batch, self.rounds,
+            RunSpec(self.dataset, self.dataset_options, self.learner, dict(settings), strategy,
+                    self.params_for(strategy), self.mode, self.initial, self.batch, self.rounds,
                     self.subset, float(self.test_size), self.seed + repeat, repeat)
             for strategy in self.strategies
             for repeat in range(self.repeats)
@@ -272,24 +317,41 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        """A config from its `to_dict` form (a `--config` file, a saved comparison); the aliases
+        (`alpha`, ...) become strategy parameters; unknown keys are an error naming the valid ones."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"a run config must be a table of OPTION = VALUE; got {type(d).__name__}")
         d = dict(d)
-        if "strategies" in d:  # absent: the default strategies, as on the command line
+        params = d.pop("strategy_params", None) or {}
+        if isinstance(params, dict):
+            params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in params.items()}
+            for alias in ALIASES:
+                if alias in d:
+                    strategy, param = split_strategy_param(alias)
+                    value = d.pop(alias)
+                    if isinstance(params.setdefault(strategy, {}), dict):
+                        params[strategy].setdefault(param, value)
+        unknown = sorted(set(d) - set(_FIELD_NAMES))
+        if unknown:
+            raise ConfigError(f"unknown option(s) {unknown}; valid: {sorted(_FIELD_NAMES) + sorted(ALIASES)}",
+                              unknown[0])
+        if isinstance(d.get("strategies"), list):  # absent: the default strategies, as on the command line
             d["strategies"] = tuple(d["strategies"])
-        return cls(**d)
+        return cls(**d, strategy_params=params)
 
     def comparison_dict(self) -> dict[str, Any]:
-        """`to_dict` with the options no chosen strategy uses set to their defaults.
+        """`to_dict` with what no chosen strategy uses left out or at its default.
 
-        `--alpha 0.3` without the hybrid runs the very same comparison as no --alpha, so it
-        gets the same key; a config whose unused options are at their defaults keeps the
-        key it always had.
+        `--alpha 0.3` without the hybrid runs the very same comparison as no --alpha, so it gets
+        the same key; chosen strategies' parameters are stated in full (defaults filled in).
         """
         d = self.to_dict()
-        used = {name for strategy in self.strategies for name in self.strategy_params(strategy)}
-        for option, param in (("alpha", "alpha"), ("clusters", "n_clusters"), ("measure", "measure"),
-                              ("stream_policy", "policy"), ("threshold", "threshold")):
+        d["learner_params"] = _jsonable(self.learner_settings())
+        d["strategy_params"] = {s: check_strategy_params(s, self.strategy_params.get(s, {})) for s in self.strategies}
+        used = {name for strategy in self.strategies for name in self.params_for(strategy)}
+        for option, param in (("stream_policy", "policy"), ("threshold", "threshold")):
             if param not in used:
-                d[option] = _FIELD_DEFAULTS[option]
+                d[option] = RUN_OPTIONS[option].default
         return d
 
     def key(self) -> str:
@@ -297,24 +359,32 @@ class RunConfig:
         return stable_hash({"config": self.comparison_dict(), "schema": SCHEMA_VERSION})
 
 
-_FIELD_DEFAULTS = {f.name: f.default for f in fields(RunConfig) if f.default is not MISSING}
+_FIELD_NAMES = tuple(f.name for f in fields(RunConfig))
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """Normalised settings as JSON gives them back (the cnn's channels tuple becomes a list), so a
+    RunSpec built here equals one rebuilt from its JSON record."""
+    return json.loads(json.dumps(values))
+_PROVIDER_HINTS = {"proba_samples": ", e.g. cnn with dropout and mc_samples >= 2 "
+                                    "(--learner cnn --learner-param mc_samples=8)"}
 
 
 def check_against_data(config: RunConfig, n_classes: int, n_available: int) -> None:
     """The checks that need the dataset: class count and pool size. Raises ConfigError."""
     pool = n_available if config.subset is None else config.subset
     if config.subset is not None and config.subset > n_available:
-        raise ConfigError(f"subset must be at most the {n_available} samples available for the pool; got {config.subset}")
+        raise ConfigError(f"subset must be at most the {n_available} samples available for the pool; got {config.subset}",
+                          "subset")
     if config.initial < n_classes:
-        raise ConfigError(f"initial must be at least the number of classes ({n_classes}); got {config.initial}")
+        raise ConfigError(f"initial must be at least the number of classes ({n_classes}); got {config.initial}", "initial")
     if config.initial > pool:
-        raise ConfigError(f"initial must be at most the pool size ({pool}); got {config.initial}")
+        raise ConfigError(f"initial must be at most the pool size ({pool}); got {config.initial}", "initial")
     if config.budget > pool:
         raise ConfigError(
             f"budget initial + batch*(rounds-1) = {config.initial} + {config.batch}*{config.rounds - 1} = {config.budget} "
-            f"is larger than the pool ({pool} samples); lower rounds, batch or initial"
-        )
+            f"is larger than the pool ({pool} samples); lower rounds, batch or initial", "rounds")
     try:
         check_pool_size(config.learner, pool, **config.learner_params)
-    except ValueError as exc:
-        raise ConfigError(f"learner_params: {exc}") from None
+    except ParamError as exc:
+        raise ConfigError(str(exc), exc.option) from None

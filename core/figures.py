@@ -70,8 +70,18 @@ def budget_label(config) -> str:
     return f"budget {config.budget} labels ({config.initial} initial{steps})"
 
 
-def hybrid_label(config) -> str:
-    return f"hybrid alpha {config.alpha:g}, {config.clusters} clusters, {config.measure}"
+def strategy_label(config, strategy: str) -> str:
+    """'hybrid (alpha 0.5, clusters 5, measure entropy)': a strategy with its declared parameters'
+    values (defaults filled in); a strategy without parameters is its name."""
+    params = config.params_for(strategy)
+    params.pop("policy", None)
+    params.pop("threshold", None)
+    return strategy + (f" ({', '.join(f'{k} {format_setting(v)}' for k, v in params.items())})" if params else "")
+
+
+def strategies_settings(config) -> list[str]:
+    """The label of every chosen strategy that has parameters (what a chart's subtitle states)."""
+    return [label for label in (strategy_label(config, s) for s in config.strategies) if "(" in label]
 
 
 def repeats_label(counts: Mapping[str, int]) -> str:
@@ -90,8 +100,7 @@ def settings_line(config, repeats: Mapping[str, int] | None = None) -> str:
     chart; a cancelled comparison may hold fewer than `config.repeats`.
     """
     parts = [dataset_label(config), learner_label(config), budget_label(config)]
-    if "hybrid" in config.strategies:
-        parts.append(hybrid_label(config))
+    parts.extend(strategies_settings(config))
     if getattr(config, "mode", "pool") == "stream":
         parts.append(f"stream, threshold {config.threshold:g}" if config.stream_policy == "threshold"
                      else "stream, budget policy")

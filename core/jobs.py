@@ -240,22 +240,6 @@ def cancel(cache_root: str | Path, job_id: str) -> bool:
     return True
 
 
-def run_argv(config: RunConfig) -> list[str]:
-    """The `python -m core run` options that rebuild `config` (inverse of core.cli.config_from_args)."""
-    c = config
-    argv = ["--dataset", c.dataset, "--learner", c.learner, "--strategies", ",".join(c.strategies), "--mode", c.mode,
-            "--initial", str(c.initial), "--batch", str(c.batch), "--rounds", str(c.rounds), "--alpha", repr(float(c.alpha)),
-            "--clusters", str(c.clusters), "--measure", c.measure, "--stream-policy", c.stream_policy,
-            "--threshold", repr(float(c.threshold)), "--repeats", str(c.repeats), "--seed", str(c.seed),
-            "--test-size", repr(float(c.test_size))]
-    for flag, value in (("--data-dir", c.data_dir), ("--image-size", c.image_size), ("--subset", c.subset)):
-        if value is not None:
-            argv += [flag, str(value)]
-    for name, value in sorted(c.learner_params.items()):
-        argv += ["--learner-param", f"{name}={json.dumps(value)}"]
-    return argv
-
-
 def run_job_id(config: RunConfig) -> str:
     return f"run-{config.key()}"
 
@@ -264,7 +248,9 @@ def start_run(config: RunConfig, cache_root: str | Path, *, cwd: str | Path | No
     """Run (or resume) `config` in the background; one job per config."""
     job_id = run_job_id(config)
     out = _jobs_dir(cache_root) / job_id
-    command = [sys.executable, "-m", "core", "run", *run_argv(config), "--quiet", "--cache-dir",
+    config_file = _jobs_dir(cache_root) / f"{job_id}.config.json"  # what `python -m core run --config` reads
+    atomic_write_json(config_file, config.to_dict())
+    command = [sys.executable, "-m", "core", "run", "--config", str(config_file.resolve()), "--quiet", "--cache-dir",
                str(Path(cache_root).resolve()), "--out", str(out.resolve())]
     return start(cache_root, job_id, command, kind="run", cwd=cwd or Path(__file__).resolve().parent.parent,
                  meta={"config": config.to_dict(), "config_key": config.key()})

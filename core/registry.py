@@ -1,13 +1,20 @@
 """One small registry type shared by the dataset, learner and strategy families.
 
-Entries can be declared lazily as "module:attribute" so that listing and validating names
-imports nothing heavy (torch, scikit-learn, numba): a cached run, the CLI's --help and the
-dashboard's sidebar stay fast. The module is imported on first lookup.
+A family can be *discovered*: every module of its package registers its entries with the
+`register` decorator when imported, so adding a strategy or learner is one new file in
+`core/strategies/` or `core/learners/`, with no list to edit. Plug-ins outside this
+repository register the same way from a module named by an entry point in the group
+`albench.<family>` (e.g. `[project.entry-points."albench.strategies"] mine = "my_pkg.my_strategy"`).
+Discovery happens on the first lookup; plug-in modules keep heavy imports (torch,
+scikit-learn, numba) inside the functions that compute, so listing and validating stay fast.
+
+Entries can also be declared lazily as "module:attribute" (the datasets family does).
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -16,13 +23,33 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A name -> factory mapping whose errors list the valid names.
 
-    `kind` names the family in error messages ("strategy", "learner", ...).
+    `kind` names the family in error messages ("strategy", "learner", ...); `package`, when
+    given, is imported module by module on first lookup (its modules register themselves),
+    and `entry_point_group` names the entry points of plug-ins installed from elsewhere.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, package: str | None = None, entry_point_group: str | None = None,
+                 skip: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
         self._lazy: dict[str, str] = {}
+        self._package, self._group, self._skip = package, entry_point_group, set(skip)
+        self._discovered = package is None and entry_point_group is None
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True  # set first: the modules imported below call `register`
+        if self._package is not None:
+            package = importlib.import_module(self._package)
+            for module in pkgutil.iter_modules(package.__path__):
+                if not module.name.startswith("_") and module.name not in self._skip:
+                    importlib.import_module(f"{self._package}.{module.name}")
+        if self._group is not None:
+            from importlib.metadata import entry_points
+
+            for entry in entry_points(group=self._group):
+                entry.load()  # the module's decorators register its entries
 
     def register_lazy(self, name: str, target: str) -> None:
         """Declare `name` as "package.module:attribute"; the module registers it when imported."""
@@ -32,7 +59,7 @@ class Registry(Generic[T]):
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorator(obj: T) -> T:
-            if name in self._items:
+            if name in self._items and self._items[name] is not obj:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._lazy.pop(name, None)
             self._items[name] = obj
@@ -45,6 +72,7 @@ class Registry(Generic[T]):
         return decorator
 
     def __getitem__(self, name: str) -> T:
+        self._discover()
         if name in self._items:
             return self._items[name]
         if name in self._lazy:
@@ -57,18 +85,23 @@ class Registry(Generic[T]):
         raise ValueError(f"unknown {self.kind} {name!r}; choose one of {self.names()}")
 
     def check(self, name: str) -> None:
-        """Raise the "unknown name" error without importing anything."""
         if name not in self:
             raise ValueError(f"unknown {self.kind} {name!r}; choose one of {self.names()}")
 
     def __contains__(self, name: object) -> bool:
+        self._discover()
         return name in self._items or name in self._lazy
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
+        self._discover()
         return len(self._items) + len(self._lazy)
 
     def names(self) -> list[str]:
+        self._discover()
         return sorted({*self._items, *self._lazy})
+
+    def items(self) -> list[tuple[str, T]]:
+        return [(name, self[name]) for name in self.names()]

@@ -191,7 +191,7 @@ def _label(index: int, run: ReportRun) -> str:
 
 def settings_rows(run: ReportRun, metric: str) -> dict[str, str]:
     """The settings of one run as a reader writes them (what rounds.csv gives, where nothing more is known)."""
-    from core.figures import format_setting, hybrid_label, learner_label
+    from core.figures import format_setting, learner_label, strategies_settings
 
     r = run.rounds
     counts = sorted(int(n) for n in r["n_labeled"].unique())
@@ -206,7 +206,7 @@ def settings_rows(run: ReportRun, metric: str) -> dict[str, str]:
             "test split": f"{c.test_size:g} held out (stratified)" if c.test_size else "none (pool accuracy)",
             "learner": learner_label(c),
             "strategies": format_setting(list(c.strategies)),
-            "hybrid": hybrid_label(c) if "hybrid" in c.strategies else "—",
+            "strategy settings": "; ".join(strategies_settings(c)) or "—",
             "mode": c.mode,
             "budget": f"{c.budget} labels: {c.initial} initial + {c.rounds - 1} × {c.batch}",
             "repeats": f"{c.repeats} (seeds {c.seed}..{c.seed + c.repeats - 1})",

@@ -24,9 +24,10 @@ from core.cache import Cache, CacheError, RunStore
 from core.config import ConfigError, RunConfig, RunSpec, check_against_data
 from core.datasets import DatasetError, load_dataset
 from core.learners import make_learner
-from core.strategies import make_strategy
+from core.params import ParamError
+from core.strategies import NEEDS, make_strategy
 from core.stream import StreamSelector, arrival_order
-from core.types import Dataset, PoolView, RoundResult
+from core.types import PENDING, Dataset, KnownLabels, Oracle, PoolView, RoundResult
 
 # scikit-learn, numba and pandas are imported where first needed: reading a finished run back
 # from the cache (the CLI's and the dashboard's common case) pays for none of them.
@@ -60,7 +61,8 @@ def trainable_indices(dataset: Dataset, seed: int, test_size: float) -> tuple[np
     try:
         train, test = train_test_split(np.arange(n), test_size=test_size, stratify=dataset.labels, random_state=seed)
     except ValueError as exc:
-        raise ConfigError(f"test_size={test_size}: cannot make a stratified test split of {dataset.name!r} ({exc})") from None
+        raise ConfigError(f"test_size={test_size}: cannot make a stratified test split of {dataset.name!r} ({exc})",
+                          "test_size") from None
     return np.sort(train), np.sort(test)
 
 
@@ -75,7 +77,7 @@ def _nan_to_none(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def _make_selector(spec: RunSpec, labeled: np.ndarray, previous: RoundResult | None):
+def _make_selector(spec: RunSpec, asked: np.ndarray, previous: RoundResult | None):
     if spec.mode == "pool":
         return make_strategy(spec.strategy, **spec.strategy_params)
     state = previous.state if previous is not None else {}
@@ -84,15 +86,9 @@ def _make_selector(spec: RunSpec, labeled: np.ndarray, previous: RoundResult | N
         policy=spec.strategy_params.get("policy", "budget"),
         threshold=spec.strategy_params.get("threshold", 0.5),
         stream_budget=spec.batch * (spec.rounds - 1),
-        order=arrival_order(np.flatnonzero(~_initial_mask(spec, len(labeled))), spec.seed),
+        order=arrival_order(np.arange(spec.initial, len(asked)), spec.seed),
         position=state.get("position", 0), used=state.get("used", 0), window=state.get("window"),
     )
-
-
-def _initial_mask(spec: RunSpec, n_pool: int) -> np.ndarray:
-    mask = np.zeros(n_pool, dtype=bool)
-    mask[: spec.initial] = True
-    return mask
 
 
 def is_finished(spec: RunSpec, results: list[RoundResult]) -> bool:
@@ -101,20 +97,44 @@ def is_finished(spec: RunSpec, results: list[RoundResult]) -> bool:
         results and results[-1].state.get("exhausted") and not len(results[-1].queried))
 
 
+def is_paused(results: list[RoundResult]) -> bool:
+    """The oracle has not answered every sample the last round asked for (a person labels later)."""
+    return bool(results) and bool((results[-1].revealed == PENDING).any())
+
+
+MakeOracle = Callable[[RunSpec, Dataset, "Split"], Oracle]
+
+
+def known_labels(spec: RunSpec, dataset: Dataset, split: "Split") -> Oracle:
+    """The default oracle: the dataset's own labels of the pool (a simulated person)."""
+    return KnownLabels(dataset.labels[split.pool])
+
+
 class RunState:
     """One strategy x repeat seed being computed: resumed from the cache, then advanced a round at a time.
 
+    A round is a step: fit on what the oracle labelled -> compute exactly what the strategy
+    declared (`needs`), once -> evaluate -> select -> ask the oracle -> record. An oracle
+    that answers PENDING pauses the run; `start` asks again, as a killed run resumes.
     The caller holds the run's lock (`RunStore.lock`) from `start` until it stops stepping.
     """
 
-    def __init__(self, dataset: Dataset, spec: RunSpec, store: RunStore | None, on_round: OnRound | None) -> None:
+    def __init__(self, dataset: Dataset, spec: RunSpec, store: RunStore | None, on_round: OnRound | None,
+                 make_oracle: MakeOracle | None = None) -> None:
         self.dataset, self.spec, self.store, self.on_round = dataset, spec, store, on_round
+        self.make_oracle = make_oracle or known_labels
         self.results: list[RoundResult] = []
         self.learner = None
+        self.labels: np.ndarray | None = None
 
     @property
     def finished(self) -> bool:
         return is_finished(self.spec, self.results) or bool(self.results and self.results[-1].queried.size == 0)
+
+    @property
+    def paused(self) -> bool:
+        initial_pending = self.labels is not None and bool((self.labels[: self.spec.initial] == PENDING).any())
+        return is_paused(self.results) or initial_pending
 
     def start(self) -> "RunState":
         """Read back what the cache holds (reporting it through on_round) and set up the next round."""
@@ -122,7 +142,7 @@ class RunState:
         results = store.load_rounds(repair=True)[: spec.rounds] if store is not None else []
         if not is_finished(spec, results):
             self.learner = make_learner(spec.learner, dataset.info, seed=spec.seed, **spec.learner_params)
-            if results and store is not None and hasattr(self.learner, "set_state"):
+            if results and store is not None and self.learner.stateful:
                 results = _restore_learner(store, self.learner, results)
         self.results = results
         for result in results:
@@ -131,34 +151,118 @@ class RunState:
         if is_finished(spec, results):
             return self
         self.split = make_split(dataset, spec.seed, spec.test_size, spec.subset)
-        self.y_pool, self.y_test = dataset.labels[self.split.pool], dataset.labels[self.split.test]
+        self.y_test = dataset.labels[self.split.test]
+        n_pool = len(self.split.pool)
         if store is not None:
-            store.write_spec({**asdict(spec), "dataset_fingerprint": dataset.fingerprint, "n_pool": len(self.y_pool),
+            store.write_spec({**asdict(spec), "dataset_fingerprint": dataset.fingerprint, "n_pool": n_pool,
                               "n_test": len(self.y_test), "key_fields": spec.key_fields(dataset.fingerprint)})
-        self.mask = _initial_mask(spec, len(self.y_pool))
-        if results:
-            self.mask[results[-1].labeled] = True
-            self.mask[results[-1].queried] = True
-        self.selector = _make_selector(spec, self.mask, results[-1] if results else None)
+        self.oracle = self.make_oracle(spec, dataset, self.split)
+        self.asked = np.zeros(n_pool, dtype=bool)  # labelled, skipped or pending: never selected again
+        self.labels = np.full(n_pool, PENDING, dtype=np.int16)  # the oracle's answers by pool index
+        initial = np.arange(spec.initial)
+        self.asked[initial] = True
+        self.labels[initial] = self.oracle.label(initial)
+        for result in results:
+            self.asked[result.queried] = True
+            self.labels[result.queried] = result.revealed
+        if is_paused(results):  # ask again for what was pending (a person may have answered since)
+            last = results[-1]
+            pending = last.queried[last.revealed == PENDING]
+            answers = self.oracle.label(pending)
+            if (answers != PENDING).any():
+                last.revealed = last.revealed.copy()
+                last.revealed[last.revealed == PENDING] = answers
+                self.labels[pending] = answers
+                if store is not None:
+                    store.write_round(last)
+        self.selector = _make_selector(spec, self.asked, results[-1] if results else None)
         return self
 
     def step(self) -> RoundResult:
         """Compute, cache and report the next round."""
         index, spec, store, learner = len(self.results), self.spec, self.store, self.learner
-        # Images are indexed per round rather than held per run: a comparison steps all its
-        # strategies side by side, and one pool copy each would multiply the memory.
-        images = self.dataset.images
-        result = _one_round(index, spec, learner, self.selector, self.mask, images[self.split.pool], self.y_pool,
-                            images[self.split.test], self.y_test, self.dataset.n_classes)
+        result = self._round(index)
+        result.revealed = (self.oracle.label(result.queried).astype(np.int16) if result.queried.size
+                           else np.zeros(0, dtype=np.int16))
         if store is not None:
-            if hasattr(learner, "get_state"):  # before the round record: a record implies its state
+            if learner.stateful:  # before the round record: a record implies its state
                 store.write_state(index, learner.get_state())
             store.write_round(result)
         self.results.append(result)
         if self.on_round:
             self.on_round(spec, result, False)
-        self.mask[result.queried] = True
+        self.asked[result.queried] = True
+        self.labels[result.queried] = result.revealed
         return result
+
+    def _inputs(self, X_pool: np.ndarray, needs: frozenset[str]) -> PoolView:
+        """A PoolView holding exactly what the strategy declared (plus the pool's probabilities,
+        which evaluation reads), each computed once."""
+        learner, asked = self.learner, self.asked
+        if asked.all():  # the budget took the whole pool: nothing left to score, predict or pick
+            n_classes = self.dataset.n_classes
+            return PoolView(asked, proba=np.zeros((0, n_classes), np.float32), strategy=self.spec.strategy)
+        want = {NEEDS[need][0] for need in needs if need != "labeled_features"} | {"proba"}
+        given = {}
+        if learner.transduction_proba_ is not None:  # a semi-supervised fit already labelled the pool
+            given["proba"] = learner.transduction_proba_
+            want.discard("proba")
+        if want:
+            given.update(learner.infer(X_pool[~asked], frozenset(want)))
+        labeled = np.flatnonzero(asked)
+        return PoolView(asked, proba=given["proba"], embeddings=given.get("features"),
+                        proba_samples=given.get("proba_samples"), labels=self.labels[labeled],
+                        labeled_embeddings=(learner.infer(X_pool[labeled], frozenset({"features"}))["features"]
+                                            if "labeled_features" in needs else None),
+                        strategy=self.spec.strategy)
+
+    def _round(self, index: int) -> RoundResult:
+        from core.metrics import evaluate
+
+        spec, learner, selector, split = self.spec, self.learner, self.selector, self.split
+        # Images are indexed per round rather than held per run: a comparison steps all its
+        # strategies side by side, and one pool copy each would multiply the memory.
+        X_pool, X_test = self.dataset.images[split.pool], self.dataset.images[split.test]
+        y_pool, n_classes = self.dataset.labels[split.pool], self.dataset.n_classes
+        fit = np.flatnonzero(self.labels >= 0)
+        t0 = time.perf_counter()
+        learner.fit(X_pool[fit], self.labels[fit].astype(np.int64),
+                    X_unlabeled=X_pool[~self.asked] if learner.semi_supervised else None)
+        t1 = time.perf_counter()
+        view = self._inputs(X_pool, selector.required())
+        pool_pred = view.proba.argmax(axis=1)
+        pool_acc, pool_f1, pool_cm = evaluate(y_pool[view.unlabeled], pool_pred, n_classes)
+        if len(self.y_test):
+            test_acc, test_f1, test_cm = evaluate(self.y_test, learner.predict_proba(X_test).argmax(axis=1), n_classes)
+        else:
+            test_acc = test_f1 = math.nan
+        t2 = time.perf_counter()
+        k = min(spec.batch, view.n_unlabeled)
+        rng = np.random.default_rng([spec.seed, index])
+        if k > 0 and not selector.exhausted:
+            selection = selector.select(view, k, rng=rng)
+            queried, used_scores, measure = selection.indices, selection.scores, selection.measure
+        else:
+            queried, used_scores, measure = np.arange(0), None, None
+        t3 = time.perf_counter()
+        if used_scores is None:  # random scores nothing; show the entropy it ignored
+            from core.strategies.measures import entropy
+
+            used_scores, measure = entropy(view.proba), "entropy"
+        scores = np.full(len(y_pool), np.nan, dtype=np.float32)
+        scores[view.unlabeled] = used_scores
+        predicted = np.full(len(y_pool), -1, dtype=np.int16)
+        predicted[view.unlabeled] = pool_pred
+        return RoundResult(
+            round=index, n_labeled=int(fit.size),
+            test_accuracy=_nan_to_none(test_acc), test_macro_f1=_nan_to_none(test_f1),
+            pool_accuracy=_nan_to_none(pool_acc), pool_macro_f1=_nan_to_none(pool_f1),
+            fit_seconds=t1 - t0, score_seconds=t2 - t1, select_seconds=t3 - t2,
+            labeled=fit.astype(np.int32), queried=np.asarray(queried, dtype=np.int32),
+            scores=scores, predicted=predicted,
+            confusion=test_cm if len(self.y_test) else pool_cm, confusion_on="test" if len(self.y_test) else "pool",
+            measure=measure, state=selector.state(),
+        )
 
 
 def run_one(
@@ -168,13 +272,14 @@ def run_one(
     cache: Cache | None = None,
     on_round: OnRound | None = None,
     should_stop: ShouldStop | None = None,
+    make_oracle: MakeOracle | None = None,
 ) -> list[RoundResult]:
     """Run (or resume, or read back) one strategy for one repeat seed."""
-    return _run_side_by_side(dataset, [spec], cache, on_round, should_stop)[0]
+    return _run_side_by_side(dataset, [spec], cache, on_round, should_stop, make_oracle)[0]
 
 
 def _run_side_by_side(dataset: Dataset, specs: list[RunSpec], cache: Cache | None, on_round: OnRound | None,
-                      should_stop: ShouldStop | None) -> list[list[RoundResult]]:
+                      should_stop: ShouldStop | None, make_oracle: MakeOracle | None = None) -> list[list[RoundResult]]:
     """Advance the runs of `specs` one round each in turn, so a cancelled comparison is a partial comparison.
 
     Locks are taken in key order, so two processes whose comparisons share runs cannot deadlock.
@@ -183,9 +288,9 @@ def _run_side_by_side(dataset: Dataset, specs: list[RunSpec], cache: Cache | Non
     with contextlib.ExitStack() as held:
         for store in sorted((s for s in stores if s is not None), key=lambda s: s.key):
             held.enter_context(store.lock())
-        states = [RunState(dataset, spec, store, on_round).start() for spec, store in zip(specs, stores)]
-        active = [s for s in states if not s.finished]
-        blas = getattr(active[0].learner, "blas_threads", None) if active else None  # one learner config per comparison
+        states = [RunState(dataset, spec, store, on_round, make_oracle).start() for spec, store in zip(specs, stores)]
+        active = [s for s in states if not s.finished and not s.paused]
+        blas = active[0].learner.blas_threads if active else None  # one learner config per comparison
         with threadpool_limits(limits=blas):
             while active:
                 for state in active:
@@ -193,7 +298,7 @@ def _run_side_by_side(dataset: Dataset, specs: list[RunSpec], cache: Cache | Non
                         raise Cancelled(f"stopped before round {len(state.results)} of {state.spec.strategy} "
                                         f"(seed {state.spec.seed})")
                     state.step()
-                active = [s for s in active if not s.finished]
+                active = [s for s in active if not s.finished and not s.paused]
     return [state.results for state in states]
 
 
@@ -213,57 +318,6 @@ def _restore_learner(store: RunStore, learner, results: list[RoundResult]) -> li
             return results[: index + 1]
     store.report(f"run {store.key}: no stored learner state; recomputing from round 0")
     return []
-
-
-def _one_round(index, spec, learner, selector, mask, X_pool, y_pool, X_test, y_test, n_classes) -> RoundResult:
-    from core.metrics import evaluate
-
-    labeled = np.flatnonzero(mask)
-    t0 = time.perf_counter()
-    learner.fit(X_pool[labeled], y_pool[labeled], X_unlabeled=X_pool[~mask] if learner.semi_supervised else None)
-    t1 = time.perf_counter()
-    if mask.all():  # the budget took the whole pool: nothing left to score, predict or pick
-        view = PoolView(mask, proba=np.zeros((0, n_classes), np.float32), embeddings=np.zeros((0, 1), np.float32))
-    elif (learner.transduction_proba_ is None and getattr(selector, "needs_embeddings", False)
-            and hasattr(learner, "proba_and_embed")):  # one pass over the pool instead of two (CNN + hybrid)
-        proba, features = learner.proba_and_embed(X_pool[~mask])
-        view = PoolView(mask, learner=learner, X=X_pool, proba=proba, embeddings=features)
-    else:
-        view = PoolView(mask, learner=learner, X=X_pool, proba=learner.transduction_proba_)
-    pool_pred = view.proba.argmax(axis=1)
-    pool_acc, pool_f1, pool_cm = evaluate(y_pool[view.unlabeled], pool_pred, n_classes)
-    if len(y_test):
-        test_acc, test_f1, test_cm = evaluate(y_test, learner.predict_proba(X_test).argmax(axis=1), n_classes)
-    else:
-        test_acc = test_f1 = math.nan
-    t2 = time.perf_counter()
-    k = min(spec.batch, view.n_unlabeled)
-    rng = np.random.default_rng([spec.seed, index])
-    if k > 0 and not getattr(selector, "exhausted", False):
-        selection = selector.select(view, k, rng=rng)
-        queried, used_scores, measure = selection.indices, selection.scores, selection.measure
-    else:
-        queried, used_scores, measure = np.arange(0), None, None
-    t3 = time.perf_counter()
-    if used_scores is None:  # random scores nothing; show the entropy it ignored
-        from core.strategies.uncertainty import entropy
-
-        used_scores, measure = entropy(view.proba), "entropy"
-    scores = np.full(len(y_pool), np.nan, dtype=np.float32)
-    scores[view.unlabeled] = used_scores
-    predicted = np.full(len(y_pool), -1, dtype=np.int16)
-    predicted[view.unlabeled] = pool_pred
-    return RoundResult(
-        round=index, n_labeled=int(labeled.size),
-        test_accuracy=_nan_to_none(test_acc), test_macro_f1=_nan_to_none(test_f1),
-        pool_accuracy=_nan_to_none(pool_acc), pool_macro_f1=_nan_to_none(pool_f1),
-        fit_seconds=t1 - t0, score_seconds=t2 - t1, select_seconds=t3 - t2,
-        labeled=labeled.astype(np.int32), queried=np.asarray(queried, dtype=np.int32),
-        scores=scores, predicted=predicted,
-        confusion=test_cm if len(y_test) else pool_cm, confusion_on="test" if len(y_test) else "pool",
-        measure=measure,
-        state=selector.state() if hasattr(selector, "state") else {},
-    )
 
 
 @dataclass
@@ -298,12 +352,15 @@ def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:
         try:
             dataset = load_dataset(config.dataset, **config.dataset_options)
         except DatasetError as exc:  # files present but unusable: an invalid --dataset / --data-dir choice
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(str(exc), "data_dir" if config.data_dir else "dataset") from None
     check_against_data(config, dataset.n_classes, pool_candidates(dataset, config.test_size))
     try:  # learner settings' values (C=-1, epochs=0, images too small for the cnn) before anything is written
         make_learner(config.learner, dataset.info, seed=config.seed, **config.learner_params)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"learner_params: {exc}") from None
+    except ValueError as exc:  # a ParamError names its option; a cross-setting message gets the prefix
+        message = str(exc)
+        option = (exc.option if isinstance(exc, ParamError) else None) or "learner_params"
+        raise ConfigError(message if message.startswith("learner_params") else f"learner_params: {message}",
+                          option) from None
     return dataset
 
 
@@ -325,8 +382,7 @@ def pool_candidates(dataset: Dataset, test_size: float) -> int:
         raise ConfigError(
             f"test_size={test_size}: cannot make a stratified test split of {dataset.name!r} "
             f"({n} samples, {counts.size} classes, smallest class {counts.min()}): every class needs 2+ samples "
-            "and both parts at least one sample per class; use a larger test_size, or 0"
-        )
+            "and both parts at least one sample per class; use a larger test_size, or 0", "test_size")
     return n - n_test
 
 
@@ -338,8 +394,12 @@ def run_comparison(
     on_round: OnRound | None = None,
     should_stop: ShouldStop | None = None,
     specs: Iterable[RunSpec] | None = None,
+    make_oracle: MakeOracle | None = None,
 ) -> Comparison:
-    """Run every strategy x repeat of `config`, resuming from and writing to `cache`."""
+    """Run every strategy x repeat of `config`, resuming from and writing to `cache`.
+
+    `make_oracle(spec, dataset, split)` gives each run its oracle (default: the dataset's labels).
+    Runs whose oracle answered PENDING stop where they are; rerunning continues them."""
     dataset = prepare(config, dataset)
     specs = list(specs) if specs is not None else config.specs()
     comparison = Comparison(config, dataset)
@@ -362,8 +422,11 @@ def run_comparison(
     try:
         with cache.computing(config.key()) if cache is not None else contextlib.nullcontext():
             for group in by_repeat.values():
-                for spec, results in zip(group, _run_side_by_side(dataset, group, cache, on_round, should_stop)):
+                for spec, results in zip(group, _run_side_by_side(dataset, group, cache, on_round, should_stop,
+                                                                           make_oracle)):
                     comparison.runs[(spec.strategy, spec.repeat)] = results
+        if any(is_paused(results) for results in comparison.runs.values()):
+            status = "paused"  # waiting for the oracle's answers; rerunning continues
     except Cancelled:
         status = "cancelled"
         raise

@@ -42,6 +42,10 @@ class StreamSelector:
     def measure(self) -> str | None:
         return None if self.strategy == "random" else self.strategy
 
+    def required(self) -> frozenset[str]:
+        """What it reads from a round: one normalised uncertainty per arrival (random reads nothing)."""
+        return frozenset() if self.measure is None else frozenset({"proba"})
+
     @property
     def exhausted(self) -> bool:
         return self.position >= len(self.order) or self.used >= self.stream_budget
@@ -50,7 +54,7 @@ class StreamSelector:
         return {"position": self.position, "used": self.used, "window": self.window, "exhausted": self.exhausted}
 
     def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
-        from core.strategies.uncertainty import normalized_score  # numba: only when a stream runs
+        from core.strategies.measures import normalized_score  # numba: only when a stream runs
 
         scores = None if self.measure is None else normalized_score(self.measure, view.proba)
         arrivals = self.order[self.position:]

@@ -100,45 +100,72 @@ class Learner(Protocol):
 
 
 class PoolView:
-    """What a strategy may look at in one round; probabilities and features are computed
-    at most once, on first use, for the unlabelled pool samples only.
+    """What a strategy may look at in one round: the labelled mask and the inputs it declared.
 
-    Build it from a fitted learner, or directly from arrays (tests, benchmarks, peers).
-    `proba` and `embeddings` rows follow `unlabeled` (pool indices, ascending).
+    The runner builds it from arrays it computed once, exactly what the strategy declared
+    (`needs`); reading anything else is an error naming the missing declaration. Built from
+    a fitted learner (tests, benchmarks, peers), missing inputs are computed on first use.
+    `proba`, `embeddings` and `proba_samples` rows follow `unlabeled` (pool indices,
+    ascending); `labeled_embeddings` rows follow `labeled`.
     """
 
     def __init__(
         self,
         labeled_mask: np.ndarray,
         *,
-        learner: Learner | None = None,
+        learner: "Learner | None" = None,
         X: np.ndarray | None = None,
         proba: np.ndarray | None = None,
         embeddings: np.ndarray | None = None,
+        labeled_embeddings: np.ndarray | None = None,
+        proba_samples: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
+        strategy: str | None = None,
     ) -> None:
         self.labeled_mask = np.asarray(labeled_mask, dtype=bool)
         self.unlabeled = np.flatnonzero(~self.labeled_mask)
-        self._learner, self._X = learner, X
-        if proba is not None:
-            self.__dict__["proba"] = proba
-        if embeddings is not None:
-            self.__dict__["embeddings"] = embeddings
-        if learner is None and proba is None:
+        self.labeled = np.flatnonzero(self.labeled_mask)
+        self._learner, self._X, self._strategy = learner, X, strategy
+        self._given = {"proba": proba, "embeddings": embeddings, "labeled_embeddings": labeled_embeddings,
+                       "proba_samples": proba_samples, "labels": labels}
+        if learner is None and proba is None and strategy is None:
             raise ValueError("PoolView needs a fitted learner or precomputed proba")
 
     @property
     def n_unlabeled(self) -> int:
         return int(self.unlabeled.size)
 
-    @cached_property
-    def proba(self) -> np.ndarray:
-        return self._learner.predict_proba(self._X[self.unlabeled])  # type: ignore[union-attr,index]
+    def _input(self, name: str, need: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if self._given[name] is None:
+            if self._learner is None:
+                who = f"strategy {self._strategy!r}" if self._strategy else "this strategy"
+                raise ValueError(f"{who} read {name} but does not declare {need!r} in its `needs`")
+            self._given[name] = compute()
+        return self._given[name]  # type: ignore[return-value]
 
-    @cached_property
+    @property
+    def proba(self) -> np.ndarray:
+        return self._input("proba", "proba", lambda: self._learner.predict_proba(self._X[self.unlabeled]))
+
+    @property
     def embeddings(self) -> np.ndarray:
-        if self._learner is None:
-            raise ValueError("this PoolView was built without a learner or embeddings")
-        return self._learner.embed(self._X[self.unlabeled])  # type: ignore[index]
+        return self._input("embeddings", "pool_features", lambda: self._learner.embed(self._X[self.unlabeled]))
+
+    @property
+    def labeled_embeddings(self) -> np.ndarray:
+        return self._input("labeled_embeddings", "labeled_features", lambda: self._learner.embed(self._X[self.labeled]))
+
+    @property
+    def proba_samples(self) -> np.ndarray:
+        return self._input("proba_samples", "proba_samples",
+                           lambda: self._learner.predict_proba_samples(self._X[self.unlabeled]))
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Labels of the `labeled` rows as the oracle gave them (-2: skipped)."""
+        if self._given["labels"] is None:
+            raise ValueError("this PoolView carries no labels")
+        return self._given["labels"]  # type: ignore[return-value]
 
 
 @dataclass
@@ -192,6 +219,9 @@ class RoundResult:
     confusion_on: str = "test"
     measure: str = "entropy"  # what `scores` measures
     state: dict[str, Any] = field(default_factory=dict)  # JSON-able state to resume from
+    # The oracle's answers for `queried`, in its order: a class, or PENDING (asked, not answered yet:
+    # the run pauses) or SKIPPED (no label will come: never used for training, never asked again).
+    revealed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
 
     METRICS: ClassVar[tuple[str, ...]] = ("test_accuracy", "test_macro_f1", "pool_accuracy", "pool_macro_f1")
 
@@ -200,3 +230,29 @@ class RoundResult:
 
 
 ProgressCallback = Callable[[str, int, RoundResult], None]
+
+PENDING = -1  # an oracle's answer: asked, not answered yet
+SKIPPED = -2  # an oracle's answer: no label will come for this sample
+
+
+@runtime_checkable
+class Oracle(Protocol):
+    """Who labels what a strategy selected: known labels (simulation), or a person.
+
+    `label(indices)` returns one int per pool index: a class in 0..n_classes-1, PENDING
+    (the run pauses, and resumes when asked again later, as a killed run resumes) or
+    SKIPPED. It is asked for the initial labelled set too, and again on resume for any
+    answer still pending; it must answer the same index the same way once it has.
+    """
+
+    def label(self, indices: np.ndarray) -> np.ndarray: ...
+
+
+class KnownLabels:
+    """The default oracle: reveals labels the dataset already has (today's simulated runs)."""
+
+    def __init__(self, labels: np.ndarray) -> None:
+        self.labels = np.asarray(labels)
+
+    def label(self, indices: np.ndarray) -> np.ndarray:
+        return self.labels[np.asarray(indices, dtype=np.int64)].astype(np.int16)

@@ -670,7 +670,7 @@ def ceiling(config, dataset, cache=None) -> pd.DataFrame:
             split = make_split(dataset, seed, config.test_size, config.subset)
             learner = make_learner(config.learner, dataset.info, seed=seed, **config.learner_params)
             t0 = time.perf_counter()
-            with threadpool_limits(limits=getattr(learner, "blas_threads", None)):
+            with threadpool_limits(limits=learner.blas_threads):
                 learner.fit(dataset.images[split.pool], dataset.labels[split.pool], X_unlabeled=None)
                 if len(split.test):
                     pred = learner.predict_proba(dataset.images[split.test]).argmax(axis=1)

@@ -12,14 +12,22 @@ import pytest
 from core.types import PoolView
 
 
-def make_pool(n: int = 200, n_classes: int = 4, d: int = 6, n_labeled: int = 20, seed: int = 0) -> PoolView:
+def make_pool(n: int = 200, n_classes: int = 4, d: int = 6, n_labeled: int = 20, seed: int = 0,
+              needs: frozenset[str] | None = None, strategy: str | None = None, samples: int = 5) -> PoolView:
+    """A seeded pool view. With `needs`, it holds only those inputs (as the runner builds it for a
+    strategy), so a strategy reading anything it did not declare fails; without, it holds them all."""
     rng = np.random.default_rng(seed)
     mask = np.zeros(n, dtype=bool)
     mask[rng.choice(n, n_labeled, replace=False)] = True
     n_unl = n - n_labeled
-    proba = rng.dirichlet(np.ones(n_classes), size=n_unl).astype(np.float32)
-    embeddings = rng.normal(size=(n_unl, d)).astype(np.float32)
-    return PoolView(mask, proba=proba, embeddings=embeddings)
+    proba_samples = rng.dirichlet(np.ones(n_classes), size=(samples, n_unl)).astype(np.float32)
+    inputs = {"proba": proba_samples.mean(axis=0), "pool_features": rng.normal(size=(n_unl, d)).astype(np.float32),
+              "labeled_features": rng.normal(size=(n_labeled, d)).astype(np.float32), "proba_samples": proba_samples}
+    if needs is not None:
+        inputs = {name: value if name in needs else None for name, value in inputs.items()}
+    return PoolView(mask, proba=inputs["proba"], embeddings=inputs["pool_features"],
+                    labeled_embeddings=inputs["labeled_features"], proba_samples=inputs["proba_samples"],
+                    labels=rng.integers(0, n_classes, n_labeled), strategy=strategy or "test")
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ def sklearn_model(learner: str, dataset: Dataset, seed: int):
 
 
 def _blas_threads(learner: str, dataset: Dataset):
-    return getattr(make_learner(learner, dataset.info), "blas_threads", None)
+    return make_learner(learner, dataset.info).blas_threads
 
 
 def _row(strategy, library, seed, index, n_labeled, test_pred, pool_pred, data, unlabeled, fit_s, select_s):

@@ -22,7 +22,7 @@ from core.datasets import load_dataset
 from core.learners import make_learner
 from core.runner import run_comparison
 from core.strategies import make_strategy
-from core.strategies.uncertainty import (reference_entropy, reference_least_confidence,
+from core.strategies.measures import (reference_entropy, reference_least_confidence,
                                          reference_smallest_margin)
 from core.types import PoolView, flat_features
 

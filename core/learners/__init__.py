@@ -1,42 +1,42 @@
-"""Learners: one registry, one module per family. All speak the `core.types.Learner` protocol."""
+"""Learners: one registry, one module per family. All follow `core.learners.base.BaseLearner`.
+
+Every module of this package registers its learners when the registry first looks (see
+`core.registry`): adding a learner is one new file. Learner modules import no scikit-learn
+or torch until they fit, so naming and validating a learner stays fast.
+"""
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
+from typing import Any, Mapping
 
-from core.learners.base import LEARNERS, LearnerError
+from core.learners.base import CAPABILITIES, LEARNERS, BaseLearner, LearnerError
+from core.params import check_params
 from core.types import DataInfo
 
-# Lazy: naming or validating a learner imports no scikit-learn or torch.
-LEARNERS.register_lazy("logistic", "core.learners.linear:LogisticLearner")
-LEARNERS.register_lazy("label_spreading", "core.learners.label_spreading:LabelSpreadingLearner")
-LEARNERS.register_lazy("cnn", "core.learners.cnn:CNNLearner")
-
-__all__ = ["LEARNERS", "LearnerError", "make_learner", "learner_param_names", "check_pool_size"]
+__all__ = ["CAPABILITIES", "LEARNERS", "BaseLearner", "LearnerError", "check_learner_params", "check_pool_size",
+           "learner_param_names", "learner_provides", "make_learner"]
 
 
 def learner_param_names(name: str) -> list[str]:
-    sig = inspect.signature(LEARNERS[name].__init__)
-    return [p for p in sig.parameters if p not in ("self", "info", "seed")]
+    return list(LEARNERS[name].parameters)
+
+
+def check_learner_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The full, checked settings of learner `name` (defaults filled in); ParamError names the setting."""
+    return check_params(LEARNERS[name].parameters, params, owner=f"learner {name!r}", prefix="learner_params.")
+
+
+def learner_provides(name: str, params: Mapping[str, Any]) -> frozenset[str]:
+    """What learner `name` computes with these settings (see `CAPABILITIES`)."""
+    cls = LEARNERS[name]
+    return cls.provided(check_learner_params(name, params))
 
 
 def make_learner(name: str, info: DataInfo, seed: int = 0, **params: Any):
     """Build a registered learner; unknown names and parameters list the valid ones."""
-    cls = LEARNERS[name]
-    valid = learner_param_names(name)
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for learner {name!r}; valid: {valid}")
-    return cls(info, seed=seed, **params)
+    return LEARNERS[name](info, seed=seed, **params)
 
 
 def check_pool_size(name: str, n_pool: int, **params: Any) -> None:
-    """Raise ValueError when a setting of learner `name` cannot work on a pool of `n_pool` samples.
-
-    A learner declares such limits as a `check_pool_size(n_pool, **params)` static method; the
-    settings' own values are checked when it is built, so this sees them unchecked.
-    """
-    check = getattr(LEARNERS[name], "check_pool_size", None)
-    if check is not None:
-        check(n_pool, **params)
+    """Raise ValueError when a setting of learner `name` cannot work on a pool of `n_pool` samples."""
+    LEARNERS[name].check_pool_size(n_pool, check_learner_params(name, params))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import math
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from core.params import Constraint, ParamError, check_params
 from core.registry import Registry
+from core.types import DataInfo
 
-LEARNERS: Registry[type] = Registry("learner")
+LEARNERS: Registry[type] = Registry("learner", package="core.learners", entry_point_group="albench.learners",
+                                    skip=("base", "cnn_torch"))
 
 
 def full_proba(proba: np.ndarray, seen_classes: np.ndarray, n_classes: int) -> np.ndarray:
@@ -27,44 +30,80 @@ def one_class_proba(n: int, cls: int, n_classes: int) -> np.ndarray:
     return out
 
 
-class LearnerError(ValueError):
+class LearnerError(ParamError):
     """A learner setting turned out unworkable while fitting (the data decides: an rbf kernel that
     underflows, a training run that diverges). The message names the setting and what to change."""
 
 
-def is_real(value) -> bool:
-    """A finite int or float, not a bool (an int too large for a float is not finite either)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
 
 
-def check_number(name: str, value, *, low: float, high: float | None = None, integer: bool = False,
-                 low_open: bool = False, high_open: bool = False, at_most: float | None = None) -> None:
-    """Raise ValueError naming `name` and the allowed range unless `value` is a number in it.
+# What a learner can compute for a round (`provides`); strategies' needs map onto these (core.strategies.base.NEEDS).
+CAPABILITIES = {
+    "proba": "class probabilities (predict_proba)",
+    "features": "a feature embedding (embed)",
+    "proba_samples": "probability samples from a stochastic model, e.g. MC dropout (predict_proba_samples)",
+}
 
-    `high` is the end of the setting's own domain ("in [0, 1)"); `at_most` is the bench's cap on
-    a size-like setting, stated as "(at most N)" after the domain.
+
+class BaseLearner:
+    """The learner contract: declared parameters (see `core.params`) and capabilities, then
+    scikit-learn style `fit` / `predict_proba` / `embed`.
+
+    Subclasses declare `parameters` (name -> constraint, with defaults) and `provides`; a
+    capability that depends on a setting (the cnn's samples need `mc_samples >= 2`) is
+    decided by overriding `provided(params)`. `__init__(info, seed, **params)` checks the
+    parameters once and sets them as attributes.
     """
-    kind = "an integer" if integer else "a number"
-    if high is None:
-        allowed = f"{kind} {'>' if low_open else '>='} {low:g}"
-    else:
-        allowed = f"{kind} in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    if at_most is not None:
-        allowed += f" (at most {at_most if integer else format(at_most, 'g')})"
-    ok = (isinstance(value, int) and not isinstance(value, bool)) if integer else is_real(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (
-            high is None or (value < high if high_open else value <= high)) and (at_most is None or value <= at_most)
-    if not ok:
-        raise ValueError(f"{name} must be {allowed}; got {value!r}")
 
+    name: ClassVar[str]
+    parameters: ClassVar[dict[str, Constraint]] = {}
+    provides: ClassVar[frozenset[str]] = frozenset({"proba", "features"})
+    provides_when: ClassVar[dict[str, str]] = {}  # capability -> the settings that add it, in words (for listings)
+    semi_supervised: ClassVar[bool] = False  # whether `fit` uses X_unlabeled (and sets transduction_proba_)
+    stateful: ClassVar[bool] = False  # whether it carries state between rounds (get_state / set_state)
+    blas_threads: ClassVar[int | None] = None  # BLAS threads while it fits; None: all cores
 
-def check_choice(name: str, value, choices) -> None:
-    """Raise ValueError naming `name` and the valid choices unless `value` is one of them."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}")
+    def __init__(self, info: DataInfo, seed: int = 0, **params: Any) -> None:
+        self.info, self.seed = info, int(seed)
+        self.values = check_params(type(self).parameters, params, owner=f"learner {self.name!r}", prefix="learner_params.")
+        for key, value in self.values.items():
+            setattr(self, key, value)
+        self.transduction_proba_: np.ndarray | None = None
+        self.check(self.values)
+
+    def check(self, values: dict[str, Any]) -> None:
+        """Cross-setting checks that need the data's shape (raise ParamError); none by default."""
+
+    @classmethod
+    def provided(cls, params: Mapping[str, Any]) -> frozenset[str]:
+        """What this learner computes with these (checked) settings."""
+        return cls.provides
+
+    @classmethod
+    def check_pool_size(cls, n_pool: int, params: Mapping[str, Any]) -> None:
+        """Limits that depend on the pool size (raise ValueError); none by default."""
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.values)
+
+    def infer(self, X: np.ndarray, want: frozenset[str]) -> dict[str, np.ndarray]:
+        """The capabilities in `want` for rows `X`, as {capability: array}; learners that can share
+        one pass over X (the cnn) override this."""
+        out: dict[str, np.ndarray] = {}
+        if "proba" in want:
+            out["proba"] = self.predict_proba(X)
+        if "features" in want:
+            out["features"] = self.embed(X)
+        if "proba_samples" in want:
+            out["proba_samples"] = self.predict_proba_samples(X)
+        return out
+
+    def predict_proba_samples(self, X: np.ndarray) -> np.ndarray:
+        raise ParamError(f"learner {self.name!r} provides no probability samples", "learner")
+
+    def get_state(self) -> dict[str, np.ndarray] | None:
+        """Arrays a resumed run needs (stateful learners only); None: nothing to keep."""
+        return None
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        pass

@@ -5,26 +5,26 @@ connected layer with dropout and the class layer. The penultimate activations (t
 layer, after ReLU) are the features the hybrid clusters in and the query map projects.
 
 Determinism: the initial weights come from `seed`; the t-th call to `fit` draws its batch
-order, augmentation and dropout from a generator seeded with (seed, t). The fit counter
-and the weights are the learner's state (`get_state` / `set_state`), so a run resumed
-from the cache continues exactly as an uninterrupted one would (on CPU).
+order, augmentation and dropout from a generator seeded with (seed, t), and the MC-dropout
+passes after it from one seeded with (seed, t, 2**31). The fit counter and the weights are
+the learner's state (`get_state` / `set_state`), so a run resumed from the cache continues
+exactly as an uninterrupted one would (on CPU).
 """
 
 from __future__ import annotations
 
 import os
 from functools import cached_property
+from typing import Any, Mapping
 
 import numpy as np
 
-from core.learners.base import LEARNERS, check_choice, check_number, is_real
-from core.types import DataInfo
+from core.learners.base import LEARNERS, BaseLearner
+from core.params import Interval, Options, ParamError, Text
 
 TRAINING_MODES = ("finetune", "retrain")
 AUGMENT_MODES = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
-PARAM_NAMES = ("channels", "hidden", "dropout", "epochs", "min_steps", "batch_size", "lr", "weight_decay", "training",
-               "augment", "mc_samples", "eval_batch_size", "device_name", "threads")
 
 # Caps on the size-like settings, checked before torch is imported or anything is allocated
 # (channels=1000000,1,1 once asked torch for 36 TB, threads=100000 exhausted memory).
@@ -37,6 +37,7 @@ MAX_MC_SAMPLES = 1_000
 MAX_LR = 10.0
 MAX_WEIGHT_DECAY = 10.0
 MAX_MEMORY_BYTES = 32 * 2**30  # estimated peak memory of one network (`estimate_bytes`); see `memory_limit`
+
 
 def memory_limit() -> int:
     """The most one network may need: 32 GiB, or half this machine's memory when it has less than 64 GiB."""
@@ -97,81 +98,87 @@ def estimate_bytes(image_shape: tuple[int, ...], n_classes: int, channels: tuple
 
 
 @LEARNERS.register("cnn")
-class CNNLearner:
+class CNNLearner(BaseLearner):
     """Small CNN (torch) on uint8 images; fine-tunes across rounds by default, as the seed paper does."""
 
+    parameters = {
+        "channels": Text(rule=_CHANNELS_RULE, parse=_parse_channels, default="32,64,128",
+                         help="convolution channels of the three blocks"),
+        "hidden": Interval(int, 1, None, default=128, at_most=MAX_HIDDEN,
+                           help="units of the hidden layer: the embedding's size"),
+        "dropout": Interval(float, 0.0, 1.0, closed="left", default=0.5, help="dropout before the class layer"),
+        "epochs": Interval(int, 1, None, default=10, at_most=MAX_EPOCHS, help="passes over the labelled set per fit"),
+        "min_steps": Interval(int, 0, None, default=100, at_most=MAX_MIN_STEPS,
+                              help="at least this many optimiser steps per fit: more epochs on small sets"),
+        "batch_size": Interval(int, 1, None, default=64, at_most=MAX_BATCH_SIZE, help="training batch size"),
+        "lr": Interval(float, 0.0, MAX_LR, closed="right", default=1e-3, help="Adam learning rate"),
+        "weight_decay": Interval(float, 0.0, MAX_WEIGHT_DECAY, default=0.0, help="Adam weight decay, an L2 penalty"),
+        "training": Options(TRAINING_MODES, default="finetune",
+                            help="finetune: continue from last round's weights; retrain: restart from the seeded init"),
+        "augment": Options(AUGMENT_MODES, default="auto",
+                           help="random crops and flips; auto: on for colour images"),
+        "mc_samples": Interval(int, 0, None, default=0, at_most=MAX_MC_SAMPLES,
+                               help="MC-dropout passes averaged into the probabilities; 0: one plain pass; "
+                                    "2 or more also give probability samples"),
+        "eval_batch_size": Interval(int, 1, None, default=512, at_most=MAX_BATCH_SIZE,
+                                    help="inference batch size: bounds memory"),
+        "device": Options(DEVICES, default="auto", help="auto: cuda when torch sees a GPU, else cpu"),
+        "threads": Interval(int, 0, None, default=1, at_most=max_threads(),
+                            help="torch CPU threads; 0: one per core"),
+    }
+    provides = frozenset({"proba", "features"})
     semi_supervised = False
+    provides_when = {"proba_samples": "mc_samples >= 2"}
+    stateful = True  # weights and fit counter: see get_state / set_state
     blas_threads = None  # torch manages its own threads (see `threads`)
 
-    def __init__(
-        self,
-        info: DataInfo,
-        seed: int = 0,
-        channels: str = "32,64,128",
-        hidden: int = 128,
-        dropout: float = 0.5,
-        epochs: int = 10,
-        min_steps: int = 100,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        training: str = "finetune",
-        augment: str = "auto",
-        mc_samples: int = 0,
-        eval_batch_size: int = 512,
-        device: str = "auto",
-        threads: int = 1,
-    ) -> None:
-        self.info, self.seed = info, int(seed)
-        self.channels = _parse_channels(channels)
-        for name, value, low, cap in (("hidden", hidden, 1, MAX_HIDDEN), ("epochs", epochs, 1, MAX_EPOCHS),
-                                      ("min_steps", min_steps, 0, MAX_MIN_STEPS),
-                                      ("batch_size", batch_size, 1, MAX_BATCH_SIZE),
-                                      ("mc_samples", mc_samples, 0, MAX_MC_SAMPLES),
-                                      ("eval_batch_size", eval_batch_size, 1, MAX_BATCH_SIZE),
-                                      ("threads", threads, 0, max_threads())):
-            check_number(name, value, low=low, integer=True, at_most=cap)
-        if not (is_real(dropout) and 0.0 <= dropout < 1.0):
-            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
-        check_number("lr", lr, low=0.0, high=MAX_LR, low_open=True)
-        check_number("weight_decay", weight_decay, low=0.0, high=MAX_WEIGHT_DECAY)
-        check_choice("training", training, TRAINING_MODES)
-        check_choice("augment", augment, AUGMENT_MODES)
-        check_choice("device", device, DEVICES)
-        h, w, c = info.image_shape
+    def check(self, values: dict[str, Any]) -> None:
+        """The settings against the data's shape and this machine: image size, memory, CUDA."""
+        h, w, c = self.info.image_shape
         if min(h, w) < 8:
-            raise ValueError(f"the cnn learner needs images of at least 8x8 (three 2x2 poolings); got {h}x{w}")
-        need, limit = estimate_bytes(info.image_shape, info.n_classes, self.channels, hidden, batch_size,
-                                     eval_batch_size), memory_limit()
+            raise ParamError(f"the cnn learner needs images of at least 8x8 (three 2x2 poolings); got {h}x{w}",
+                             "learner")
+        need = estimate_bytes(self.info.image_shape, self.info.n_classes, values["channels"], values["hidden"],
+                              values["batch_size"], values["eval_batch_size"])
+        limit = memory_limit()
         if need > limit:
-            raise ValueError(
-                f"channels={','.join(map(str, self.channels))}, hidden={hidden}, batch_size={batch_size} and "
-                f"eval_batch_size={eval_batch_size} on {h}x{w}x{c} images need about {need / 2**30:.1f} GiB; the cnn "
-                f"allows at most {limit / 2**30:.1f} GiB here: lower channels, hidden, the batch sizes or image_size"
-            )
-        if device == "cuda":  # asked for by name: check now (imports torch), not at the first fit
+            raise ParamError(
+                f"channels={','.join(map(str, values['channels']))}, hidden={values['hidden']}, "
+                f"batch_size={values['batch_size']} and eval_batch_size={values['eval_batch_size']} on {h}x{w}x{c} "
+                f"images need about {need / 2**30:.1f} GiB; the cnn allows at most {limit / 2**30:.1f} GiB here: "
+                f"lower channels, hidden, the batch sizes or image_size", "learner_params.channels")
+        if values["device"] == "cuda":  # asked for by name: check now (imports torch), not at the first fit
             import torch
 
             if not torch.cuda.is_available():
-                raise ValueError("device='cuda' but torch sees no CUDA device; use device=auto or cpu")
-        self.hidden, self.dropout, self.epochs, self.min_steps = int(hidden), float(dropout), epochs, min_steps
-        self.batch_size, self.lr, self.weight_decay = batch_size, float(lr), float(weight_decay)
-        self.training, self.augment, self.mc_samples = training, augment, mc_samples
-        self.eval_batch_size, self.device_name, self.threads = eval_batch_size, device, threads
-        self.transduction_proba_ = None
+                raise ParamError("device='cuda' but torch sees no CUDA device; use device=auto or cpu",
+                                 "learner_params.device")
+
+    @classmethod
+    def provided(cls, params: Mapping[str, Any]) -> frozenset[str]:
+        """Probability samples need at least two MC-dropout passes."""
+        return cls.provides | {"proba_samples"} if params["mc_samples"] >= 2 else cls.provides
 
     @cached_property
     def net(self):
         """The torch network, built on first use: checking a config builds the learner without torch."""
-        from core.learners.cnn_torch import TorchCNN
+        from core.learners.cnn_torch import CNNSettings, TorchCNN
 
-        return TorchCNN(self)
+        return TorchCNN(CNNSettings(info=self.info, seed=self.seed, **self.values))
 
     def params(self) -> dict:
-        return {"channels": ",".join(map(str, self.channels)), "hidden": self.hidden, "dropout": self.dropout,
-                "epochs": self.epochs, "min_steps": self.min_steps, "batch_size": self.batch_size, "lr": self.lr,
-                "weight_decay": self.weight_decay, "training": self.training, "augment": self.augment,
-                "mc_samples": self.mc_samples}
+        """The settings, channels as text ("32,64,128"): JSON keeps it as it was given."""
+        return {**self.values, "channels": ",".join(map(str, self.values["channels"]))}
+
+    # BaseLearner sets every declared setting as an attribute; the `device` setting is kept as
+    # `device_name`, so that `device` can stay the torch device the network runs on.
+    @property
+    def device(self):
+        return self.net.device
+
+    @device.setter
+    def device(self, name: str) -> None:
+        self.device_name = name
 
     @property
     def classes_(self) -> np.ndarray:
@@ -181,10 +188,6 @@ class CNNLearner:
     def n_fits_(self) -> int:
         return self.net.n_fits_
 
-    @property
-    def device(self):
-        return self.net.device
-
     def fit(self, X, y, *, X_unlabeled=None):
         self.net.fit(X, y)
         return self
@@ -192,15 +195,22 @@ class CNNLearner:
     def predict_proba(self, X):
         """Softmax over all classes (0 for classes unseen in training); with mc_samples > 0, the
         mean of that many passes with dropout on (MC dropout)."""
-        return self.net.predict_proba(X)
+        return self.infer(X, frozenset({"proba"}))["proba"]
 
     def embed(self, X):
         """Penultimate activations (the hidden layer after ReLU), float32 (n, hidden)."""
-        return self.net.embed(X)
+        return self.infer(X, frozenset({"features"}))["features"]
 
-    def proba_and_embed(self, X):
-        """`predict_proba(X)` and `embed(X)` from one forward pass: the hybrid's pool pass."""
-        return self.net.proba_and_embed(X)
+    def predict_proba_samples(self, X):
+        """The mc_samples dropout-on passes themselves, float32 (mc_samples, n, n_classes)."""
+        return self.infer(X, frozenset({"proba_samples"}))["proba_samples"]
+
+    def infer(self, X, want):
+        """One pass over X for all of `want`; with samples, "proba" is exactly their mean."""
+        if "proba_samples" in want and self.mc_samples < 2:
+            raise ParamError(f"learner_params.mc_samples must be an integer >= 2 for probability samples (MC "
+                             f"dropout); got {self.mc_samples}", "learner_params.mc_samples")
+        return self.net.infer(X, frozenset(want))
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Weights, the fit counter and the seen classes: all a resumed run needs (no pickle)."""

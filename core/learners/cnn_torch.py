@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -14,9 +15,33 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.learners.base import LearnerError
-from core.learners.cnn import PARAM_NAMES
+from core.params import ParamError
+from core.types import DataInfo
 
 _STATE_PREFIX = "model."
+
+
+@dataclass(frozen=True)
+class CNNSettings:
+    """The cnn learner's checked settings (see `CNNLearner.parameters`), the data's shape and the seed."""
+
+    info: DataInfo
+    seed: int
+    channels: tuple[int, int, int]
+    hidden: int
+    dropout: float
+    epochs: int
+    min_steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    training: str
+    augment: str
+    mc_samples: int
+    eval_batch_size: int
+    device: str
+    threads: int
+
 
 class SmallCNN(nn.Module):
     """conv-conv-pool x 3 -> hidden (ReLU, dropout) -> classes. Input normalised per channel."""
@@ -51,7 +76,7 @@ def pick_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but torch sees no CUDA device; use device=auto or cpu")
+        raise ParamError("device='cuda' but torch sees no CUDA device; use device=auto or cpu", "learner_params.device")
     return torch.device(device)
 
 
@@ -70,17 +95,16 @@ def augment_batch(x: torch.Tensor, pad: int, generator: torch.Generator) -> torc
 
 
 class TorchCNN:
-    """The network, its training loop and batched inference; parameters come validated from CNNLearner."""
+    """The network, its training loop and batched inference, for settings checked by CNNLearner."""
 
-    def __init__(self, learner) -> None:
-        self.info, self.seed = learner.info, learner.seed
-        for name in PARAM_NAMES:
-            setattr(self, name, getattr(learner, name))
+    def __init__(self, settings: CNNSettings) -> None:
+        self.settings = s = settings
+        self.info, self.seed = s.info, s.seed
         h, w, c = self.info.image_shape
-        self.device = pick_device(self.device_name)
+        self.device = pick_device(s.device)
         self.n_fits_ = 0
         with self._seeded(self.seed):
-            self.model = SmallCNN(c, self.info.n_classes, (h, w), self.channels, self.hidden, self.dropout)
+            self.model = SmallCNN(c, self.info.n_classes, (h, w), s.channels, s.hidden, s.dropout)
         self.model.to(self.device)
         self._initial = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
@@ -98,7 +122,7 @@ class TorchCNN:
     def _set_threads(self) -> None:
         # One thread by default: on a busy 2-core machine two OpenMP threads were measured up to
         # 30x slower than one (they spin waiting for each other), and parallel runs use the cores.
-        torch.set_num_threads(self.threads or os.cpu_count() or 1)
+        torch.set_num_threads(self.settings.threads or os.cpu_count() or 1)
 
     # -- conversion --------------------------------------------------------------------------------------
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
@@ -107,29 +131,31 @@ class TorchCNN:
         return x * self.info.feature_scale
 
     def _uses_augmentation(self) -> bool:
-        return self.augment == "on" or (self.augment == "auto" and self.info.image_shape[2] == 3)
+        augment = self.settings.augment
+        return augment == "on" or (augment == "auto" and self.info.image_shape[2] == 3)
 
     # -- the learner protocol ----------------------------------------------------------------------------
-    def fit(self, X, y, *, X_unlabeled=None):
+    def fit(self, X, y):
+        s = self.settings
         X, y = np.asarray(X), np.asarray(y, dtype=np.int64)
         self.classes_ = np.unique(y)
         unseen = self._unseen_mask()
-        if self.training == "retrain":
+        if s.training == "retrain":
             self.model.load_state_dict(self._initial)
         with self._seeded(self.n_fits_ + 1) as generator:
             xs = self._tensor(X)
             self.model.mean.copy_(xs.mean(dim=(0, 2, 3), keepdim=True))
             self.model.std.copy_(xs.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3) if len(X) > 1 else torch.ones_like(self.model.std))
             ys = torch.from_numpy(y).to(self.device)
-            optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            steps_per_epoch = math.ceil(len(X) / self.batch_size)
-            epochs = max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
+            optimizer = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+            steps_per_epoch = math.ceil(len(X) / s.batch_size)
+            epochs = max(s.epochs, math.ceil(s.min_steps / steps_per_epoch))
             augment, pad = self._uses_augmentation(), max(1, self.info.image_shape[0] // 8)
             self.model.train()
             for _ in range(epochs):
                 order = torch.randperm(len(X), generator=generator).to(self.device)
-                for start in range(0, len(X), self.batch_size):
-                    batch = order[start:start + self.batch_size]
+                for start in range(0, len(X), s.batch_size):
+                    batch = order[start:start + s.batch_size]
                     xb = xs[batch]
                     if augment:
                         xb = augment_batch(xb, pad, generator)
@@ -140,8 +166,8 @@ class TorchCNN:
             self.model.eval()
             final_loss = float(loss.detach())  # one device sync per fit, not per step
         if not math.isfinite(final_loss):  # NaN weights would give NaN probabilities: garbage picks, silently
-            raise LearnerError(f"cnn training diverged (loss {final_loss}) with lr={self.lr:g}, "
-                               f"weight_decay={self.weight_decay:g}; lower lr (default 0.001)")
+            raise LearnerError(f"cnn training diverged (loss {final_loss}) with lr={s.lr:g}, "
+                               f"weight_decay={s.weight_decay:g}; lower lr (default 0.001)", "learner_params.lr")
         self.n_fits_ += 1
         return self
 
@@ -151,55 +177,50 @@ class TorchCNN:
         mask[torch.from_numpy(self.classes_).to(self.device)] = 0.0
         return mask
 
-    def _batches(self, X: np.ndarray) -> Iterator[torch.Tensor]:
-        for start in range(0, len(X), self.eval_batch_size):  # bounded memory: one batch on the device at a time
-            yield self._tensor(X[start:start + self.eval_batch_size])
-
-    def predict_proba(self, X):
-        """Softmax over all classes; with mc_samples > 0 the mean of that many dropout-on passes."""
-        return self._forward(X, with_embeddings=False)[0]
-
-    def proba_and_embed(self, X):
-        """Probabilities and penultimate features from one pass over X (the hybrid needs both)."""
-        return self._forward(X, with_embeddings=True)
-
     @torch.no_grad()
-    def _forward(self, X, *, with_embeddings: bool):
+    def infer(self, X, want: frozenset[str]) -> dict[str, np.ndarray]:
+        """Any of "proba", "features", "proba_samples" for rows X, from one pass in eval batches.
+
+        With mc_samples > 0, "proba" is the mean of the mc_samples dropout-on passes, and those
+        passes are "proba_samples": both come from the same draws, so they agree exactly. The
+        draws are seeded with (seed, fit count): the same model and data give the same passes.
+        """
+        s = self.settings
         X = np.asarray(X)
-        proba = np.empty((len(X), self.info.n_classes), dtype=np.float32)
-        features = np.empty((len(X), self.hidden), dtype=np.float32) if with_embeddings else None
-        unseen = self._unseen_mask()
+        n, n_classes = len(X), self.info.n_classes
+        out: dict[str, np.ndarray] = {}
+        if "proba" in want:
+            out["proba"] = np.empty((n, n_classes), dtype=np.float32)
+        if "features" in want:
+            out["features"] = np.empty((n, s.hidden), dtype=np.float32)
+        if "proba_samples" in want:
+            out["proba_samples"] = np.empty((s.mc_samples, n, n_classes), dtype=np.float32)
+        mc = s.mc_samples > 0 and ("proba" in out or "proba_samples" in out)
+        unseen = self._unseen_mask() if "proba" in out or "proba_samples" in out else None
         self._set_threads()
         self.model.eval()
-        # MC dropout: the same passes for the same model and data
-        seeded = self._seeded(self.n_fits_, 2**31) if self.mc_samples else contextlib.nullcontext()
-        with seeded:
-            if self.mc_samples:
+        with self._seeded(self.n_fits_, 2**31) if mc else contextlib.nullcontext():
+            if mc:
                 self.model.dropout.train()
             try:
-                for start, xb in zip(range(0, len(X), self.eval_batch_size), self._batches(X)):
-                    h = self.model.embed(xb)
-                    if self.mc_samples:
-                        p = sum(F.softmax(self.model.out(self.model.dropout(h)) + unseen, dim=1)
-                                for _ in range(self.mc_samples)) / self.mc_samples
-                    else:
-                        p = F.softmax(self.model.out(h) + unseen, dim=1)  # eval: dropout is the identity
-                    proba[start:start + len(xb)] = p.cpu().numpy()
-                    if features is not None:
-                        features[start:start + len(xb)] = h.cpu().numpy()
+                for start in range(0, n, s.eval_batch_size):  # bounded memory: one batch on the device at a time
+                    rows = slice(start, start + s.eval_batch_size)
+                    h = self.model.embed(self._tensor(X[rows]))
+                    if "features" in out:
+                        out["features"][rows] = h.cpu().numpy()
+                    if unseen is None:
+                        continue
+                    if mc:
+                        samples = [F.softmax(self.model.out(self.model.dropout(h)) + unseen, dim=1)
+                                   for _ in range(s.mc_samples)]
+                        if "proba_samples" in out:
+                            out["proba_samples"][:, rows] = torch.stack(samples).cpu().numpy()
+                        if "proba" in out:
+                            out["proba"][rows] = (sum(samples) / s.mc_samples).cpu().numpy()
+                    else:  # eval: dropout is the identity
+                        out["proba"][rows] = F.softmax(self.model.out(h) + unseen, dim=1).cpu().numpy()
             finally:
                 self.model.dropout.eval()
-        return proba, features
-
-    @torch.no_grad()
-    def embed(self, X):
-        """Penultimate activations (hidden layer after ReLU), float32 (n, hidden)."""
-        X = np.asarray(X)
-        self._set_threads()
-        self.model.eval()
-        out = np.empty((len(X), self.hidden), dtype=np.float32)
-        for start, xb in zip(range(0, len(X), self.eval_batch_size), self._batches(X)):
-            out[start:start + len(xb)] = self.model.embed(xb).cpu().numpy()
         return out
 
     # -- state for resuming and for per-round features ---------------------------------------------------

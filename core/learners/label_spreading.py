@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.learners.base import LEARNERS, LearnerError, check_choice, check_number, full_proba, one_class_proba
-from core.types import DataInfo, flat_features
+from core.learners.base import LEARNERS, BaseLearner, LearnerError, full_proba, one_class_proba
+from core.params import Interval, Options, ParamError
+from core.types import flat_features
 
 _MAX_RBF_SAMPLES = 20_000  # the rbf graph is dense: n^2 float64 (20k -> 3.2 GB)
 MAX_ITER = 100_000
@@ -14,45 +15,29 @@ KERNELS = ("knn", "rbf")
 
 
 @LEARNERS.register("label_spreading")
-class LabelSpreadingLearner:
+class LabelSpreadingLearner(BaseLearner):
     """LabelSpreading fitted on labelled + unlabelled pool; its transduction labels the pool."""
 
+    parameters = {
+        "gamma": Interval(float, 0.0, None, closed="neither", default=0.25, help="rbf kernel width (digits units)"),
+        "max_iter": Interval(int, 1, None, default=20, at_most=MAX_ITER, help="spreading iterations"),
+        "kernel": Options(KERNELS, default="rbf", help="rbf: dense graph (at most 20,000 samples); knn: sparse"),
+        "n_neighbors": Interval(int, 1, None, default=7, at_most=MAX_NEIGHBORS, help="neighbours (kernel=knn)"),
+        "alpha": Interval(float, 0.0, 1.0, closed="neither", default=0.2, help="clamping factor"),
+    }
     semi_supervised = True
     blas_threads = None  # dense n x n kernel products: let BLAS use every core
 
-    def __init__(
-        self,
-        info: DataInfo,
-        seed: int = 0,
-        gamma: float = 0.25,
-        max_iter: int = 20,
-        kernel: str = "rbf",
-        n_neighbors: int = 7,
-        alpha: float = 0.2,
-    ) -> None:
-        check_choice("kernel", kernel, KERNELS)
-        check_number("gamma", gamma, low=0.0, low_open=True)
-        check_number("max_iter", max_iter, low=1, integer=True, at_most=MAX_ITER)
-        check_number("n_neighbors", n_neighbors, low=1, integer=True, at_most=MAX_NEIGHBORS)
-        check_number("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
-        self.info, self.seed = info, seed
-        self.gamma, self.max_iter, self.kernel = float(gamma), int(max_iter), kernel
-        self.n_neighbors, self.alpha = int(n_neighbors), float(alpha)
-        self.transduction_proba_ = None
-
-    @staticmethod
-    def check_pool_size(n_pool: int, *, kernel: str = "rbf", n_neighbors: int = 7, **_) -> None:
+    @classmethod
+    def check_pool_size(cls, n_pool: int, params) -> None:
         """The limits that depend on the pool (labelled + unlabelled: the graph spans it all), checked up front."""
-        if kernel == "knn" and isinstance(n_neighbors, int) and n_neighbors > n_pool:
-            raise ValueError(f"n_neighbors must be at most the pool size ({n_pool} samples) with kernel='knn'; "
-                             f"got {n_neighbors}")
-        if kernel == "rbf" and n_pool > _MAX_RBF_SAMPLES:
-            raise ValueError(f"label_spreading with kernel='rbf' builds a dense {n_pool}^2 graph; "
-                             f"use kernel=knn (--learner-param kernel=knn) or --subset <= {_MAX_RBF_SAMPLES}")
-
-    def params(self) -> dict:
-        return {"gamma": self.gamma, "max_iter": self.max_iter, "kernel": self.kernel,
-                "n_neighbors": self.n_neighbors, "alpha": self.alpha}
+        if params["kernel"] == "knn" and params["n_neighbors"] > n_pool:
+            raise ParamError(f"learner_params.n_neighbors must be at most the pool size ({n_pool} samples) with "
+                             f"kernel='knn'; got {params['n_neighbors']}", "learner_params.n_neighbors")
+        if params["kernel"] == "rbf" and n_pool > _MAX_RBF_SAMPLES:
+            raise ParamError(f"label_spreading with kernel='rbf' builds a dense {n_pool}^2 graph; "
+                             f"use kernel=knn (--learner-param kernel=knn) or --subset <= {_MAX_RBF_SAMPLES}",
+                             "learner_params.kernel")
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         return flat_features(X, self.info.feature_scale)

@@ -6,26 +6,21 @@ import warnings
 
 import numpy as np
 
-from core.learners.base import LEARNERS, check_number, full_proba, one_class_proba
-from core.types import DataInfo, flat_features
+from core.learners.base import LEARNERS, BaseLearner, full_proba, one_class_proba
+from core.params import Interval
+from core.types import flat_features
 
 
 @LEARNERS.register("logistic")
-class LogisticLearner:
+class LogisticLearner(BaseLearner):
     """Multinomial logistic regression on standardised pixels; embeds as raw pixel features."""
 
-    semi_supervised = False
+    parameters = {
+        "C": Interval(float, 0.0, None, closed="neither", default=1.0, help="inverse regularisation strength"),
+        "max_iter": Interval(int, 1, None, default=500, at_most=100_000, help="lbfgs iterations per fit"),
+    }
     blas_threads = 1  # small fits: one BLAS thread measured fastest (ENVIRONMENT.md)
-
-    def __init__(self, info: DataInfo, seed: int = 0, C: float = 1.0, max_iter: int = 500) -> None:
-        check_number("C", C, low=0.0, low_open=True)
-        check_number("max_iter", max_iter, low=1, integer=True, at_most=100_000)
-        self.info, self.seed, self.C, self.max_iter = info, seed, float(C), int(max_iter)
-        self.transduction_proba_ = None
-        self.converged_ = True  # False once a fit of this run stopped at max_iter: warned about once, not per round
-
-    def params(self) -> dict:
-        return {"C": self.C, "max_iter": self.max_iter}
+    converged_ = True  # False once a fit of this run stopped at max_iter: warned about once, not per round
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         return flat_features(X, self.info.feature_scale)

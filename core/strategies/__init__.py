@@ -1,22 +1,17 @@
 """Pool-based query strategies: one registry, one module per family.
 
-Registered lazily: listing and validating names imports no numba or scikit-learn.
+Every module of this package registers its strategies when the registry first looks (see
+`core.registry`): adding a strategy is one new file. Strategy modules import no numba or
+scikit-learn until they select, so listing and validating stay fast.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.strategies.base import MEASURE_NAMES, STRATEGIES, check_hybrid_params, top_k
+from core.strategies.base import MEASURE_NAMES, NEEDS, STRATEGIES, check_strategy_params, top_k
 
-STRATEGIES.register_lazy("random", "core.strategies.random:RandomSampling")
-STRATEGIES.register_lazy("entropy", "core.strategies.uncertainty:EntropySampling")
-STRATEGIES.register_lazy("least_confidence", "core.strategies.uncertainty:LeastConfidence")
-STRATEGIES.register_lazy("smallest_margin", "core.strategies.uncertainty:SmallestMargin")
-STRATEGIES.register_lazy("largest_margin", "core.strategies.uncertainty:LargestMargin")
-STRATEGIES.register_lazy("hybrid", "core.strategies.hybrid:Hybrid")
-
-__all__ = ["STRATEGIES", "MEASURE_NAMES", "check_hybrid_params", "make_strategy", "top_k"]
+__all__ = ["STRATEGIES", "MEASURE_NAMES", "NEEDS", "check_strategy_params", "make_strategy", "top_k"]
 
 
 def make_strategy(name: str, **params: Any):
@@ -26,7 +21,7 @@ def make_strategy(name: str, **params: Any):
 
 def __getattr__(name: str):
     if name == "MEASURES":  # the score functions, imported on first use (numba)
-        from core.strategies.uncertainty import MEASURES
+        from core.strategies.measures import MEASURES
 
         return MEASURES
     raise AttributeError(f"module 'core.strategies' has no attribute {name!r}")

@@ -1,38 +1,42 @@
-"""The ranking shared by every strategy, and the thin class over a score function."""
+"""The strategy contract: declared parameters and needs, the shared ranking, and the thin classes.
+
+A strategy is one class that declares, as data (see `core.params`):
+
+- `parameters`: name -> `Interval` / `Options` / `Text`, with defaults;
+- `needs`: what it reads from a round, from `NEEDS` below; the runner computes exactly that,
+  once per round, and a learner that cannot provide it is a config error before anything runs;
+- `stream`: whether it has a stream form (decides per arriving sample from one score);
+
+and implements `select(view, k, *, rng)`. Everything else (CLI `--strategy-param`, sidebar
+widgets, sweep relevance, labels, contract tests, `python -m core strategies`) is derived.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from core.params import Constraint, ParamError, check_params
 from core.registry import Registry
 from core.types import PoolView, Selection
 
-STRATEGIES: Registry[type] = Registry("strategy")
+STRATEGIES: Registry[type] = Registry("strategy", package="core.strategies", entry_point_group="albench.strategies",
+                                      skip=("base", "measures"))
 MEASURE_NAMES = ("entropy", "least_confidence", "smallest_margin", "largest_margin")
+
+# What a strategy may ask of a round, and the learner capability each one takes.
+NEEDS = {
+    "proba": ("proba", "class probabilities of the unlabelled pool"),
+    "pool_features": ("features", "features of the unlabelled pool (the learner's embedding)"),
+    "labeled_features": ("features", "features of the labelled set"),
+    "proba_samples": ("proba_samples", "probability samples of the unlabelled pool (MC dropout), shape (S, n, C)"),
+}
 
 
 def uncertain_count(alpha: float, k: int) -> int:
     """The hybrid's |S_u| = round(alpha * k): the part of the batch chosen by uncertainty alone."""
     return int(round(alpha * k))
-
-
-def check_hybrid_params(alpha: float, n_clusters: int, measure: str, batch_size: int | None = None) -> None:
-    """Raise ValueError naming the hybrid parameter and what to change."""
-    if not (isinstance(alpha, (int, float)) and 0.0 < alpha <= 1.0):
-        raise ValueError(f"alpha must be in (0, 1]; got {alpha!r}")
-    if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 1:
-        raise ValueError(f"n_clusters must be an integer >= 1; got {n_clusters!r}")
-    if measure not in MEASURE_NAMES:
-        raise ValueError(f"unknown measure {measure!r}; choose one of {sorted(MEASURE_NAMES)}")
-    if batch_size is not None:
-        n_u = uncertain_count(alpha, batch_size)
-        if n_clusters > n_u:
-            raise ValueError(
-                f"n_clusters must be between 1 and round(alpha*batch) = round({alpha}*{batch_size}) = {n_u}; "
-                f"got {n_clusters}: lower the number of clusters or raise alpha or the batch size"
-            )
 
 
 def check_k(k: int, n_unlabeled: int) -> None:
@@ -64,16 +68,63 @@ def top_k(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return cut_idx[np.argsort(-scores[cut_idx], kind="stable")]
 
 
-class ScoreStrategy:
-    """Pick the k most uncertain samples by one pure score function (higher = more uncertain)."""
+class Strategy:
+    """Base of every registered strategy: validates the declared parameters once, when built."""
 
     name: ClassVar[str]
-    score: ClassVar[Callable[[np.ndarray], np.ndarray]]
+    parameters: ClassVar[dict[str, Constraint]] = {}
+    needs: ClassVar[frozenset[str]] = frozenset({"proba"})
+    stream: ClassVar[bool] = False
+    exhausted: ClassVar[bool] = False  # a pool strategy always has a next batch (a stream may run dry)
+
+    def __init__(self, **params: Any) -> None:
+        self.values = check_params(type(self).parameters, params, owner=f"strategy {self.name!r}",
+                                   prefix=f"{self.name}.")
+        for key, value in self.values.items():
+            setattr(self, key, value)
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.values)
+
+    def required(self) -> frozenset[str]:
+        """What this configured strategy reads (a setting may turn a need off: hybrid with alpha = 1)."""
+        return type(self).needs
+
+    def state(self) -> dict[str, Any]:
+        """JSON-able state a resumed run restores (stream selectors have one); none by default."""
+        return {}
+
+    @classmethod
+    def check_run(cls, params: Mapping[str, Any], batch: int) -> None:
+        """Cross-checks against the run's settings (raise ParamError with the option); none by default."""
 
     def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
-        check_k(k, view.n_unlabeled)
-        scores = type(self).score(view.proba)
-        return Selection(view.unlabeled[top_k(scores, k, rng)], scores, self.name)
+        raise NotImplementedError
 
-    def params(self) -> dict:
-        return {}
+
+class ScoreStrategy(Strategy):
+    """Pick the k most uncertain samples by one named measure (higher = more uncertain)."""
+
+    measure: ClassVar[str]
+    stream = True
+
+    def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
+        from core.strategies.measures import MEASURES  # numba: compiled on first use, not when validating
+
+        check_k(k, view.n_unlabeled)
+        scores = MEASURES[self.measure](view.proba)
+        return Selection(view.unlabeled[top_k(scores, k, rng)], scores, self.measure)
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    return STRATEGIES[name]
+
+
+def check_strategy_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The full, checked parameter values of strategy `name` (defaults filled in)."""
+    cls = STRATEGIES[name]
+    return check_params(cls.parameters, params, owner=f"strategy {name!r}", prefix=f"{name}.")
+
+
+__all__ = ["STRATEGIES", "MEASURE_NAMES", "NEEDS", "ParamError", "ScoreStrategy", "Strategy", "check_k",
+           "check_strategy_params", "strategy_class", "top_k", "uncertain_count"]

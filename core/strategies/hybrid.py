@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.strategies.base import STRATEGIES, check_hybrid_params, check_k, top_k, uncertain_count
-from core.strategies.uncertainty import MEASURES
+from core.params import Interval, Options, ParamError
+from core.strategies.base import MEASURE_NAMES, STRATEGIES, Strategy, check_k, top_k, uncertain_count
 from core.types import PoolView, Selection
 
 
@@ -28,28 +28,44 @@ def nearest_centroid_sq_distance(X: np.ndarray, centroids: np.ndarray) -> np.nda
     return np.maximum(out, 0.0, out=out)
 
 
+MAX_CLUSTERS = 10_000
+
+
 @STRATEGIES.register("hybrid")
-class Hybrid:
+class Hybrid(Strategy):
     """Top round(alpha*k) by uncertainty, then the samples nearest to K-means centroids of those."""
 
-    def __init__(self, alpha: float = 0.5, n_clusters: int = 5, measure: str = "entropy") -> None:
-        check_hybrid_params(alpha, n_clusters, measure)
-        self.alpha, self.n_clusters, self.measure = float(alpha), int(n_clusters), measure
+    parameters = {
+        "alpha": Interval(float, 0.0, 1.0, closed="right", default=0.5, step=0.05, label="Alpha (share of the batch chosen by uncertainty)",
+                          help="the top round(alpha*batch) uncertain samples are clustered; the rest of the batch is "
+                               "filled with the samples nearest the centroids (1 = plain uncertainty sampling)"),
+        "clusters": Interval(int, 1, None, default=5, at_most=MAX_CLUSTERS, label="Number of clusters",
+                             help="K-means clusters over the uncertain samples, 1..round(alpha*batch)"),
+        "measure": Options(MEASURE_NAMES, default="entropy", label="Uncertainty measure",
+                           help="how uncertainty is scored"),
+    }
+    needs = frozenset({"proba", "pool_features"})
 
-    @property
-    def needs_embeddings(self) -> bool:
-        """Whether selection reads features (alpha = 1 is plain uncertainty sampling)."""
-        return self.alpha < 1.0
+    def required(self) -> frozenset[str]:
+        return self.needs if self.alpha < 1.0 else frozenset({"proba"})  # alpha = 1 is plain uncertainty sampling
 
-    def params(self) -> dict:
-        return {"alpha": self.alpha, "n_clusters": self.n_clusters, "measure": self.measure}
+    @classmethod
+    def check_run(cls, params, batch: int) -> None:
+        n_u = uncertain_count(params["alpha"], batch)
+        if params["clusters"] > n_u:
+            raise ParamError(
+                f"hybrid.clusters must be between 1 and round(alpha*batch) = round({params['alpha']:g}*{batch}) = {n_u}; "
+                f"got {params['clusters']}: lower the number of clusters or raise alpha or the batch size",
+                "hybrid.clusters")
 
     def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
+        from core.strategies.measures import MEASURES
+
         check_k(k, view.n_unlabeled)
         scores = MEASURES[self.measure](view.proba)
         if k == view.n_unlabeled:  # the rest of the pool (a short last batch): no choice left to make
             return Selection(view.unlabeled[top_k(scores, k, rng)], scores, self.measure)
-        check_hybrid_params(self.alpha, self.n_clusters, self.measure, k)
+        self.check_run(self.values, k)
         n_u = uncertain_count(self.alpha, k)
         uncertain = top_k(scores, n_u, rng)  # positions in view.unlabeled
         if n_u == k:
@@ -58,7 +74,7 @@ class Hybrid:
         from threadpoolctl import threadpool_limits
 
         features = np.asarray(view.embeddings, dtype=np.float32)
-        kmeans = KMeans(n_clusters=self.n_clusters, n_init=1, random_state=int(rng.integers(2**31 - 1)))
+        kmeans = KMeans(n_clusters=self.clusters, n_init=1, random_state=int(rng.integers(2**31 - 1)))
         with threadpool_limits(limits=1):  # a few hundred points: threads cost more than they save (12 -> 4 ms)
             kmeans.fit(features[uncertain])
         dist = nearest_centroid_sq_distance(features, kmeans.cluster_centers_.astype(np.float32))

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.strategies.base import STRATEGIES, check_k
+from core.strategies.base import STRATEGIES, Strategy, check_k
 from core.types import PoolView, Selection
 
 
 @STRATEGIES.register("random")
-class RandomSampling:
+class RandomSampling(Strategy):
     """Uniform draw without replacement from the unlabelled pool."""
+
+    needs = frozenset()
+    stream = True
 
     def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
         check_k(k, view.n_unlabeled)
         return Selection(rng.choice(view.unlabeled, size=k, replace=False))
-
-    def params(self) -> dict:
-        return {}

@@ -8,7 +8,8 @@ import streamlit as st
 
 from core import jobs
 from core.cache import Cache
-from core.config import format_params
+from core.config import ALIASES, RunConfig, format_params
+from core.figures import format_setting, strategy_label
 from dashboard.components.results import cache_root
 from dashboard.components.sidebar import apply_config
 from dashboard.components.widgets import keep_valid, plain
@@ -35,8 +36,48 @@ def status(key: str, item: dict) -> str:
     return "interrupted" if saved == "running" else saved
 
 
+def saved_config(c: dict) -> RunConfig | None:
+    """A saved config as today's RunConfig (older records' alpha/clusters/measure included), or None
+    when it no longer validates: such a record is still listed, from its saved text."""
+    try:
+        return RunConfig.from_dict(c)
+    except (ValueError, TypeError):  # ConfigError is a ValueError
+        return None
+
+
+def _saved_settings(c: dict) -> dict[str, dict]:
+    """The strategy settings a record states, as saved (for a record that no longer validates)."""
+    params = {k: dict(v) for k, v in (c.get("strategy_params") or {}).items() if isinstance(v, dict)}
+    for alias, qualified in ALIASES.items():
+        if alias in c:
+            strategy, _, name = qualified.partition(".")
+            params.setdefault(strategy, {}).setdefault(name, c[alias])
+    return {s: p for s, p in params.items() if s in c.get("strategies", ()) and p}
+
+
+def strategy_labels(c: dict) -> dict[str, str]:
+    """Strategy -> its label: 'hybrid (alpha 0.5, clusters 5, measure entropy)', or the name when it has no parameters."""
+    config = saved_config(c)
+    if config is not None:
+        return {s: strategy_label(config, s) for s in config.strategies}
+    saved = _saved_settings(c)
+    return {s: s + (f" ({', '.join(f'{k} {format_setting(v)}' for k, v in saved[s].items())})" if s in saved else "")
+            for s in c.get("strategies", ())}
+
+
+def stream_text(c: dict) -> str:
+    """' · stream (threshold 0.7)' for a stream comparison, '' for a pool one."""
+    if c.get("mode", "pool") == "pool":
+        return ""
+    policy = c.get("stream_policy", "")
+    threshold = f" {c.get('threshold', 0):g}" if policy == "threshold" else ""
+    return f" · stream ({policy}{threshold})"
+
+
 def describe(c: dict) -> dict[str, str]:
-    """What tells one comparison from another, one short text per column (settings at their default left out)."""
+    """What tells one comparison from another, one short text per column (settings at their default left out).
+
+    Read from the saved dict, not a RunConfig: a record that no longer validates is listed too."""
     data = c["dataset"]
     if c.get("data_dir"):
         data += f" {Path(c['data_dir']).name}/"
@@ -47,15 +88,12 @@ def describe(c: dict) -> dict[str, str]:
     if c.get("test_size", 0.25) != 0.25:
         data += f" · test {c['test_size']:g}"
     params = format_params(c.get("learner_params") or {})
-    strategies = ", ".join(c["strategies"])
-    if c.get("mode", "pool") != "pool":
-        policy = c.get("stream_policy", "")
-        threshold = f" {c.get('threshold', 0):g}" if policy == "threshold" else ""
-        strategies += f" · stream ({policy}{threshold})"
+    labels = strategy_labels(c)
     batches = c["rounds"] - 1
-    return {"data": data, "learner": c["learner"] + (f" ({params})" if params else ""), "strategies": strategies,
-            "hybrid": (f"{c['alpha']:g} · {c['clusters']} · {c.get('measure', 'entropy')}"
-                       if "hybrid" in c["strategies"] else ""),
+    return {"data": data, "learner": c["learner"] + (f" ({params})" if params else ""),
+            "strategies": ", ".join(c["strategies"]) + stream_text(c),
+            "strategy settings": "; ".join(label for s, label in labels.items() if label != s),
+            "strategies with settings": ", ".join(labels.values()) + stream_text(c),  # the Run choice's text
             "labels": f"{c['initial']} + {batches}×{c['batch']} = {c['initial'] + c['batch'] * batches}",
             "repeats": f"{c['repeats']} × seed {c['seed']}"}
 
@@ -67,7 +105,8 @@ for key, item in items.items():
     rows.append({"updated": datetime.fromtimestamp(item.get("updated", 0)), **describe(item["config"]),
                  "status": state if done == total and state == "done" else f"{state} · {done}/{total} rounds",
                  "key": key})
-table = pd.DataFrame(rows)[["updated", "data", "learner", "strategies", "hybrid", "labels", "status", "repeats", "key"]]
+table = pd.DataFrame(rows)[["updated", "data", "learner", "strategies", "strategy settings", "labels", "status",
+                           "repeats", "key"]]
 
 
 def _width(column: str, chars: int = 28) -> str | None:
@@ -82,22 +121,17 @@ st.dataframe(table.drop(columns="key"), hide_index=True, key="runs_table", colum
                                         help="Dataset, its folder, pool subset, test fraction"),
     "learner": st.column_config.TextColumn("learner", width=_width("learner"), help="Learner and its settings"),
     "strategies": st.column_config.TextColumn("strategies", width=_width("strategies")),
-    "hybrid": st.column_config.TextColumn("hybrid", help="alpha · clusters · uncertainty measure (when hybrid runs)"),
+    "strategy settings": st.column_config.TextColumn("strategy settings", width=_width("strategy settings"),
+                                                     help="The parameters of every strategy that has some"),
     "labels": st.column_config.TextColumn("labels", help="initial + batches × batch size = budget"),
     "status": st.column_config.TextColumn("status", help="Rounds cached / rounds of every run, unless done"),
     "repeats": st.column_config.TextColumn("repeats", help="Repeats (repeat r uses seed + r)"),
 })
 
 
-def _hybrid(c: dict) -> str:
-    if "hybrid" not in c["strategies"]:
-        return ""
-    return f" (alpha {c['alpha']:g}, {c['clusters']} clusters, {c.get('measure', 'entropy')})"
-
-
 # Fixed for a comparison's life (no status, the creation date): the closed selectbox keeps the text it was given.
 labels = {r["key"]: " · ".join([f"{datetime.fromtimestamp(items[r['key']].get('created', 0)):%Y-%m-%d %H:%M}",
-                                r["data"], r["learner"], r["strategies"] + _hybrid(items[r["key"]]["config"]),
+                                r["data"], r["learner"], r["strategies with settings"],
                                 f"{r['labels']} labels", r["repeats"], r["key"][:8]])
           for r in rows}
 key = st.selectbox("Run", list(labels), format_func=labels.get, key=keep_valid("runs_choice", list(labels)))

@@ -17,16 +17,35 @@ from core import jobs
 from core.cache import Cache
 from core.config import RunConfig
 from core.figures import sweep_heatmap
-from core.learners import learner_param_names
+from core.learners import LEARNERS
+from core.params import Interval, Options
+from core.strategies import STRATEGIES
 from core.sweep import GridError, load_sweep_results, parse_grid, read_statuses, start_sweep, sweep_job_id
 from dashboard.components import results
 from dashboard.components.sidebar import apply_config
 from dashboard.components.widgets import keep, keep_valid, plain
 
 POLL_SECONDS = 1.0
-SUGGESTED = {"alpha": "0.25, 0.5, 0.75, 1.0", "clusters": "1, 2, 3, 5", "batch": "5, 10, 20", "initial": "10, 20, 40",
-             "measure": "entropy, least_confidence, smallest_margin", "seed": "0, 100, 200",
-             "strategies": "random, entropy, hybrid", "learner": "logistic, label_spreading"}
+RUN_SUGGESTED = {"batch": "5, 10, 20", "initial": "10, 20, 40", "seed": "0, 100, 200",
+                 "strategies": "random, entropy, hybrid", "learner": "logistic, label_spreading"}
+
+
+def suggested(constraint) -> str:
+    """A starting list of values for a declared parameter: some choices, or points across its range."""
+    if isinstance(constraint, Options):
+        return ", ".join(constraint.choices[:3])
+    if not isinstance(constraint, Interval):
+        return str(constraint.default)
+    if constraint.type is float and constraint.low is not None and constraint.high is not None:
+        import numpy as np
+
+        points = np.linspace(constraint.low, constraint.high, 5)
+        points = [p for p in points if constraint.valid(float(p))][-4:]
+        return ", ".join(f"{p:g}" for p in points)
+    default = constraint.default
+    values = sorted({v for v in (1, default // 2, default, 2 * default) if constraint.valid(v)} if constraint.type is int
+                    else {default / 2, default, 2 * default})
+    return ", ".join(f"{v:g}" for v in values)
 
 st.header("Parameter sweep")
 root = results.cache_root()
@@ -101,13 +120,18 @@ with st.expander("New sweep", expanded=not sweeps):
     else:
         st.caption("Every grid point starts from the sidebar's settings; the options chosen here take each listed "
                    "value (comma-separated). Runs shared by several points (random ignores alpha) are computed once.")
-        options = [*SUGGESTED] + [f"learner_params.{p}" for p in learner_param_names(config.learner)]
-        chosen = st.multiselect("Options to sweep", options,
-                                key=keep_valid("sweep_options", options, many=True, default=["alpha", "clusters"]))
+        # Every declared parameter of the chosen strategies and learner can be swept (core.params declarations).
+        suggestions = {
+            **{f"{s}.{p}": suggested(c) for s in config.strategies for p, c in STRATEGIES[s].parameters.items()},
+            **RUN_SUGGESTED,
+            **{f"learner_params.{p}": suggested(c) for p, c in LEARNERS[config.learner].parameters.items()}}
+        options = list(suggestions)
+        chosen = st.multiselect("Options to sweep", options, key=keep_valid(
+            "sweep_options", options, many=True, default=[o for o in ("hybrid.alpha", "hybrid.clusters") if o in options]))
         grid = {}
         cols = st.columns(max(1, min(3, len(chosen))))
         for i, name in enumerate(chosen):
-            text = cols[i % len(cols)].text_input(name, key=keep(f"sweep_values_{name}", SUGGESTED.get(name, "")))
+            text = cols[i % len(cols)].text_input(name, key=keep(f"sweep_values_{name}", suggestions.get(name, "")))
             grid[name] = _values(text)
         c1, c2, c3 = st.columns(3)
         name = c1.text_input("Name", key=keep("sweep_name", ""), placeholder="e.g. hybrid alpha x clusters")
@@ -123,8 +147,9 @@ with st.expander("New sweep", expanded=not sweeps):
         skip = st.checkbox("Skip grid points the engine rejects (e.g. clusters > round(alpha x batch))",
                            key=keep("sweep_skip_invalid", True))
         base = {k: v for k, v in config.to_dict().items() if k not in grid}
-        if any(k.startswith("learner_params.") for k in grid):
-            base["learner_params"] = {k: v for k, v in config.learner_params.items() if f"learner_params.{k}" not in grid}
+        base["learner_params"] = {k: v for k, v in config.learner_params.items() if f"learner_params.{k}" not in grid}
+        base["strategy_params"] = {s: {p: v for p, v in params.items() if f"{s}.{p}" not in grid}
+                                   for s, params in config.strategy_params.items()}
         sweep = None
         try:
             sweep = parse_grid({"name": name, "grid": grid}, base=base, skip_invalid=skip)

@@ -36,7 +36,7 @@ def repeats_present(view: View, strategies: Sequence[str] | None = None) -> dict
 
 
 def settings_line(view: View, strategies: Sequence[str] | None = None) -> str:
-    """The subtitle of every chart of `view`: dataset, learner, budget, hybrid settings, repeats present."""
+    """The subtitle of every chart of `view`: dataset, learner, budget, strategy settings, repeats present."""
     return figures.settings_line(view.config, repeats_present(view, strategies))
 
 
@@ -271,8 +271,8 @@ def settings_table(view: View) -> dict[str, str]:
             "Learner": figures.learner_label(c), "Strategies": figures.format_setting(list(c.strategies)),
             "Budget": figures.budget_label(c).removeprefix("budget "),
             "Initial labelled set": str(c.initial), "Batch": str(c.batch), "Rounds": str(c.rounds)}
-    if "hybrid" in c.strategies:
-        rows["Hybrid"] = f"alpha {c.alpha:g}, {c.clusters} clusters, {c.measure}"
+    if settings := figures.strategies_settings(c):  # every chosen strategy that declares parameters
+        rows["Strategy settings"] = "; ".join(settings)
     if c.mode == "stream":
         rows["Mode"] = (f"stream, threshold {c.threshold:g}" if c.stream_policy == "threshold"
                         else "stream, budget policy")

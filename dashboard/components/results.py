@@ -128,8 +128,3 @@ def current_view(*, need_rounds: bool = True) -> View | None:
     comparison = _comparison(config_json, cache_root(), token)
     return View(config, dataset_for(config), comparison, _frame(config_json, cache_root(), token), done)
 
-
-def strategy_label(strategy: str, config: RunConfig) -> str:
-    if strategy == "hybrid":
-        return f"hybrid (alpha {config.alpha:g}, {config.clusters} clusters, {config.measure})"
-    return strategy

@@ -1,33 +1,50 @@
 """The sidebar shared by every page: the comparison's settings, validated as they change.
 
 Widget values live in `st.session_state` under `sidebar_*` keys (defaults set once in
-app.py). An invalid combination is explained right under the widget it concerns, and
-`st.session_state["config"]` is then None so no page runs or reads anything.
+app.py). The selected strategies' and the learner's settings are widgets generated from the
+parameters they declare (`param_widgets`). An invalid combination is explained right under the
+widget its error's `option` names, and `st.session_state["config"]` is then None so no page
+runs or reads anything.
 """
 
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import streamlit as st
 
-from core.config import (MODES, STREAM_POLICIES, STREAM_STRATEGIES, ConfigError, RunConfig,
-                         absolute_data_dir, format_params, parse_params)
+from core.config import (MODES, RUN_OPTIONS, STREAM_POLICIES, ConfigError, RunConfig, absolute_data_dir,
+                         stream_strategies)
 from core.datasets import DATASETS, dataset_option_names
+from core.figures import format_setting
 from core.learners import LEARNERS
+from core.params import ParamError
 from core.runner import pool_candidates, prepare
-from core.strategies import MEASURES, STRATEGIES
+from core.strategies import STRATEGIES
 from dashboard.components import results
+from dashboard.components.param_widgets import (changed_values, learner_key, param_widget, set_values,
+                                                strategy_key)
 from dashboard.components.widgets import plain
 
 MAX_ROUNDS = 200  # the budget slider's upper end, in rounds: keeps it usable on 50k-image pools
 
-# The first word of a ConfigError names the option; show it under that widget.
+# A ParamError's `option` -> the slot under the run option's widget. A strategy parameter
+# ("hybrid.clusters") has a slot of its own; a learner parameter ("learner_params.C") goes under
+# the learner's settings (its widget may sit in a closed expander); anything else to the top.
 _SLOT_FOR_OPTION = {"dataset": "dataset", "data_dir": "dataset", "image_size": "dataset", "learner": "learner",
-                    "learner_params": "learner", "unknown": "strategies", "strategies": "strategies",
-                    "initial": "initial", "batch": "batch", "rounds": "budget", "budget": "budget", "alpha": "alpha",
-                    "clusters": "clusters", "measure": "measure", "threshold": "mode", "stream_policy": "mode",
-                    "repeats": "repeats", "seed": "repeats", "subset": "advanced", "test_size": "advanced"}
+                    "learner_params": "learner_params", "strategies": "strategies", "strategy": "strategies",
+                    "strategy_params": "strategies", "initial": "initial", "batch": "batch", "rounds": "budget",
+                    "threshold": "mode", "stream_policy": "mode", "mode": "mode", "repeats": "repeats",
+                    "seed": "repeats", "subset": "advanced", "test_size": "advanced"}
+
+
+def error_slot(option: str | None, slots: dict):
+    """Where an error about `option` shows: under its widget, else its section, else at the top."""
+    if option in slots:  # a strategy parameter's own widget ("hybrid.clusters")
+        return slots[option]
+    head = (option or "").partition(".")[0]  # "learner_params.C" -> the learner's settings
+    return next((slots[k] for k in (("strategy", head), _SLOT_FOR_OPTION.get(head)) if k in slots), slots["general"])
 
 
 def budget_grid(initial: int, batch: int, pool_size: int | None) -> tuple[int, int]:
@@ -69,6 +86,7 @@ def run_form() -> RunConfig | None:
     sb.header("Comparison settings")
     if problem := ss.pop("sidebar_open_error", None):
         sb.error(plain(problem))
+    slots["general"] = sb.empty()
     sb.selectbox("Dataset", DATASETS.names(), key="sidebar_dataset", help="Registered datasets; digits works offline.")
     options = dataset_option_names(ss["sidebar_dataset"])
     if "data_dir" in options:
@@ -78,10 +96,10 @@ def run_form() -> RunConfig | None:
         sb.number_input("Image size (pixels, 0 = native)", min_value=0, max_value=512, step=8, key="sidebar_image_size")
     slots["dataset"] = sb.empty()
     sb.selectbox("Learner", LEARNERS.names(), key="sidebar_learner")
-    sb.text_input("Learner settings", key="sidebar_learner_params", placeholder="e.g. epochs=5, lr=0.001",
-                  help="NAME=VALUE pairs separated by commas, as `--learner-param` on the command line; "
-                       "empty = the learner's defaults.")
     slots["learner"] = sb.empty()
+    learner = ss["sidebar_learner"]
+    learner_params = _learner_settings(sb, learner)
+    slots["learner_params"] = sb.empty()
     sb.multiselect("Strategies", STRATEGIES.names(), key="sidebar_strategies",
                    help="Every selected strategy starts from the same initial labels and model.")
     slots["strategies"] = sb.empty()
@@ -89,14 +107,17 @@ def run_form() -> RunConfig | None:
              format_func={"pool": "pool (batches)", "stream": "stream (per sample)"}.get,
              help="Pool: pick the best batch from all unlabelled samples. Stream: decide as each sample arrives.")
     if ss["sidebar_mode"] == "stream":
-        sb.selectbox("Stream policy", STREAM_POLICIES, key="sidebar_stream_policy")
+        sb.selectbox("Stream policy", STREAM_POLICIES, key="sidebar_stream_policy",
+                     help=_option_help("stream_policy"))
         if ss["sidebar_stream_policy"] == "threshold":
-            sb.slider("Uncertainty threshold", 0.0, 1.0, step=0.05, key="sidebar_threshold")
-        sb.caption(f"Stream mode supports: {', '.join(STREAM_STRATEGIES)}")
+            sb.slider("Uncertainty threshold", 0.0, 1.0, step=0.05, key="sidebar_threshold",
+                      help=_option_help("threshold"))
+        sb.caption(f"Stream mode supports: {', '.join(stream_strategies())}")
     slots["mode"] = sb.empty()
 
     sb.subheader("Budget")
-    sb.number_input("Initial labelled samples", min_value=1, max_value=100_000, step=1, key="sidebar_initial")
+    sb.number_input("Initial labelled samples", min_value=1, max_value=100_000, step=1, key="sidebar_initial",
+                    help=_option_help("initial"))
     slots["initial"] = sb.empty()
     sb.number_input("Batch size (labels per round)", min_value=1, max_value=10_000, step=1, key="sidebar_batch")
     slots["batch"] = sb.empty()
@@ -118,49 +139,72 @@ def run_form() -> RunConfig | None:
     sb.caption(budget_caption(initial, batch, rounds) + (f" · pool of {pool_size} samples" if pool_size else ""))
     slots["budget"] = sb.empty()
 
-    if "hybrid" in ss["sidebar_strategies"]:
-        sb.subheader("Hybrid")
-        sb.slider("Alpha (share of the batch chosen by uncertainty)", 0.05, 1.0, step=0.05, key="sidebar_alpha",
-                  help="The top round(alpha*batch) uncertain samples are clustered; the rest of the batch is "
-                       "filled with samples nearest the cluster centres. Alpha 1 = plain uncertainty sampling.")
-        slots["alpha"] = sb.empty()
-        sb.number_input("Number of clusters", min_value=1, max_value=1000, step=1, key="sidebar_clusters")
-        slots["clusters"] = sb.empty()
-        sb.selectbox("Uncertainty measure", sorted(MEASURES), key="sidebar_measure")
-        slots["measure"] = sb.empty()
+    strategy_params = {name: _strategy_settings(sb, name, slots) for name in ss["sidebar_strategies"]
+                       if name in STRATEGIES and STRATEGIES[name].parameters}
 
     sb.subheader("Repeats")
     col1, col2 = sb.columns(2)
     col1.number_input("Repeats", min_value=1, max_value=50, step=1, key="sidebar_repeats",
                       help="Each repeat uses seed + r for its split, initial labels and model.")
-    col2.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="sidebar_seed")
+    col2.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="sidebar_seed",
+                      help=_option_help("seed"))
     slots["repeats"] = sb.empty()
     with sb.expander("Advanced"):
         st.number_input("Pool subset (0 = whole pool)", min_value=0, step=100, key="sidebar_subset")
-        st.slider("Test fraction (0 = pool accuracy only)", 0.0, 0.9, step=0.05, key="sidebar_test_size")
+        st.slider("Test fraction (0 = pool accuracy only)", 0.0, 0.9, step=0.05, key="sidebar_test_size",
+                  help=_option_help("test_size"))
     slots["advanced"] = sb.empty()
 
     config = None
     try:
         config = RunConfig(
-            dataset=ss["sidebar_dataset"], **_dataset_options(options), learner=ss["sidebar_learner"],
-            learner_params=parse_params(ss["sidebar_learner_params"]),
-            strategies=tuple(ss["sidebar_strategies"]), mode=ss["sidebar_mode"], initial=initial, batch=batch,
-            rounds=rounds, alpha=float(ss["sidebar_alpha"]), clusters=int(ss["sidebar_clusters"]),
-            measure=ss["sidebar_measure"], stream_policy=ss["sidebar_stream_policy"],
-            threshold=float(ss["sidebar_threshold"]), repeats=int(ss["sidebar_repeats"]), seed=int(ss["sidebar_seed"]),
-            subset=subset, test_size=float(ss["sidebar_test_size"]))
+            dataset=ss["sidebar_dataset"], **_dataset_options(options), learner=learner, learner_params=learner_params,
+            strategies=tuple(ss["sidebar_strategies"]), strategy_params={k: v for k, v in strategy_params.items() if v},
+            mode=ss["sidebar_mode"], initial=initial, batch=batch, rounds=rounds,
+            stream_policy=ss["sidebar_stream_policy"], threshold=float(ss["sidebar_threshold"]),
+            repeats=int(ss["sidebar_repeats"]), seed=int(ss["sidebar_seed"]), subset=subset,
+            test_size=float(ss["sidebar_test_size"]))
         if n_classes is None:
-            raise ConfigError(f"dataset {ss['sidebar_dataset']!r} could not be loaded: " + _load_error(config))
+            raise ConfigError(f"dataset {ss['sidebar_dataset']!r} could not be loaded: " + _load_error(config), "dataset")
         if available is not None:  # the same checks as the command line: pool size, classes, learner settings
             prepare(config, results.dataset_for(config))
-    except ConfigError as exc:
-        message = str(exc)
-        slot = slots.get(_SLOT_FOR_OPTION.get(message.split()[0].strip(":"), ""), None) or slots["advanced"]
-        slot.error(plain(message), icon=":material/error:")
+    except ParamError as exc:  # ConfigError, and a plug-in's own: `option` says which widget it is about
+        error_slot(exc.option, slots).error(plain(str(exc)), icon=":material/error:")
         config = None
     ss["config"] = config
     return config
+
+
+def _option_help(option: str) -> str:
+    """A run option's help as declared in `RUN_OPTIONS`, as a sentence."""
+    text = RUN_OPTIONS[option].help
+    return plain(text[:1].upper() + text[1:] + ".")
+
+
+def _learner_settings(sb, learner: str) -> dict:
+    """The learner's declared parameters as widgets in an expander; returns the values changed from the defaults."""
+    declared = LEARNERS[learner].parameters
+    if not declared:
+        return {}
+    with sb.expander("Learner settings"):
+        for name, constraint in declared.items():
+            param_widget(st, name, constraint, learner_key(learner, name))
+    changed = changed_values(declared, partial(learner_key, learner))
+    if changed:  # the expander may be closed: say what is not at its default
+        sb.caption(plain("Changed: " + ", ".join(f"{k}={format_setting(v)}" for k, v in changed.items())))
+    return changed
+
+
+def _strategy_settings(sb, strategy: str, slots: dict) -> dict:
+    """A selected strategy's declared parameters as widgets, each with an error slot under it; returns
+    the values changed from the declared defaults (what the config states)."""
+    cls = STRATEGIES[strategy]
+    sb.subheader(strategy, help=plain((cls.__doc__ or "").strip().split("\n")[0]) or None)
+    for name, constraint in cls.parameters.items():
+        param_widget(sb, name, constraint, strategy_key(strategy, name))
+        slots[f"{strategy}.{name}"] = sb.empty()
+    slots[("strategy", strategy)] = sb.empty()
+    return changed_values(cls.parameters, partial(strategy_key, strategy))
 
 
 def _dataset_options(names: list[str]) -> dict:
@@ -190,14 +234,15 @@ def apply_config(config: dict) -> bool:
     ss = st.session_state
     try:
         c = RunConfig.from_dict(config)
-    except (ConfigError, TypeError) as exc:
+    except (ParamError, TypeError) as exc:
         ss["sidebar_open_error"] = f"Cannot open this comparison: {exc}"
         return False
     ss.update(sidebar_dataset=c.dataset, sidebar_data_dir=c.data_dir or "", sidebar_image_size=c.image_size or 0,
-              sidebar_learner=c.learner, sidebar_learner_params=format_params(c.learner_params),
-              sidebar_strategies=list(c.strategies), sidebar_mode=c.mode,
-              sidebar_initial=c.initial, sidebar_batch=c.batch, sidebar_budget=c.budget, sidebar_alpha=float(c.alpha),
-              sidebar_clusters=c.clusters, sidebar_measure=c.measure, sidebar_stream_policy=c.stream_policy,
-              sidebar_threshold=float(c.threshold), sidebar_repeats=c.repeats, sidebar_seed=c.seed,
-              sidebar_subset=c.subset or 0, sidebar_test_size=float(c.test_size))
+              sidebar_learner=c.learner, sidebar_strategies=list(c.strategies), sidebar_mode=c.mode,
+              sidebar_initial=c.initial, sidebar_batch=c.batch, sidebar_budget=c.budget,
+              sidebar_stream_policy=c.stream_policy, sidebar_threshold=float(c.threshold), sidebar_repeats=c.repeats,
+              sidebar_seed=c.seed, sidebar_subset=c.subset or 0, sidebar_test_size=float(c.test_size))
+    set_values(LEARNERS[c.learner].parameters, partial(learner_key, c.learner), c.learner_params)
+    for strategy, cls in STRATEGIES.items():  # the saved values, and the declared defaults for the rest
+        set_values(cls.parameters, partial(strategy_key, strategy), c.strategy_params.get(strategy, {}))
     return True

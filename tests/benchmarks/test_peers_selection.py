@@ -16,7 +16,7 @@ from core.datasets import load_dataset  # noqa: E402
 from core.learners import make_learner  # noqa: E402
 from core.runner import run_comparison  # noqa: E402
 from core.strategies import make_strategy  # noqa: E402
-from core.strategies.uncertainty import (reference_entropy, reference_least_confidence,  # noqa: E402
+from core.strategies.measures import (reference_entropy, reference_least_confidence,  # noqa: E402
                                          reference_smallest_margin)
 from core.types import PoolView, flat_features  # noqa: E402
 

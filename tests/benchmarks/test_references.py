@@ -44,7 +44,7 @@ def test_largest_margin_matches_its_definition(digits_pool, k):
 @pytest.mark.parametrize("k, alpha, n_clusters, measure", [(10, 0.5, 5, "entropy"), (40, 0.25, 3, "smallest_margin")])
 def test_hybrid_matches_the_python_loop(digits_pool, k, alpha, n_clusters, measure):
     proba, features = digits_pool
-    ours = _ours("hybrid", proba, k, features, alpha=alpha, n_clusters=n_clusters, measure=measure)
+    ours = _ours("hybrid", proba, k, features, alpha=alpha, clusters=n_clusters, measure=measure)
     seed = int(np.random.default_rng(0).integers(2**31 - 1))  # the K-means seed ours draws (no ties at the cut)
     s_u, fill = hybrid_loop_select(proba, features, k, alpha=alpha, n_clusters=n_clusters, measure=measure,
                                    kmeans_seed=seed)

@@ -7,12 +7,11 @@ import pytest
 import torch
 
 from core.cache import Cache
-from core.config import RunConfig
 from core.datasets import load_dataset
 from core.features import NoStoredState, feature_space, round_features, rounds_with_state
 from core.learners import make_learner
 from core.learners.cnn_torch import augment_batch
-from core.runner import run_comparison
+from core.params import ParamError
 from core.types import DataInfo
 
 FAST = {"epochs": 2, "min_steps": 60, "lr": 3e-3, "channels": "8,16,16", "hidden": 32}
@@ -61,10 +60,45 @@ def test_mc_dropout_averages_stochastic_passes_reproducibly():
 @pytest.mark.parametrize("mc_samples", [0, 4])
 def test_one_pass_gives_the_same_probabilities_and_features_as_two(mc_samples):
     X, y, info = bands(90)
-    model = make_learner("cnn", info, seed=0, mc_samples=mc_samples, **FAST).fit(X[:30], y[:30])
-    proba, features = model.proba_and_embed(X)
-    np.testing.assert_array_equal(proba, model.predict_proba(X))
-    np.testing.assert_array_equal(features, model.embed(X))
+    model = make_learner("cnn", info, seed=0, mc_samples=mc_samples, eval_batch_size=32, **FAST).fit(X[:30], y[:30])
+    out = model.infer(X, frozenset({"proba", "features"}))
+    assert set(out) == {"proba", "features"}
+    np.testing.assert_array_equal(out["proba"], model.predict_proba(X))
+    np.testing.assert_array_equal(out["features"], model.embed(X))
+
+
+def test_probability_samples_are_the_dropout_passes_whose_mean_is_the_probability():
+    X, y, info = bands(90)
+    model = make_learner("cnn", info, seed=0, mc_samples=5, eval_batch_size=32, **FAST).fit(X[:30], y[:30])
+    samples = model.predict_proba_samples(X)
+    assert samples.dtype == np.float32 and samples.shape == (5, 90, 4)
+    np.testing.assert_allclose(samples.sum(axis=2), 1.0, atol=1e-5)
+    assert all(not np.array_equal(samples[0], samples[i]) for i in range(1, 5))  # dropout was on
+    out = model.infer(X, frozenset({"proba", "proba_samples", "features"}))
+    np.testing.assert_array_equal(out["proba_samples"], samples)  # same state, same draws
+    np.testing.assert_allclose(out["proba"], samples.mean(axis=0), atol=1e-6)
+    np.testing.assert_array_equal(out["proba"], model.predict_proba(X))
+    np.testing.assert_array_equal(out["features"], model.embed(X))
+
+
+def test_probability_samples_give_unseen_classes_zero():
+    X, y, info = bands(90)
+    seen = y < 3
+    model = make_learner("cnn", info, seed=0, mc_samples=3, **FAST).fit(X[seen][:30], y[seen][:30])
+    samples = model.predict_proba_samples(X)
+    assert not samples[:, :, 3].any()
+    np.testing.assert_allclose(samples.sum(axis=2), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("mc_samples", [0, 1])
+def test_probability_samples_need_two_passes(mc_samples):
+    X, y, info = bands(20)
+    model = make_learner("cnn", info, seed=0, mc_samples=mc_samples, **FAST)
+    for call in (lambda: model.predict_proba_samples(X), lambda: model.infer(X, frozenset({"proba_samples"}))):
+        with pytest.raises(ParamError, match=r"learner_params.mc_samples must be an integer >= 2") as caught:
+            call()
+        assert caught.value.option == "learner_params.mc_samples"
+    assert "net" not in vars(model)  # refused before the network was built
 
 
 def test_state_round_trip_continues_training_exactly():
@@ -111,29 +145,37 @@ def test_augmentation_is_a_padded_crop_with_optional_flip():
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"channels": "8,16"}, "channels must be three positive integers"),
-    ({"training": "scratch"}, r"training must be one of \['finetune', 'retrain'\]"),
-    ({"augment": "yes"}, "augment must be one of"),
-    ({"epochs": 0}, "epochs must be an integer >= 1"),
-    ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
-    ({"device": "tpu"}, "device must be one of"),
+    ({"channels": "8,16"}, r"learner_params.channels must be three positive integers \(at most 4096 each\)"),
+    ({"training": "scratch"}, r"learner_params.training must be one of \['finetune', 'retrain'\]; got 'scratch'"),
+    ({"augment": "yes"}, "learner_params.augment must be one of"),
+    ({"epochs": 0}, r"learner_params.epochs must be an integer >= 1 \(at most 10000\); got 0"),
+    ({"dropout": 1.0}, r"learner_params.dropout must be a number in \[0, 1\); got 1.0"),
+    ({"lr": 0}, r"learner_params.lr must be a number in \(0, 10\]; got 0"),
+    ({"device": "tpu"}, "learner_params.device must be one of"),
 ])
 def test_invalid_parameters_name_the_parameter(params, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ParamError, match=message) as caught:
         make_learner("cnn", bands(4)[2], **params)
+    assert caught.value.option == f"learner_params.{next(iter(params))}"
 
 
 def test_images_smaller_than_8_pixels_are_refused():
-    with pytest.raises(ValueError, match="at least 8x8"):
+    with pytest.raises(ParamError, match="at least 8x8") as caught:
         make_learner("cnn", DataInfo(2, (6, 6, 1), 1.0, ("a", "b")))
+    assert caught.value.option == "learner"
 
 
-def _cnn_config(rounds: int) -> RunConfig:
+def _cnn_config(rounds: int):
+    from core.config import RunConfig
+
     return RunConfig(dataset="digits", learner="cnn", learner_params=dict(FAST, epochs=1, min_steps=10),
-                     strategies=("hybrid",), initial=10, batch=6, rounds=rounds, clusters=2, subset=200)
+                     strategies=("hybrid",), strategy_params={"hybrid": {"clusters": 2}}, initial=10, batch=6,
+                     rounds=rounds, subset=200)
 
 
 def test_a_resumed_cnn_run_gives_the_results_of_an_uninterrupted_one(tmp_path):
+    from core.runner import run_comparison
+
     whole = run_comparison(_cnn_config(3), cache=Cache(tmp_path / "a")).runs[("hybrid", 0)]
     cache = Cache(tmp_path / "b")
     run_comparison(_cnn_config(2), cache=cache)  # "killed" after two rounds
@@ -145,6 +187,8 @@ def test_a_resumed_cnn_run_gives_the_results_of_an_uninterrupted_one(tmp_path):
 
 
 def test_rounds_without_stored_weights_are_recomputed_not_trusted(tmp_path, caplog):
+    from core.runner import run_comparison
+
     cache = Cache(tmp_path)
     first = run_comparison(_cnn_config(3), cache=cache)
     key = first.run_keys[("hybrid", 0)]
@@ -160,6 +204,8 @@ def test_rounds_without_stored_weights_are_recomputed_not_trusted(tmp_path, capl
 
 
 def test_round_features_embed_the_dataset_with_that_rounds_weights_once(tmp_path):
+    from core.runner import run_comparison
+
     cache = Cache(tmp_path)
     comparison = run_comparison(_cnn_config(2), cache=cache)
     key = comparison.run_keys[("hybrid", 0)]
@@ -185,7 +231,7 @@ def test_gpu_path_trains_and_predicts():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
 def test_asking_for_cuda_without_a_device_is_a_config_error_before_the_run():
-    from core.config import ConfigError
+    from core.config import ConfigError, RunConfig
     from core.runner import prepare
 
     with pytest.raises(ConfigError, match="device='cuda' but torch sees no CUDA device; use device=auto or cpu"):

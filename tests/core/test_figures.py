@@ -63,10 +63,10 @@ def test_a_long_class_name_is_cut_on_the_axis_and_whole_on_hover():
 def test_titles_name_the_folder_the_learner_settings_budget_and_hybrid_settings(tmp_path):
     config = RunConfig(dataset="folder", data_dir=str(tmp_path / "fruits360"), learner="cnn",
                        learner_params={"epochs": 5, "lr": 0.001}, strategies=("random", "hybrid"), initial=60,
-                       batch=20, rounds=4, alpha=0.5, clusters=3, repeats=3)
+                       batch=20, rounds=4, strategy_params={"hybrid": {"alpha": 0.5, "clusters": 3}}, repeats=3)
     line = figures.settings_line(config, {"random": 3, "hybrid": 1})
     assert line.startswith("folder fruits360 · cnn (epochs=5, lr=0.001) · budget 120 labels (60 initial + 3 × 20)")
-    assert "hybrid alpha 0.5, 3 clusters, entropy" in line
+    assert "hybrid (alpha 0.5, clusters 3, measure entropy)" in line
     assert line.endswith("3 repeats (hybrid: 1)")  # what is there, not what was asked for
     plain = figures.settings_line(RunConfig(strategies=("random", "entropy"), repeats=1))
     assert plain == "digits · logistic · budget 110 labels (20 initial + 9 × 10) · 1 repeat"  # no alpha without hybrid

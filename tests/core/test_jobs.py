@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -21,11 +22,17 @@ def _wait(cache_root, job_id, timeout=60.0) -> jobs.JobStatus:
     return status
 
 
-def test_run_argv_rebuilds_the_same_config():
-    config = RunConfig(strategies=("random", "hybrid"), alpha=0.7, clusters=3, initial=15, batch=8, rounds=4,
-                       repeats=2, seed=5, subset=200, test_size=0.3, learner_params={"C": 0.5})
-    args = build_parser().parse_args(["run", *jobs.run_argv(config)])
-    assert config_from_args(args) == config
+def test_a_config_file_rebuilds_the_same_config_and_options_given_override_it(tmp_path):
+    config = RunConfig(strategies=("random", "hybrid"), strategy_params={"hybrid": {"alpha": 0.7, "clusters": 3}},
+                       initial=15, batch=8, rounds=4, repeats=2, seed=5, subset=200, test_size=0.3,
+                       learner_params={"C": 0.5})
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(config.to_dict()))
+    assert config_from_args(build_parser().parse_args(["run", "--config", str(path)])) == config
+    changed = config_from_args(build_parser().parse_args(["run", "--config", str(path), "--rounds", "6",
+                                                          "--strategy-param", "hybrid.clusters=2"]))
+    assert (changed.rounds, changed.strategy_params) == (6, {"hybrid": {"alpha": 0.7, "clusters": 2}})
+    assert changed.learner_params == {"C": 0.5}
 
 
 def test_a_background_run_fills_the_cache_and_reports_done(tmp_path):

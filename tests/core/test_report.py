@@ -49,7 +49,7 @@ def test_report_combines_an_out_folder_and_a_cache_key(two_runs, tmp_path, monke
     assert not re.search(r"<script[^>]*\ssrc=", page)  # self-contained: plotly.js inline, nothing fetched
     assert len(page) > 1_000_000  # plotly.js inlined once
     for part in ("Settings of every run", "Verdicts", "Budget regimes", "Enough repeats?", "Holm-Bonferroni",
-                 "Pairwise penalty matrix over all runs and budget regimes", "least_confidence", "hybrid alpha 0.5, 2 clusters",
+                 "Pairwise penalty matrix over all runs and budget regimes", "least_confidence", "hybrid (alpha 0.5, clusters 2",
                  "logistic (C=0.5)", f"cache key {key_b}", "ceiling (all 200 labels)", "middle: 25–35 labels",
                  "no PNG/SVG"):
         assert part in page, part

@@ -23,7 +23,7 @@ def test_reproduces_the_scikit_learn_label_spreading_tutorial():
 
 def test_every_strategy_starts_from_the_same_labels_and_spends_the_same_budget():
     config = RunConfig(strategies=("random", "entropy", "least_confidence", "smallest_margin", "largest_margin", "hybrid"),
-                       initial=15, batch=6, rounds=4, clusters=2, repeats=2, subset=400)
+                       initial=15, batch=6, rounds=4, strategy_params={"hybrid": {"clusters": 2}}, repeats=2, subset=400)
     comparison = run_comparison(config)
     for repeat in range(2):
         firsts = [comparison.runs[(s, repeat)][0].labeled.tolist() for s in config.strategies]
@@ -52,7 +52,7 @@ def test_split_is_seeded_stratified_and_disjoint():
 
 
 def test_same_config_gives_identical_results():
-    config = RunConfig(strategies=("hybrid", "random"), initial=12, batch=4, rounds=3, clusters=2, subset=300)
+    config = RunConfig(strategies=("hybrid", "random"), initial=12, batch=4, rounds=3, strategy_params={"hybrid": {"clusters": 2}}, subset=300)
     a, b = run_comparison(config).frame(), run_comparison(config).frame()
     cols = ["strategy", "repeat", "n_labeled", "test_accuracy", "pool_accuracy", "pool_macro_f1"]
     assert a[cols].equals(b[cols])
@@ -123,7 +123,7 @@ def test_stream_budget_policy_prefers_uncertain_arrivals():
 
 
 def test_stream_mode_rejects_the_hybrid():
-    with pytest.raises(ConfigError, match=r"have no stream form; in stream mode choose from \['random', 'entropy'"):
+    with pytest.raises(ConfigError, match=r"strategies \['hybrid'\] have no stream form; in stream mode choose from \[.*'random'"):
         RunConfig(mode="stream", strategies=("hybrid",))
 
 

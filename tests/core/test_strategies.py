@@ -7,18 +7,30 @@ import pytest
 
 from core.strategies import STRATEGIES, make_strategy, top_k
 from core.strategies.hybrid import Hybrid, nearest_centroid_sq_distance
-from core.strategies.uncertainty import (
+from core.strategies.measures import (
     MEASURES, entropy, largest_margin, least_confidence, normalized_score, reference_entropy,
     reference_largest_margin, reference_least_confidence, reference_smallest_margin, smallest_margin,
 )
 from core.types import PoolView
 from tests.conftest import make_pool
 
-HYBRID = {"alpha": 0.5, "n_clusters": 2}
+HYBRID = {"alpha": 0.5, "clusters": 2}
 
 
 def build(name):
     return make_strategy(name, **(HYBRID if name == "hybrid" else {}))
+
+
+def declared_pool(name, **kwargs):
+    """A pool holding only what strategy `name` declares it needs: reading more is an error."""
+    return make_pool(needs=STRATEGIES[name].needs, strategy=name, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_reads_only_what_it_declares(name):
+    pool = declared_pool(name)
+    sel = build(name).select(pool, k=7, rng=np.random.default_rng(0))
+    assert len(set(sel.indices.tolist())) == 7 and not pool.labeled_mask[sel.indices].any()
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
@@ -31,8 +43,8 @@ def test_selects_k_distinct_unlabeled(name, small_pool):
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_same_seed_same_picks(name):
-    a = build(name).select(make_pool(), k=9, rng=np.random.default_rng(3)).indices
-    b = build(name).select(make_pool(), k=9, rng=np.random.default_rng(3)).indices
+    a = build(name).select(declared_pool(name), k=9, rng=np.random.default_rng(3)).indices
+    b = build(name).select(declared_pool(name), k=9, rng=np.random.default_rng(3)).indices
     np.testing.assert_array_equal(a, b)
 
 
@@ -143,7 +155,7 @@ def test_hybrid_matches_a_plain_loop_over_the_pool():
 
     pool = make_pool(n=400, n_classes=5, d=8, seed=2)
     rng_seed = 11
-    hybrid = Hybrid(alpha=0.4, n_clusters=3)
+    hybrid = Hybrid(alpha=0.4, clusters=3)
     sel = hybrid.select(pool, 10, rng=np.random.default_rng(rng_seed))
     # replay the generator exactly as the strategy uses it: no tie draws (continuous scores), then K-means seed
     km_seed = int(np.random.default_rng(rng_seed).integers(2**31 - 1))
@@ -156,24 +168,24 @@ def test_hybrid_matches_a_plain_loop_over_the_pool():
 
 
 def test_hybrid_with_alpha_one_is_uncertainty_sampling(small_pool):
-    h = Hybrid(alpha=1.0, n_clusters=1).select(small_pool, 6, rng=np.random.default_rng(0))
+    h = Hybrid(alpha=1.0, clusters=1).select(small_pool, 6, rng=np.random.default_rng(0))
     e = make_strategy("entropy").select(small_pool, 6, rng=np.random.default_rng(0))
     np.testing.assert_array_equal(np.sort(h.indices), np.sort(e.indices))
 
 
 def test_hybrid_fill_comes_from_outside_the_uncertain_set():
     pool = make_pool(n=300, seed=5)
-    sel = Hybrid(alpha=0.5, n_clusters=2).select(pool, 10, rng=np.random.default_rng(0))
+    sel = Hybrid(alpha=0.5, clusters=2).select(pool, 10, rng=np.random.default_rng(0))
     top5 = pool.unlabeled[np.argsort(-entropy(pool.proba))[:5]]
     assert set(top5.tolist()) <= set(sel.indices.tolist())
     assert len(set(sel.indices.tolist())) == 10
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"alpha": 0.0}, r"alpha must be in \(0, 1\]"),
-    ({"alpha": 1.5}, r"alpha must be in \(0, 1\]"),
-    ({"n_clusters": 0}, "n_clusters must be an integer >= 1"),
-    ({"measure": "gini"}, r"unknown measure 'gini'; choose one of \['entropy'"),
+    ({"alpha": 0.0}, r"hybrid.alpha must be a number in \(0, 1\]"),
+    ({"alpha": 1.5}, r"hybrid.alpha must be a number in \(0, 1\]"),
+    ({"clusters": 0}, "hybrid.clusters must be an integer >= 1"),
+    ({"measure": "gini"}, r"hybrid.measure must be one of \['entropy'"),
 ])
 def test_hybrid_rejects_bad_parameters(params, message):
     with pytest.raises(ValueError, match=message):
@@ -182,7 +194,7 @@ def test_hybrid_rejects_bad_parameters(params, message):
 
 def test_hybrid_more_clusters_than_uncertain_samples_says_what_to_change(small_pool):
     with pytest.raises(ValueError, match=r"between 1 and round\(alpha\*batch\) = round\(0.5\*4\) = 2; got 3"):
-        Hybrid(alpha=0.5, n_clusters=3).select(small_pool, 4, rng=np.random.default_rng(0))
+        Hybrid(alpha=0.5, clusters=3).select(small_pool, 4, rng=np.random.default_rng(0))
 
 
 def test_nearest_centroid_distance_is_the_squared_euclidean_minimum():

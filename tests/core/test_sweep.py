@@ -1,4 +1,5 @@
-"""Sweeps: grid parsing and validation, a small local sweep, the same on a local Ray, kill-and-resume."""
+"""Sweeps: grid parsing and validation, planning once, reading apart from writing, a small local sweep, the
+same on a local Ray, kill-and-resume."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from core.config import RunConfig
 from core.metrics import summary_table
 from core.runner import run_comparison
 from core.sweep import (
-    ExecutorError, GridError, LocalExecutor, build_sweep, load_grid, parse_grid, plan_sweep, probe_cache, run_sweep,
+    ExecutorError, GridError, LocalExecutor, Task, build_sweep, collect_runs, load_grid, load_sweep_results, parse_grid,
+    plan_sweep, probe_cache, run_sweep, save_comparisons,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 BASE = {"dataset": "digits", "strategies": ["random", "entropy", "hybrid"], "initial": 20, "batch": 10, "rounds": 4,
         "clusters": 2, "repeats": 2, "subset": 400}
 GRID = {"alpha": [0.5, 1.0]}
+CLI_ARGS = ["--vary", "alpha=0.5,1", "--strategies", "random,entropy,hybrid", "--initial", "20", "--batch", "10",
+            "--rounds", "4", "--clusters", "2", "--repeats", "2", "--subset", "400"]  # the same sweep
 RESULT_COLUMNS = ["point", "alpha", "strategy", "repeats", "aulc", "aulc_ci_low", "aulc_ci_high", "final"]
 
 
@@ -46,8 +50,9 @@ class NoExecutor:
 
 
 def test_unknown_option_lists_the_valid_ones():
-    with pytest.raises(GridError, match=r"unknown option 'alpah'.*valid options: \[.*'alpha'.*'clusters'.*"
-                                        r"learner_params.NAME, for 'logistic': \['C', 'max_iter'\]"):
+    with pytest.raises(GridError, match=r"unknown option 'alpah'.*valid options: \[.*'batch'.*"
+                                        r"learner_params.NAME, for 'logistic': \['C', 'max_iter'\]; strategy "
+                                        r"parameters as STRATEGY.PARAM .*\['alpha', 'clusters', 'measure'\]"):
         build_sweep({}, {"alpah": [0.5]})
 
 
@@ -77,7 +82,7 @@ def test_file_keys_and_heatmap_axes_are_checked():
 
 def test_invalid_points_are_listed_or_skipped():
     grid = {"alpha": [0.2, 1.0], "clusters": [1, 3]}  # alpha 0.2 x batch 10 allows 2 clusters at most
-    with pytest.raises(GridError, match=r"1 of 4 grid points are invalid: alpha=0.2, clusters=3: clusters must be.*"
+    with pytest.raises(GridError, match=r"1 of 4 grid points are invalid: alpha=0.2, clusters=3: hybrid.clusters must be.*"
                                         r"--skip-invalid"):
         build_sweep({"strategies": ["hybrid"]}, grid)
     sweep = build_sweep({"strategies": ["hybrid"]}, grid, skip_invalid=True)
@@ -99,7 +104,8 @@ def test_toml_file_with_nested_learner_settings(tmp_path):
     sweep = load_grid(path)
     assert sweep.name == "C sweep"
     assert [p.config.learner_params for p in sweep.points] == [{"max_iter": 200, "C": 0.1}, {"max_iter": 200, "C": 1}]
-    assert sweep.points[0].config.alpha == 1.0 and isinstance(sweep.points[0].config.alpha, float)
+    alpha = sweep.points[0].config.params_for("hybrid")["alpha"]
+    assert alpha == 1.0 and isinstance(alpha, float)
     assert sweep.heatmap_axes() == ("learner_params.C", None)  # alpha has a single value
     bad = tmp_path / "bad.toml"
     bad.write_text("[grid\nalpha = [1]\n")
@@ -121,9 +127,8 @@ def test_a_learner_setting_can_be_a_heatmap_axis(cache_dir, tmp_path):
 
 
 def test_a_bad_learner_setting_value_in_the_grid_is_reported_before_running(cache_dir):
-    sweep = build_sweep({"strategies": ["entropy"]}, {"learner_params.C": [-1, 1]})
-    with pytest.raises(GridError, match=r"learner_params.C=-1: learner_params: C must be a number > 0; got -1"):
-        plan_sweep(sweep, Cache(cache_dir))
+    with pytest.raises(GridError, match=r"learner_params.C=-1: learner_params.C must be a number > 0; got -1"):
+        build_sweep({"strategies": ["entropy"]}, {"learner_params.C": [-1, 1]})
 
 
 def test_the_example_grid_file_is_valid():
@@ -178,9 +183,7 @@ def test_rerunning_a_finished_sweep_starts_nothing(local_result):
 
 def test_cli_writes_tables_and_heatmap(local_result, tmp_path, capsys):
     cache, first = local_result
-    argv = ["sweep", "--vary", "alpha=0.5,1", "--strategies", "random,entropy,hybrid", "--initial", "20", "--batch", "10",
-            "--rounds", "4", "--clusters", "2", "--repeats", "2", "--subset", "400", "--cache-dir", str(cache.root),
-            "--out", str(tmp_path), "--quiet"]
+    argv = ["sweep", *CLI_ARGS, "--cache-dir", str(cache.root), "--out", str(tmp_path), "--quiet"]
     assert main(argv) == 0
     assert "0 runs computed, 8 read from the cache" in capsys.readouterr().err
     runs = pd.read_csv(tmp_path / "runs.csv")
@@ -190,6 +193,46 @@ def test_cli_writes_tables_and_heatmap(local_result, tmp_path, capsys):
     # alpha changes only the hybrid's runs: the others' best row names no alpha
     assert best.alpha.isna().to_dict() == {"random": True, "entropy": True, "hybrid": False}
     assert "AULC" in (tmp_path / "heatmap.html").read_text()
+
+
+def test_a_command_plans_its_sweep_once(local_result, tmp_path, monkeypatch):
+    """Planning loads each dataset and reads every unit's rounds: the command prints the plan and runs the same one."""
+    import core.sweep.plan as planning
+
+    loads = []
+    real_load = planning.load_dataset
+    monkeypatch.setattr(planning, "load_dataset", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
+    cache, _ = local_result
+    assert main(["sweep", *CLI_ARGS, "--cache-dir", str(cache.root), "--out", str(tmp_path), "--quiet"]) == 0
+    assert len(loads) == 1  # one dataset, one plan
+    plan = plan_sweep(build_sweep(BASE, GRID), cache)
+    loads.clear()
+    assert load_sweep_results(plan.sweep, cache, plan=plan).progress.cached == 8 and not loads
+
+
+def test_a_plan_made_for_another_sweep_is_refused(local_result):
+    cache, _ = local_result
+    other = plan_sweep(build_sweep(BASE, {"alpha": [0.5]}), cache)
+    with pytest.raises(ValueError, match="plan was made for another sweep"):
+        run_sweep(build_sweep(BASE, GRID), cache, executor=NoExecutor(), plan=other)
+
+
+def test_collect_runs_only_reads_and_save_comparisons_records_finished_points(cache_dir):
+    cache = Cache(cache_dir)
+    sweep = build_sweep({"strategies": ["random"], "rounds": 2, "subset": 200}, GRID)  # random ignores alpha: 1 unit
+    plan = plan_sweep(sweep, cache)
+    tasks = [Task(plan.datasets[u.dataset_key], u.spec, u.key) for u in plan.units]
+    assert len(tasks) == 1 and not list(LocalExecutor(jobs=1).map(tasks, str(cache_dir)))[0].error
+    plan = plan_sweep(sweep, cache)
+    written = {p: p.stat().st_mtime_ns for p in cache_dir.rglob("*")}
+    runs, _ = collect_runs(plan, cache)
+    assert len(runs) == 2 and runs.complete.all()
+    assert {p: p.stat().st_mtime_ns for p in cache_dir.rglob("*")} == written  # read, wrote nothing
+    assert all(cache.read_comparison(p.config.key()) is None for p in plan.sweep.points)
+    saved = save_comparisons(plan, cache)
+    assert sorted(saved) == [0, 1]
+    assert all(cache.read_comparison(p.config.key())["status"] == "done" for p in plan.sweep.points)
+    pd.testing.assert_frame_equal(collect_runs(plan, cache, comparisons=saved)[0], runs)
 
 
 @pytest.mark.slow
@@ -238,9 +281,8 @@ def _round_counts(cache_root: Path) -> dict[str, int]:
 @pytest.mark.slow
 def test_sigkilled_worker_leaves_the_sweep_resumable(local_result, tmp_path):
     cache_root, out = tmp_path / "cache", tmp_path / "out"
-    argv = [sys.executable, "-m", "core", "sweep", "--vary", "alpha=0.5,1", "--strategies", "random,entropy,hybrid",
-            "--initial", "20", "--batch", "10", "--rounds", "4", "--clusters", "2", "--repeats", "2", "--subset", "400",
-            "--jobs", "2", "--cache-dir", str(cache_root), "--out", str(out), "--quiet"]
+    argv = [sys.executable, "-m", "core", "sweep", *CLI_ARGS, "--jobs", "2", "--cache-dir", str(cache_root), "--out",
+            str(out), "--quiet"]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     sweep = subprocess.Popen(argv, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -260,3 +302,24 @@ def test_sigkilled_worker_leaves_the_sweep_resumable(local_result, tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     resumed = pd.read_csv(out / "runs.csv")
     assert list(resumed.aulc) == pytest.approx(list(local_result[1].runs.aulc), abs=0)
+
+
+def test_strategy_parameters_are_grid_options_under_their_own_name_or_alias(tmp_path):
+    grid_file = tmp_path / "grid.toml"
+    grid_file.write_text('[base]\nstrategies = ["random", "margin_density"]\n[grid.margin_density]\nbeta = [0, 2]\n')
+    sweep = load_grid(grid_file)
+    assert list(sweep.grid) == ["margin_density.beta"]
+    assert [p.config.params_for("margin_density") for p in sweep.points] == [{"beta": 0.0}, {"beta": 2.0}]
+    # the alias and the qualified name build the same comparisons
+    assert [p.config.key() for p in build_sweep({}, {"alpha": [0.5, 1.0]}).points] == \
+        [p.config.key() for p in build_sweep({}, {"hybrid.alpha": [0.5, 1.0]}).points]
+    with pytest.raises(GridError, match=r"unknown strategy parameter 'hybrid.alhpa'; 'hybrid' takes \['alpha', "):
+        build_sweep({}, {"hybrid.alhpa": [0.5]})
+
+
+def test_a_strategy_parameter_is_relevant_only_to_its_strategy():
+    from core.sweep.grid import relevant_strategies
+
+    assert relevant_strategies("hybrid.clusters") == relevant_strategies("clusters") == {"hybrid"}
+    assert relevant_strategies("margin_density.beta") == {"margin_density"}
+    assert relevant_strategies("batch") is None and relevant_strategies("learner_params.C") is None

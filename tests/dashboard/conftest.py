@@ -11,7 +11,7 @@ from core.runner import run_comparison
 
 # The sidebar values that describe SMALL (see sidebar.py for the keys).
 SMALL = RunConfig(dataset="digits", learner="logistic", strategies=("random", "entropy", "hybrid"), initial=20,
-                  batch=10, rounds=3, repeats=2, subset=300, alpha=0.5, clusters=5)
+                  batch=10, rounds=3, repeats=2, subset=300, strategy_params={"hybrid": {"alpha": 0.5, "clusters": 5}})
 SMALL_STATE = {"sidebar_initial": 20, "sidebar_batch": 10, "sidebar_budget": 40, "sidebar_repeats": 2,
                "sidebar_subset": 300, "sidebar_strategies": ["random", "entropy", "hybrid"]}
 

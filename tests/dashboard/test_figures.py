@@ -47,7 +47,13 @@ def test_learning_curve_title_counts_the_repeats_each_strategy_has(small_cache):
     fig = charts.learning_curves(_view(small_cache, cancelled=[("hybrid", 1)]), "test_accuracy")
     assert fig.layout.title.text == "Test accuracy vs labels (mean and 95% CI over 2 repeats (hybrid: 1 repeat, no band))"
     assert fig.layout.title.subtitle.text == ("digits · logistic · budget 40 labels (20 initial + 2 × 10) · "
-                                              "hybrid alpha 0.5, 5 clusters, entropy · pool of 300 · 2 repeats (hybrid: 1)")
+                                              "hybrid (alpha 0.5, clusters 5, measure entropy) · pool of 300 · 2 repeats (hybrid: 1)")
+
+
+def test_report_settings_name_every_strategy_with_parameters(small_cache):
+    rows = charts.settings_table(_view(small_cache))
+    assert rows["Strategy settings"] == "hybrid (alpha 0.5, clusters 5, measure entropy)"
+    assert not any(key.lower() == "hybrid" for key in rows)
 
 
 def test_confusion_panels_count_the_repeats_summed(small_cache):

@@ -34,26 +34,31 @@ def _no_problems(at: AppTest) -> None:
 
 def _text(element) -> str:
     """A shown message as the reader sees it (widgets.plain escapes Markdown with backslashes)."""
-    return re.sub(r"\\(.)", r"\1", element.value.replace("  \n", "\n"))
+    return _text_of(element.value)
+
+
+def _text_of(value: str) -> str:
+    return re.sub(r"\\(.)", r"\1", value.replace("  \n", "\n"))
 
 
 @pytest.mark.parametrize("page", sorted(CHARTS))
 def test_page_renders_the_cached_comparison(small_cache, page):
     at = _app(small_cache, page)
     _no_problems(at)
-    assert at.session_state["config"] == SMALL
+    assert at.session_state["config"].key() == SMALL.key()  # SMALL states hybrid's defaults, the sidebar leaves them out
     assert len(at.get("plotly_chart")) == CHARTS[page]
     assert at.slider(key="sidebar_budget").value == 40
-    assert at.slider(key="sidebar_alpha").value == 0.5
+    assert at.slider(key="sidebar_sp_hybrid_alpha").value == 0.5
 
 
 def test_budget_and_alpha_sliders_change_the_config(small_cache):
     at = _app(small_cache)
     at.slider(key="sidebar_budget").set_value(70).run()
     assert at.session_state["config"].rounds == 6 and at.session_state["config"].budget == 70
-    at.slider(key="sidebar_alpha").set_value(0.8).run()
+    at.slider(key="sidebar_sp_hybrid_alpha").set_value(0.8).run()
     _no_problems(at)
-    assert at.session_state["config"].alpha == 0.8
+    assert at.session_state["config"].strategy_params == {"hybrid": {"alpha": 0.8}}  # only what differs from the default
+    assert at.session_state["config"].params_for("hybrid") == {"alpha": 0.8, "clusters": 5, "measure": "entropy"}
     # random and entropy runs extend (their first 3 rounds are reused); hybrid's alpha changed: nothing yet
     assert any("Partly cached" in m.value for m in at.markdown)
     assert not at.button(key="sidebar_run").disabled
@@ -67,11 +72,19 @@ def test_budget_snaps_to_the_batch_grid_when_the_batch_changes(small_cache):
     assert (config.budget - config.initial) % 15 == 0 and config.batch == 15
 
 
+def _after(at: AppTest, key: str):
+    """The sidebar element drawn right after the widget `key` (its error slot)."""
+    nodes = list(at.sidebar)
+    return nodes[next(i for i, n in enumerate(nodes) if getattr(n, "key", None) == key) + 1]
+
+
 def test_an_invalid_combination_is_explained_before_anything_runs(small_cache):
     at = _app(small_cache)
-    at.number_input(key="sidebar_clusters").set_value(9).run()  # more clusters than round(0.5 * 10) = 5
+    at.number_input(key="sidebar_sp_hybrid_clusters").set_value(9).run()  # more clusters than round(0.5 * 10) = 5
     assert at.session_state["config"] is None
-    assert any(_text(e).startswith("clusters must be between 1 and") for e in at.sidebar.error)
+    (error,) = at.sidebar.error
+    assert _text(error).startswith("hybrid.clusters must be between 1 and")
+    assert _after(at, "sidebar_sp_hybrid_clusters") == error  # under the clusters widget, by the error's option
     assert at.button(key="sidebar_run").disabled
     assert any("Fix the settings" in i.value for i in at.info)
 
@@ -104,21 +117,40 @@ def test_runs_page_opens_a_run_into_the_sidebar(small_cache):
     assert at.session_state["config"].budget == 70
     at.button(key="runs_open").click().run()
     _no_problems(at)
-    assert at.session_state["config"] == SMALL
+    assert at.session_state["config"].key() == SMALL.key()
 
 
-def test_learner_settings_field_feeds_the_config_and_names_bad_parameters(small_cache):
+def test_learner_settings_widgets_feed_the_config_and_explain_bad_values(small_cache):
     at = _app(small_cache)
-    at.text_input(key="sidebar_learner_params").set_value("C=0.5").run()
+    c_field = at.number_input(key="sidebar_lp_logistic_C")
+    assert (c_field.value, c_field.label, c_field.proto.min) == (1.0, "C", 0.0)
+    assert "Inverse regularisation strength" in _text_of(c_field.help) and "a number > 0" in _text_of(c_field.help)
+    assert at.number_input(key="sidebar_lp_logistic_max_iter").proto.max == 100_000  # the declared at_most
+    c_field.set_value(0.5).run()
     _no_problems(at)
     assert at.session_state["config"].learner_params == {"C": 0.5}
-    at.text_input(key="sidebar_learner_params").set_value("gamma=2").run()
+    assert any(_text(c) == "Changed: C=0.5" for c in at.sidebar.caption)  # readable with the expander closed
+    at.number_input(key="sidebar_lp_logistic_C").set_value(1.0).run()  # back to the default: not stated
+    assert at.session_state["config"].learner_params == {}
+    at.number_input(key="sidebar_lp_logistic_C").set_value(0.0).run()  # the widget's lowest value, still refused
     assert at.session_state["config"] is None
-    assert any("unknown parameter(s) ['gamma'] for learner 'logistic'" in _text(e) for e in at.sidebar.error)
-    at.text_input(key="sidebar_learner_params").set_value("C=-1").run()  # a known name with an impossible value
-    assert at.session_state["config"] is None
-    assert any("C must be a number > 0; got -1" in _text(e) for e in at.sidebar.error)
+    (error,) = at.sidebar.error
+    assert _text(error) == "learner_params.C must be a number > 0; got 0.0"
+    nodes = list(at.sidebar)
+    assert nodes.index(error) < next(i for i, n in enumerate(nodes) if getattr(n, "key", None) == "sidebar_strategies")
     assert at.sidebar.button(key="sidebar_run").disabled
+
+
+def test_each_learner_shows_its_own_declared_settings(small_cache):
+    at = _app(small_cache, sidebar_learner="label_spreading")
+    _no_problems(at)
+    keys = [n.key for n in at.sidebar if (getattr(n, "key", None) or "").startswith("sidebar_lp_")]
+    assert keys == [f"sidebar_lp_label_spreading_{p}" for p in ("gamma", "max_iter", "kernel", "n_neighbors", "alpha")]
+    assert at.selectbox(key="sidebar_lp_label_spreading_kernel").options == ["knn", "rbf"]
+    alpha = at.slider(key="sidebar_lp_label_spreading_alpha")  # (0, 1): both ends nudged in by the step
+    assert (alpha.min, alpha.max, alpha.step, alpha.value) == (0.05, 0.95, 0.05, 0.2)
+    at.selectbox(key="sidebar_lp_label_spreading_kernel").set_value("knn").run()
+    assert at.session_state["config"].learner_params == {"kernel": "knn"}
 
 
 def test_runs_page_deletes_only_after_confirmation(tmp_path, small_cache):
@@ -173,7 +205,8 @@ def test_query_map_offers_and_draws_the_cnn_feature_space(cnn_cache, monkeypatch
     _no_problems(at)
     assert at.session_state["config"].learner == "cnn"
     assert at.session_state["config"].learner_params == {"epochs": 1, "min_steps": 5, "channels": "4,8,8", "hidden": 16}
-    assert at.text_input(key="sidebar_learner_params").value == 'channels=4,8,8, epochs=1, hidden=16, min_steps=5'
+    assert at.text_input(key="sidebar_lp_cnn_channels").value == "4,8,8"
+    assert (at.number_input(key="sidebar_lp_cnn_epochs").value, at.number_input(key="sidebar_lp_cnn_lr").value) == (1, 0.001)
     space = at.selectbox(key="map_space")
     assert space.options == ["Raw pixels", "CNN features of the entropy run"]
     assert space.value == "Raw pixels" and started == []  # the pixel map is stored: nothing to compute
@@ -228,10 +261,10 @@ def test_budget_caption_counts_the_batches_after_the_initial_set(small_cache):
 
 def test_engine_messages_are_shown_as_plain_text(small_cache):
     at = _app(small_cache)
-    at.number_input(key="sidebar_clusters").set_value(9).run()  # more clusters than round(0.5 * 10) = 5
+    at.number_input(key="sidebar_sp_hybrid_clusters").set_value(9).run()  # more clusters than round(0.5 * 10) = 5
     (error,) = at.sidebar.error
     assert "alpha\\*batch" in error.value and "*" not in error.value.replace("\\*", "")  # no italics
-    assert _text(error).startswith("clusters must be between 1 and round(alpha*batch) = round(0.5*10) = 5")
+    assert _text(error).startswith("hybrid.clusters must be between 1 and round(alpha*batch) = round(0.5*10) = 5")
     from dashboard.components.widgets import plain
 
     raw = "round(alpha*batch) = round(0.3*10) = 3; see `x` [a](b) $y$ :red[z] <b>\n1. _u_ ~v~ #w"
@@ -293,8 +326,8 @@ def varied_cache(tmp_path_factory, small_cache):
     root = tmp_path_factory.mktemp("varied") / "cache"
     shutil.copytree(small_cache, root)
     run_comparison(dataclasses.replace(SMALL, learner_params={"C": 0.5}), cache=Cache(root))
-    run_comparison(dataclasses.replace(SMALL, alpha=0.8), cache=Cache(root))
-    run_comparison(dataclasses.replace(SMALL, strategies=("random", "entropy"), alpha=0.8), cache=Cache(root))
+    run_comparison(dataclasses.replace(SMALL, strategy_params={"hybrid": {"alpha": 0.8}}), cache=Cache(root))
+    run_comparison(dataclasses.replace(SMALL, strategies=("random", "entropy"), strategy_params={"hybrid": {"alpha": 0.8}}), cache=Cache(root))
     return root
 
 
@@ -305,12 +338,15 @@ def test_runs_page_tells_comparisons_apart(varied_cache):
     labels = list(choice.options)  # as displayed
     assert len(labels) == 4 and len(set(labels)) == 4
     assert sum("logistic (C=0.5)" in label for label in labels) == 1
-    assert sum("alpha 0.8, 5 clusters, entropy" in label for label in labels) == 1  # only where hybrid runs
+    assert sum("hybrid (alpha 0.8, clusters 5, measure entropy)" in label for label in labels) == 1  # where hybrid runs
     assert sum("alpha" in label for label in labels) == 3
     assert all("20 + 2×10 = 40 labels" in label and "2 × seed 0" in label for label in labels)
     table = at.dataframe[0].value
-    assert list(table.columns) == ["updated", "data", "learner", "strategies", "hybrid", "labels", "status", "repeats"]
-    assert sorted(table.hybrid) == ["", "0.5 · 5 · entropy", "0.5 · 5 · entropy", "0.8 · 5 · entropy"]
+    assert list(table.columns) == ["updated", "data", "learner", "strategies", "strategy settings", "labels", "status",
+                                   "repeats"]
+    assert sorted(table["strategy settings"]) == ["", "hybrid (alpha 0.5, clusters 5, measure entropy)",
+                                                  "hybrid (alpha 0.5, clusters 5, measure entropy)",
+                                                  "hybrid (alpha 0.8, clusters 5, measure entropy)"]
     assert set(table.status) == {"done"}
     assert set(table.data) == {"digits · subset 300"}
     assert sorted(table.learner) == ["logistic", "logistic", "logistic", "logistic (C=0.5)"]
@@ -337,17 +373,44 @@ def test_runs_page_shows_a_refused_delete_as_an_error(tmp_path, small_cache, mon
     assert len(Cache(root).comparisons()) == 1
 
 
-def test_opening_a_saved_comparison_that_is_no_longer_valid_explains_why(tmp_path, small_cache):
+def _old_style(root: Path, **options) -> None:
+    """Rewrite the one saved comparison under `root` as an older version saved it: the hybrid's
+    settings as top-level alpha / clusters / measure, no strategy_params."""
     import json
+
+    record = next((root / "comparisons").glob("*.json"))
+    item = json.loads(record.read_text())
+    item["config"].pop("strategy_params")
+    item["config"].update(options)
+    record.write_text(json.dumps(item))
+
+
+def test_runs_page_reads_and_opens_records_saved_before_strategies_declared_parameters(tmp_path, small_cache):
     import shutil
 
     root = tmp_path / "cache"
     shutil.copytree(small_cache, root)
-    record = next((root / "comparisons").glob("*.json"))
-    item = json.loads(record.read_text())
-    item["config"]["alpha"] = 0.0  # an older version saved unused options unchecked
-    record.write_text(json.dumps(item))
+    _old_style(root, alpha=0.5, clusters=5, measure="entropy")
+    at = _app(root, "runs.py", sidebar_budget=70)
+    _no_problems(at)
+    assert list(at.dataframe[0].value["strategy settings"]) == ["hybrid (alpha 0.5, clusters 5, measure entropy)"]
+    at.button(key="runs_open").click().run()
+    _no_problems(at)
+    assert at.session_state["config"].key() == SMALL.key()  # the same comparison: its rounds show
+    assert at.slider(key="sidebar_sp_hybrid_alpha").value == 0.5
+
+
+def test_opening_a_saved_comparison_that_is_no_longer_valid_explains_why(tmp_path, small_cache):
+    import shutil
+
+    root = tmp_path / "cache"
+    shutil.copytree(small_cache, root)
+    _old_style(root, alpha=0.0, clusters=5)  # an older version saved unused options unchecked
     at = _app(root, "runs.py")
+    assert not at.exception
+    # Listed all the same, with the settings as saved.
+    assert list(at.dataframe[0].value["strategy settings"]) == ["hybrid (alpha 0, clusters 5)"]
     at.button(key="runs_open").click().run()
     assert not at.exception
-    assert any("Cannot open this comparison: alpha" in _text(e) for e in at.sidebar.error)
+    assert any(_text(e).startswith("Cannot open this comparison: hybrid.alpha must be a number in (0, 1]; got 0.0")
+               for e in at.sidebar.error)

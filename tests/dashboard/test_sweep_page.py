@@ -17,7 +17,7 @@ APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 @pytest.fixture(scope="module")
 def sweep_cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep") / "cache"
-    base = {k: v for k, v in SMALL.to_dict().items() if k not in ("alpha", "clusters")}
+    base = {k: v for k, v in SMALL.to_dict().items() if k != "strategy_params"}
     sweep = build_sweep(base, {"alpha": [0.5, 1.0], "clusters": [1, 2]}, name="page test")
     run_sweep(sweep, Cache(root), executor=LocalExecutor(jobs=1))
     return root
@@ -49,18 +49,18 @@ def test_finished_sweep_shows_heatmap_best_table_and_progress(sweep_cache):
 
 def test_grid_widgets_explain_invalid_values_and_open_a_point(sweep_cache):
     at = _page(sweep_cache)
-    at.text_input(key="sweep_values_alpha").set_value("0.5, 0.5").run()
+    at.text_input(key="sweep_values_hybrid.alpha").set_value("0.5, 0.5").run()
     assert any("more than once" in e.value for e in at.error)
     assert at.button(key="sweep_launch").disabled
     at.selectbox(key="sweep_point").select_index(3)  # alpha=1.0, clusters=2
     at.button(key="sweep_open").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.session_state["sidebar_alpha"] == 1.0 and at.session_state["sidebar_clusters"] == 2
+    assert at.session_state["sidebar_sp_hybrid_alpha"] == 1.0 and at.session_state["sidebar_sp_hybrid_clusters"] == 2
 
 
 def test_an_unnamed_sweep_is_listed_by_what_it_varies(tmp_path):
     root = tmp_path / "cache"
-    base = {k: v for k, v in SMALL.to_dict().items() if k not in ("alpha", "strategies")}
+    base = {k: v for k, v in SMALL.to_dict().items() if k not in ("strategy_params", "strategies")}
     sweep = build_sweep({**base, "strategies": ["hybrid"]}, {"alpha": [0.5, 1.0]})  # as `--vary alpha=0.5,1`
     run_sweep(sweep, Cache(root), executor=LocalExecutor(jobs=1))
     at = _page(root)
@@ -102,14 +102,14 @@ def test_a_launched_sweep_is_listed_at_once_and_followed_to_the_end(tmp_path, mo
     try:
         at = _page(root)
         assert any("No sweep yet" in i.value for i in at.info)
-        at.text_input(key="sweep_values_alpha").set_value("0.5, 1.0").run()
-        at.text_input(key="sweep_values_clusters").set_value("1").run()
+        at.text_input(key="sweep_values_hybrid.alpha").set_value("0.5, 1.0").run()
+        at.text_input(key="sweep_values_hybrid.clusters").set_value("1").run()
         at.number_input(key="sweep_jobs").set_value(1).run()
         at.button(key="sweep_launch").click().run()
         assert not at.exception, [e.value for e in at.exception]
         assert not any("No sweep yet" in i.value for i in at.info)
         choice = at.selectbox(key="sweep_choice")
-        assert choice.value is not None and choice.options[0].startswith("alpha 0.5, 1.0 · clusters 1 · ")
+        assert choice.value is not None and choice.options[0].startswith("hybrid.alpha 0.5, 1.0 · hybrid.clusters 1 · ")
         assert at.button(key="sweep_launch").disabled
         assert any("starting" in p.proto.text for p in at.get("progress"))
 
@@ -146,7 +146,7 @@ def test_start_sweep_reaps_its_process_and_records_the_exit_status(tmp_path, mon
     real_start = jobs.start
     monkeypatch.setattr(jobs, "start", lambda cache_root, job_id, command, **kw: real_start(
         cache_root, job_id, [sys.executable, "-c", "raise SystemExit(3)"], **kw))
-    base = {k: v for k, v in SMALL.to_dict().items() if k != "alpha"}
+    base = {k: v for k, v in SMALL.to_dict().items() if k != "strategy_params"}
     job = start_sweep(build_sweep(base, {"alpha": [0.5, 1.0]}), tmp_path / "cache")
     reaper = _reaper(job.job_id)
     reaper.join(timeout=60)
