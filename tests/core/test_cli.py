@@ -68,7 +68,7 @@ def test_a_cache_dir_that_is_a_file_is_an_error_and_creates_no_out_dir(tmp_path,
 BAD = [
     (["--dataset", "imagenet"], r"unknown dataset 'imagenet'; choose one of \["),
     (["--learner", "svm"], r"unknown learner 'svm'; choose one of \[.*'label_spreading', 'logistic'"),
-    (["--strategies", "random,bald"], r"unknown strategy 'bald'; choose one of \["),
+    (["--strategies", "random,bold"], r"unknown strategy 'bold'; choose one of \["),
     (["--mode", "online"], r"mode must be one of \['pool', 'stream'\]; got 'online'"),
     (["--initial", "5"], r"initial must be at least the number of classes \(10\); got 5"),
     (["--initial", "2000", "--rounds", "1"], r"initial must be at most the pool size \(1347\); got 2000"),
@@ -160,10 +160,10 @@ def test_an_empty_directory_option_is_an_error_not_the_current_directory(tmp_pat
 
 
 def test_bad_input_exit_status_from_a_real_process(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "core", "run", "--strategies", "bald", "--cache-dir", str(tmp_path / "c")],
+    result = subprocess.run([sys.executable, "-m", "core", "run", "--strategies", "bold", "--cache-dir", str(tmp_path / "c")],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.startswith("python -m core run: error: unknown strategy 'bald'")
+    assert result.stderr.startswith("python -m core run: error: unknown strategy 'bold'")
     assert not (tmp_path / "c").exists()
 
 
