@@ -189,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     from core.report import add_report_parser
 
     add_report_parser(sub)
+    from core.labels.cli import add_label_parser
+
+    add_label_parser(sub)
     # `python -m core --help` documents every option: each command's own help follows the list of commands.
     parser.epilog = "\n".join(f"{'=' * 30} python -m core {name} {'=' * 30}\n{command.format_help()}"
                                for name, command in sub.choices.items())
@@ -544,6 +547,7 @@ def _plain_warning(message, category, filename, lineno, line=None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
+    from core.labels.cli import cmd_label
     from core.report import cmd_report
 
     args = build_parser().parse_args(argv)
@@ -559,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     warnings.showwarning = show_once
     return {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report, "strategies": cmd_list,
-            "learners": cmd_list}[args.command](args)
+            "learners": cmd_list, "label": cmd_label}[args.command](args)
 
 
 def describe_plugins(family: str) -> list[dict[str, Any]]:

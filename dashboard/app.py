@@ -43,6 +43,7 @@ pages = [
     st.Page(PAGES / "uncertain.py", title="Uncertain images", icon=":material/image_search:"),
     st.Page(PAGES / "verdict.py", title="Verdict", icon=":material/gavel:"),
     st.Page(PAGES / "sweep.py", title="Sweep", icon=":material/tune:"),
+    st.Page(PAGES / "label.py", title="Label", icon=":material/label:"),
     st.Page(PAGES / "runs.py", title="Runs", icon=":material/history:"),
     st.Page(PAGES / "export.py", title="Export", icon=":material/download:"),
 ]

@@ -1,0 +1,184 @@
+"""Label: a person as the oracle. Open or create a project, label the proposed batch with the keyboard."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import uuid
+from pathlib import Path
+
+import streamlit as st
+
+from core.labels.cli import DEFAULT_DB
+from core.labels.io import export_csv, import_folder
+from core.labels.store import LabelStore, ProjectError, check_class_names
+from core.learners import LEARNERS
+from core.strategies import STRATEGIES
+from dashboard.components.labeling import (apply_events, batch_done, label_grid, maybe_refit, new_batch,
+                                           progress_figures, proposer_for, settings_json)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser() or "me"
+    except (OSError, KeyError):  # no login name in the environment or the password database
+        return "me"
+
+
+st.session_state.setdefault("label_db", os.environ.get("ALBENCH_LABEL_DB", ""))
+st.session_state.setdefault("label_annotator", _user())
+st.session_state.setdefault("label_strategy", "entropy")
+st.session_state.setdefault("label_learner", "logistic")
+st.session_state.setdefault("label_batch_size", 8)
+st.session_state.setdefault("label_columns", 4)
+
+# This tab's claim token, kept in the URL: a reload gets its batch back, a second tab gets other images.
+if not st.query_params.get("tab"):
+    st.query_params["tab"] = uuid.uuid4().hex[:12]
+tab = st.query_params["tab"]
+
+st.title("Label")
+st.caption("Label your own images with the strategy the comparison picked; the model refits in the background "
+           "after each batch. Every decision is saved the moment it is made.")
+
+
+def _create_project() -> None:
+    with st.expander("New project", expanded=not st.session_state.label_db):
+        folder = st.text_input("Image folder", key="label_new_folder",
+                               help="images at any depth; images in <class>/ sub-folders are imported with that label")
+        classes = st.text_input("Class names, comma-separated", key="label_new_classes",
+                                help="more can be added later; class folders add theirs")
+        audit = st.number_input("Audit sample (images)", min_value=0, max_value=10_000, value=0, step=5,
+                                key="label_new_audit",
+                                help="random images you label first, never trained on: accuracy is measured on them")
+        class_folders = st.checkbox("Sub-folders are classes", value=True, key="label_new_class_folders")
+        if st.button("Create project", key="label_create"):
+            if not folder.strip():
+                st.error("Enter the folder of images first.")
+                return
+            db = Path(folder).expanduser() / DEFAULT_DB
+            try:
+                names = check_class_names(n for n in classes.split(",") if n.strip())
+                store = LabelStore.create(db, Path(folder).expanduser())
+                store.add_classes(names)
+                report = import_folder(store, class_folders=class_folders)
+                if audit:
+                    store.mark_audit(int(audit))
+            except (ProjectError, ValueError, OSError) as exc:
+                st.error(str(exc))
+                return
+            st.session_state.label_db = str(db)
+            st.session_state.pop("label_batch", None)
+            st.success(f"Created {db}: {report['items']} images, {report['labels']} labels.")
+
+
+_create_project()
+st.text_input("Project file", key="label_db", help=f"a labelling project ({DEFAULT_DB}); create one above")
+if not st.session_state.label_db:
+    st.info("Create a project from a folder of images, or enter the path of an existing project file.")
+    st.stop()
+try:
+    store = LabelStore(st.session_state.label_db)
+except ProjectError as exc:
+    st.error(str(exc))
+    st.stop()
+
+left, middle, right, far = st.columns(4)
+annotator = left.text_input("Annotator", key="label_annotator").strip() or "me"
+strategy = middle.selectbox("Strategy", sorted(STRATEGIES), key="label_strategy")
+learner = right.selectbox("Learner", sorted(LEARNERS), key="label_learner")
+batch_size = far.number_input("Batch size", min_value=1, max_value=64, step=1, key="label_batch_size")
+with st.expander(f"Classes: {', '.join(store.classes) or 'none yet'}", expanded=not store.classes):
+    new_class = st.text_input("Add classes (comma-separated)", key="label_new_class")
+    if st.button("Add", key="label_add_class") and new_class.strip():
+        try:
+            store.add_classes(n for n in new_class.split(",") if n.strip())
+        except ValueError as exc:
+            st.error(str(exc))
+if not store.classes:
+    st.warning("Add at least one class name to start labelling.")
+    st.stop()
+
+try:
+    proposer = proposer_for(str(Path(st.session_state.label_db).resolve()),
+                            settings_json(strategy, learner, int(batch_size)), 32)
+    proposer.settings.check()
+except ValueError as exc:
+    st.error(str(exc))
+    st.stop()
+
+# The batch on screen belongs to this project, annotator, settings and tab; anything else starts a new one,
+# after the decisions sent for the old one are written (as its annotator made them).
+identity = (str(store.path), annotator, strategy, learner, int(batch_size), tab)
+batch, value = st.session_state.get("label_batch"), st.session_state.get("label_grid")
+shown_for = st.session_state.get("label_batch_identity")
+acked = 0
+if batch is not None and shown_for[0] == identity[0]:
+    for message in apply_events(store, batch, value, shown_for[1]):
+        batch.notes.append(message)
+    maybe_refit(store, proposer, int(batch_size))
+if batch is not None:
+    acked = batch.acked
+    if shown_for != identity:
+        batch = None
+if batch is None or batch_done(store, batch):
+    with st.spinner("Preparing the next batch…"):
+        fresh = new_batch(store, proposer, annotator, int(batch_size), tab)
+    if fresh is not None:
+        fresh.acked = max(acked, max((e["seq"] for e in (value or {}).get("events", [])), default=0))
+        batch = fresh
+    st.session_state.label_batch, st.session_state.label_batch_identity = batch, identity
+
+if proposer.error:
+    st.error(f"The last refit failed: {proposer.error}")
+for note in (batch.notes if batch else [])[-3:]:
+    st.warning(note)
+status = store.status()
+undecided = status["items"] - status["labeled"] - status["skipped"] - status["unsure"]
+if batch is None and undecided:
+    st.info(f"The {undecided} undecided image(s) are being labelled in another tab or by another annotator; "
+            "they come back here when that lease expires (10 minutes without a decision).")
+elif batch is None:
+    st.success("Every image is decided. Export the labels with `python -m core label export csv labels.csv`.")
+elif batch_done(store, batch):
+    st.info(f"The {undecided} undecided image(s) are held in another tab or by another annotator "
+            "(Backspace still undoes your last decision)." if undecided else
+            "Every image is decided (Backspace still undoes your last decision).")
+    label_grid(store, batch, columns=int(st.session_state.label_columns), key="label_grid")
+else:
+    label_grid(store, batch, columns=int(st.session_state.label_columns), key="label_grid")
+
+status = store.status()
+st.subheader("Progress")
+undecided = status["items"] - status["labeled"] - status["skipped"] - status["unsure"]
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric("Labelled", status["labeled"])
+c2.metric("Skipped", status["skipped"])
+c3.metric("Unsure", status["unsure"])
+c4.metric("Undecided", undecided)
+c5.metric("Time per label (median)", "–" if status["median_ms"] is None else f"{status['median_ms'] / 1000:.1f} s")
+if status["audit"]:
+    st.caption(f"Audit sample: {status['audit_labeled']} of {status['audit']} labelled; audit images come first, "
+               "show no model guess and are never trained on.")
+per_class, curve, caption = progress_figures(store)
+a, b = st.columns(2)
+a.plotly_chart(per_class, width="stretch", key="label_per_class")
+if curve is not None:
+    b.plotly_chart(curve, width="stretch", key="label_curve")
+b.caption(caption)
+with st.expander("Export the labels"):
+    out = st.text_input("CSV file (path,label)", value=str(store.path.parent / "labels.csv"), key="label_export_path")
+    if st.button("Write CSV", key="label_export"):
+        try:
+            n = export_csv(store, out)
+        except OSError as exc:
+            st.error(f"cannot write {out} ({exc.strerror or exc})")
+        else:
+            st.success(f"Wrote {n} labels to {out}. Compare strategies on them: choose the folder dataset with this "
+                       f"file as its data folder, or `.venv/bin/albench run --dataset folder --data-dir {out}`.")
+rounds = store.rounds()
+if rounds:
+    last = rounds[-1]
+    busy = " · refitting now" if proposer.busy else ""
+    st.caption(f"{len(rounds)} model round(s); the last: {last['strategy']} + {last['learner']} on "
+               f"{last['n_labeled']} labels{busy}.")

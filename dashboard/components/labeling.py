@@ -1,0 +1,215 @@
+"""The Label page's parts: the keyboard grid component, applying its decisions, batches, progress figures.
+
+The grid is a bidirectional component (`components.declare_component` on the static
+`label_grid/index.html`): it shows the batch, takes the keys, and sends its decisions as a list
+with increasing `seq` until the page acknowledges them, so keys pressed faster than a rerun are
+never lost and a rerun never applies one twice. Each decision is its own committed write.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+import streamlit.components.v1 as components
+
+from core.labels.session import BackgroundProposer, Settings, next_batch
+from core.labels.store import Conflict, LabelStore
+
+_GRID = components.declare_component("label_grid", path=str(Path(__file__).parent / "label_grid"))
+THUMBNAIL = 224  # pixels: large enough to judge; small images are scaled up without smoothing
+BATCH_WAIT_SECONDS = 60.0  # the longest the page waits on a refit when no proposal is left
+
+
+@dataclass
+class Batch:
+    """The items on screen, the last event id each was seen at (compare-and-set), and the acknowledged seq."""
+
+    id: str
+    items: list[int]
+    expected: dict[int, int]
+    session: str  # this tab's claim token
+    acked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@st.cache_data(max_entries=2048, show_spinner=False)
+def thumbnail(path: str, mtime_ns: int, size: int = THUMBNAIL) -> str:
+    """A PNG data URI of the image at `path`, longest side `size` (cached per file version)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            scale = size / max(image.size)
+            resample = Image.NEAREST if scale > 1 else Image.LANCZOS
+            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), resample)
+            buf = io.BytesIO()
+            image.save(buf, format="PNG")
+    except (OSError, UnidentifiedImageError, ValueError):
+        return ""
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _src(store: LabelStore, rel: str) -> str:
+    path = store.root / rel
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return ""
+    return thumbnail(str(path), mtime)
+
+
+def label_grid(store: LabelStore, batch: Batch, *, columns: int, key: str) -> dict | None:
+    """Draw the batch; returns the component's value ({batch_id, events}) or None."""
+    current = store.current()
+    paths = {r["id"]: (r["path"], bool(r["audit"])) for r in store.items()}
+    guesses = _guesses(store, batch.items)
+    items = []
+    for item_id in batch.items:
+        rel, audit = paths[item_id]
+        event = current.get(item_id)
+        predicted, confidence = (None, None) if audit else guesses.get(item_id, (None, None))
+        items.append({"item_id": item_id, "name": rel, "src": _src(store, rel), "audit": audit,
+                      "predicted": predicted, "confidence": confidence,
+                      "decision": None if event is None else {"kind": event.kind, "label": event.label,
+                                                              "by": None if event.annotator == st.session_state.get(
+                                                                  "label_annotator") else event.annotator}})
+    return _GRID(batch_id=batch.id, items=items, classes=store.classes, acked=batch.acked, columns=columns,
+                 key=key, default=None)
+
+
+def _guesses(store: LabelStore, item_ids: list[int]) -> dict[int, tuple[int, float]]:
+    """item id -> (predicted class, confidence) from the newest round that proposed it."""
+    if not item_ids:
+        return {}
+    marks = ",".join("?" * len(item_ids))
+    rows = store.conn.execute(
+        f"SELECT item_id, predicted, confidence FROM proposals WHERE item_id IN ({marks}) AND predicted IS NOT NULL "
+        "ORDER BY round_id", item_ids).fetchall()
+    return {r["item_id"]: (r["predicted"], r["confidence"]) for r in rows}  # later rounds win
+
+
+def apply_events(store: LabelStore, batch: Batch, value: dict | None, annotator: str) -> list[str]:
+    """Write the component's not-yet-applied decisions, one committed transaction each.
+
+    Returns messages for the person (conflicts). Events of another batch still count: a
+    decision sent just before the batch changed is applied, never dropped.
+    """
+    if not value:
+        return []
+    messages = []
+    for event in sorted(value.get("events", []), key=lambda e: e["seq"]):
+        if event["seq"] <= batch.acked:
+            continue
+        batch.acked = event["seq"]
+        action, item_id, ms = event["action"], event.get("item_id"), event.get("ms")
+        try:
+            if action == "undo":
+                reverted = store.undo(annotator, ms=ms, session=batch.session)
+                if reverted is not None:
+                    batch.expected[reverted.item_id] = store.last_event(reverted.item_id)
+                    if reverted.item_id not in batch.items:
+                        batch.items.append(reverted.item_id)  # an item of an earlier batch comes back to edit
+                continue
+            expected = batch.expected.get(item_id)
+            if expected is None:
+                expected = store.last_event(item_id)
+            event_id = store.decide(item_id, action, annotator=annotator, label=event.get("label"), ms=ms,
+                                    expected=expected, session=batch.session)
+            batch.expected[item_id] = event_id
+        except Conflict as exc:
+            messages.append(str(exc))
+            batch.expected[item_id] = store.last_event(item_id) if item_id is not None else 0
+        except ValueError as exc:  # a class removed meanwhile, a malformed event
+            messages.append(f"not recorded: {exc}")
+    return messages
+
+
+def maybe_refit(store: LabelStore, proposer: BackgroundProposer, batch_size: int) -> bool:
+    """Start a background refit once half a batch of new training labels has come in since the newest round,
+    so the batch after this one is chosen by a model that has seen most of it. True when one started."""
+    if proposer.busy:
+        return False
+    rounds = store.rounds()
+    audit = {r["id"] for r in store.items() if r["audit"]}
+    n_train = sum(1 for i, e in store.current().items() if e.kind == "label" and i not in audit)
+    seen = rounds[-1]["n_labeled"] if rounds else 0
+    return n_train - seen >= max(1, batch_size // 2) and proposer.request()
+
+
+def batch_done(store: LabelStore, batch: Batch) -> bool:
+    current = store.current()
+    return all(i in current for i in batch.items)
+
+
+def new_batch(store: LabelStore, proposer: BackgroundProposer, annotator: str, size: int,
+              session: str) -> Batch | None:
+    """Claim the next batch: audit items first, else the newest round's proposals (waiting on a refit if
+    none is free); then start the next refit so it is ready when this batch is done. None: nothing left."""
+    claimed = next_batch(store, annotator, size, round_id=proposer.latest, session=session)
+    if not claimed:
+        proposer.wait(BATCH_WAIT_SECONDS)  # a refit in flight may bring fresh proposals
+        if proposer.request():
+            proposer.wait(BATCH_WAIT_SECONDS)
+        claimed = next_batch(store, annotator, size, round_id=proposer.latest, session=session)
+    if not claimed:
+        return None
+    proposer.request()
+    return Batch(uuid.uuid4().hex[:12], [c.item_id for c in claimed], {c.item_id: c.last_event for c in claimed},
+                 session)
+
+
+def progress_figures(store: LabelStore) -> tuple[go.Figure, go.Figure | None, str]:
+    """(labels per class bar chart, learning curve or None, caption saying what the curve measures)."""
+    status = store.status()
+    per_class = go.Figure(go.Bar(x=list(status["per_class"]), y=list(status["per_class"].values()),
+                                 marker_color="#4b7bff"))
+    per_class.update_layout(title="Labels per class", height=300, margin=dict(l=40, r=10, t=40, b=40),
+                            yaxis_title="labels")
+    rounds = [r for r in store.rounds() if r["metrics"].get("audit_accuracy") is not None
+              or r["metrics"].get("cv_accuracy") is not None]
+    if not rounds:
+        return per_class, None, "The learning curve appears after the first model round with two classes labelled."
+    audit = [r for r in rounds if "audit_accuracy" in r["metrics"]]
+    curve = go.Figure()
+    if audit:
+        m = [r["metrics"] for r in audit]
+        curve.add_trace(go.Scatter(
+            x=[r["n_labeled"] for r in audit], y=[x["audit_accuracy"] for x in m], mode="lines+markers",
+            name="audit accuracy",
+            error_y=dict(type="data", symmetric=False, array=[x["audit_high"] - x["audit_accuracy"] for x in m],
+                         arrayminus=[x["audit_accuracy"] - x["audit_low"] for x in m])))
+        caption = (f"Accuracy on the audit sample ({m[-1]['audit_n']} randomly drawn images you labelled, never "
+                   "trained on), with a 95% Wilson interval: an unbiased estimate of how the model does on the rest.")
+    else:
+        cv = [r for r in rounds if "cv_accuracy" in r["metrics"]]
+        curve.add_trace(go.Scatter(x=[r["n_labeled"] for r in cv], y=[r["metrics"]["cv_accuracy"] for r in cv],
+                                   mode="lines+markers", name="cross-validated accuracy"))
+        caption = ("No audit sample: this is cross-validated accuracy on the labelled set. It is optimistic: the "
+                   "strategy chose those images (not a random draw), and the hard, unlabelled rest is not measured. "
+                   "Create the project with an audit sample for an honest estimate.")
+    curve.update_layout(title="Learning curve", height=300, margin=dict(l=40, r=10, t=40, b=40),
+                        xaxis_title="labels used for training", yaxis_title="accuracy", yaxis_range=[0, 1.02])
+    return per_class, curve, caption
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def proposer_for(db: str, settings_json: str, image_size: int) -> BackgroundProposer:
+    """One background refitter per project and settings, shared by the reruns (and tabs) of this server."""
+    import json
+
+    return BackgroundProposer(db, Settings(**json.loads(settings_json)), image_size)
+
+
+def settings_json(strategy: str, learner: str, batch_size: int, params: dict[str, Any] | None = None) -> str:
+    import json
+
+    return json.dumps({"strategy": strategy, "learner": learner, "batch_size": batch_size,
+                       "strategy_params": params or {}}, sort_keys=True)
