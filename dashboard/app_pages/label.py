@@ -9,13 +9,16 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.cache import Cache
 from core.labels.cli import DEFAULT_DB
 from core.labels.io import export_csv, import_folder
+from core.labels.recommend import recommend
 from core.labels.store import LabelStore, ProjectError, check_class_names
 from core.learners import LEARNERS
 from core.strategies import STRATEGIES
 from dashboard.components.labeling import (apply_events, batch_done, label_grid, maybe_refit, new_batch,
                                            progress_figures, proposer_for, settings_json)
+from dashboard.components.results import cache_root
 
 
 def _user() -> str:
@@ -27,7 +30,6 @@ def _user() -> str:
 
 st.session_state.setdefault("label_db", os.environ.get("ALBENCH_LABEL_DB", ""))
 st.session_state.setdefault("label_annotator", _user())
-st.session_state.setdefault("label_strategy", "entropy")
 st.session_state.setdefault("label_learner", "logistic")
 st.session_state.setdefault("label_batch_size", 8)
 st.session_state.setdefault("label_columns", 4)
@@ -83,9 +85,17 @@ except ProjectError as exc:
     st.error(str(exc))
     st.stop()
 
+# The strategy starts as the verdict of a finished comparison on this folder, else entropy (said below).
+recommendation_key = f"label_recommendation::{store.path}"
+if recommendation_key not in st.session_state:
+    st.session_state[recommendation_key] = recommend(Cache(cache_root()), store.root)
+recommendation = st.session_state[recommendation_key]
+st.session_state.setdefault("label_strategy", recommendation.strategy)
+
 left, middle, right, far = st.columns(4)
 annotator = left.text_input("Annotator", key="label_annotator").strip() or "me"
-strategy = middle.selectbox("Strategy", sorted(STRATEGIES), key="label_strategy")
+strategy = middle.selectbox("Strategy", sorted(STRATEGIES), key="label_strategy",
+                            help=f"Started with {recommendation.reason}")
 learner = right.selectbox("Learner", sorted(LEARNERS), key="label_learner")
 batch_size = far.number_input("Batch size", min_value=1, max_value=64, step=1, key="label_batch_size")
 with st.expander(f"Classes: {', '.join(store.classes) or 'none yet'}", expanded=not store.classes):
