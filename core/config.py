@@ -266,8 +266,8 @@ class RunConfig:
                 capability = NEEDS[missing[0]][0]
                 raise ConfigError(
                     f"{name} needs {NEEDS[missing[0]][1]}; learner {self.learner!r} with these settings provides "
-                    f"{sorted(provided)}: use a learner that provides {capability} ({CAPABILITIES[capability]})"
-                    f"{_PROVIDER_HINTS.get(capability, '')}", "strategies")
+                    f"{sorted(provided)}, not {capability} ({CAPABILITIES[capability]}): "
+                    f"{_PROVIDER_HINTS.get(capability, f'use a learner that provides {capability}')}", "strategies")
         if self.mode == "stream":
             bad = [s for s in self.strategies if not STRATEGIES[s].stream]
             if bad:
@@ -366,8 +366,7 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     """Normalised settings as JSON gives them back (the cnn's channels tuple becomes a list), so a
     RunSpec built here equals one rebuilt from its JSON record."""
     return json.loads(json.dumps(values))
-_PROVIDER_HINTS = {"proba_samples": ", e.g. cnn with dropout and mc_samples >= 2 "
-                                    "(--learner cnn --learner-param mc_samples=8)"}
+_PROVIDER_HINTS = {"proba_samples": "use --learner cnn --learner-param mc_samples=8 (MC dropout; dropout > 0)"}
 
 
 def check_against_data(config: RunConfig, n_classes: int, n_available: int) -> None:

@@ -41,7 +41,7 @@ class LearnerError(ParamError):
 CAPABILITIES = {
     "proba": "class probabilities (predict_proba)",
     "features": "a feature embedding (embed)",
-    "proba_samples": "probability samples from a stochastic model, e.g. MC dropout (predict_proba_samples)",
+    "proba_samples": "probability samples from a stochastic model (MC dropout)",
 }
 
 

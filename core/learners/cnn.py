@@ -128,7 +128,7 @@ class CNNLearner(BaseLearner):
     }
     provides = frozenset({"proba", "features"})
     semi_supervised = False
-    provides_when = {"proba_samples": "mc_samples >= 2"}
+    provides_when = {"proba_samples": "mc_samples >= 2 and dropout > 0"}
     stateful = True  # weights and fit counter: see get_state / set_state
     blas_threads = None  # torch manages its own threads (see `threads`)
 
@@ -156,8 +156,9 @@ class CNNLearner(BaseLearner):
 
     @classmethod
     def provided(cls, params: Mapping[str, Any]) -> frozenset[str]:
-        """Probability samples need at least two MC-dropout passes."""
-        return cls.provides | {"proba_samples"} if params["mc_samples"] >= 2 else cls.provides
+        """Probability samples need at least two MC-dropout passes, and dropout (without it every pass is the same)."""
+        stochastic = params["mc_samples"] >= 2 and params["dropout"] > 0
+        return cls.provides | {"proba_samples"} if stochastic else cls.provides
 
     @cached_property
     def net(self):

@@ -110,10 +110,12 @@ def test_a_learner_that_cannot_provide_a_need_is_a_config_error_naming_a_fix(sam
         RunConfig(strategies=("random", sampling_strategy), learner="logistic")
     assert raised.value.option == "strategies"
     assert str(raised.value).startswith(f"{sampling_strategy} needs probability samples")
-    assert "mc_samples >= 2" in str(raised.value)
+    assert "--learner cnn --learner-param mc_samples=8" in str(raised.value)
     with pytest.raises(ConfigError, match="needs probability samples"):  # the cnn only with samples switched on
         RunConfig(strategies=(sampling_strategy,), learner="cnn")
     RunConfig(strategies=(sampling_strategy,), learner="cnn", learner_params={"mc_samples": 4})
+    with pytest.raises(ConfigError, match="needs probability samples"):  # without dropout every pass is the same
+        RunConfig(strategies=(sampling_strategy,), learner="cnn", learner_params={"mc_samples": 4, "dropout": 0.0})
 
 
 def test_the_runner_computes_what_a_strategy_declares(sampling_strategy):
