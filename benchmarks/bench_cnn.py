@@ -77,7 +77,7 @@ def _one(training: str, quick: bool, threads: int) -> list[dict]:
     epochs, rounds, initial, batch = (1, 2, 500, 500) if quick else (3, 3, 1000, 1000)
     params = {"training": training, "epochs": epochs, "threads": threads}
     config = RunConfig(dataset="cifar10", learner="cnn", learner_params=params, strategies=("hybrid",), initial=initial,
-                       batch=batch, rounds=rounds, alpha=0.5, clusters=10, seed=0)
+                       batch=batch, rounds=rounds, strategy_params={"hybrid": {"alpha": 0.5, "clusters": 10}}, seed=0)
     results = run_comparison(config, dataset=data).runs[("hybrid", 0)]
     n_pool, n_test = int((~data.is_test).sum()), int(data.is_test.sum())
     rows = []

@@ -44,11 +44,12 @@ def run(quick: bool = False) -> list[dict]:
 
     repeats, rounds = (1, 3) if quick else (3, 8)
     cases = [("digits 16x16", digits_16(), dict(initial=20, batch=20, clusters=4)),
-             ("shapes 32x32x3", shapes(), dict(initial=30, batch=30, clusters=5))]
+             ("shapes 32x32x3", shapes(), dict(initial=30, batch=30, clusters=5))]  # clusters: the hybrid's
     rows = []
     for name, data, budget in cases:
         config = RunConfig(dataset="digits", learner="cnn", learner_params={"epochs": 5, "min_steps": 100},
-                           strategies=STRATEGIES, rounds=rounds, repeats=repeats, alpha=0.5, seed=0, **budget)
+                           strategies=STRATEGIES, rounds=rounds, repeats=repeats, seed=0, initial=budget["initial"],
+                           batch=budget["batch"], strategy_params={"hybrid": {"alpha": 0.5, "clusters": budget["clusters"]}})
         frame = run_comparison(config, dataset=data).frame()
         summary = summary_table(frame, "test_accuracy")
         for r in summary.itertuples():

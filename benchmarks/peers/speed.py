@@ -122,7 +122,7 @@ def hybrid_speed(n: int, ks: list[int], runs: int, alpha: float = 0.5, n_cluster
     images = synthetic_pool(n)
     proba = model.predict_proba(images)
     features = model.embed(images)
-    params = dict(alpha=alpha, n_clusters=n_clusters, measure=measure)
+    params = dict(alpha=alpha, clusters=n_clusters, measure=measure)
     scores = REFERENCE_SCORES[measure](proba)
     # the K-means seed our strategy draws: top_k draws nothing when no scores tie at the cut
     kmeans_seed = int(np.random.default_rng(0).integers(2**31 - 1))
