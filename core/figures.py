@@ -21,15 +21,21 @@ METRIC_LABELS = {
     "test_macro_f1": "Test macro-F1",
     "pool_macro_f1": "Pool macro-F1 (unlabelled samples)",
 }
-_PALETTE = qualitative.D3
+_GREY = "#7f7f7f"  # random's colour, and no one else's
+# Distinct colours for every registered strategy: D3's nine non-grey colours first (the six
+# original strategies keep the colours they always had), then Dark24's.
+_PALETTE = list(dict.fromkeys(c.lower() for c in qualitative.D3 + qualitative.Dark24 if c.lower() != _GREY))
 _FIXED = ["random", "entropy", "least_confidence", "smallest_margin", "largest_margin", "hybrid"]
 
 
 def strategy_color(strategy: str) -> str:
-    """The same colour for a strategy in every chart (random is always grey)."""
+    """The same colour for a strategy in every chart (random is always grey); registered strategies never share one."""
     if strategy == "random":
-        return "#7f7f7f"
-    index = _FIXED.index(strategy) if strategy in _FIXED else len(_FIXED) + sum(map(ord, strategy))
+        return _GREY
+    from core.strategies import STRATEGIES
+
+    order = _FIXED[1:] + [name for name in STRATEGIES.names() if name not in _FIXED]
+    index = order.index(strategy) if strategy in order else len(order) + sum(map(ord, strategy))
     return _PALETTE[index % len(_PALETTE)]
 
 
