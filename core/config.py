@@ -366,7 +366,8 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     """Normalised settings as JSON gives them back (the cnn's channels tuple becomes a list), so a
     RunSpec built here equals one rebuilt from its JSON record."""
     return json.loads(json.dumps(values))
-_PROVIDER_HINTS = {"proba_samples": "use --learner cnn --learner-param mc_samples=8 (MC dropout; dropout > 0)"}
+_PROVIDER_HINTS = {"proba_samples": "use the cnn learner with mc_samples >= 2 and dropout > 0 "
+                                    "(command line: --learner cnn --learner-param mc_samples=8)"}
 
 
 def check_against_data(config: RunConfig, n_classes: int, n_available: int) -> None:
