@@ -14,9 +14,10 @@ from __future__ import annotations
 import gc
 import resource
 import time
-import tracemalloc
 
 import numpy as np
+
+from benchmarks.measure import peak_mb as _peak_mb
 
 from core.strategies import make_strategy
 from core.types import PoolView
@@ -32,15 +33,6 @@ def _seconds(fn, repeats: int = 1) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
-
-
-def _peak_mb(fn) -> float:
-    gc.collect()
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def _pool(n: int, C: int, d: int, seed: int = 0):

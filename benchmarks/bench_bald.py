@@ -13,9 +13,10 @@ from __future__ import annotations
 import gc
 import resource
 import time
-import tracemalloc
 
 import numpy as np
+
+from benchmarks.measure import peak_mb as _peak_mb
 
 from core.strategies import make_strategy
 from core.types import PoolView
@@ -46,15 +47,6 @@ def _time_ms(fn, repeats: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return 1000 * float(np.median(times))
-
-
-def _peak_mb(fn) -> float:
-    gc.collect()
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def _skactiveml_bald(kind: str, samples: np.ndarray, k: int, **kwargs):

@@ -15,9 +15,10 @@ from __future__ import annotations
 import gc
 import resource
 import time
-import tracemalloc
 
 import numpy as np
+
+from benchmarks import measure
 
 from core.strategies import make_strategy
 from core.types import PoolView
@@ -56,12 +57,7 @@ def timed(fn) -> tuple[float, object]:
 
 
 def peak_mb(fn) -> float:
-    gc.collect()
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return round(peak / 2**20, 1)
+    return round(measure.peak_mb(fn), 1)
 
 
 def ours(name: str, X: np.ndarray, label: np.ndarray, k: int, memory: bool = True, repeats: int = 1, **params) -> dict:

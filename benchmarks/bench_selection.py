@@ -7,12 +7,12 @@ probabilities) runs in the same process when modAL is installed (`pip install -e
 
 from __future__ import annotations
 
-import gc
 import resource
 import time
-import tracemalloc
 
 import numpy as np
+
+from benchmarks.measure import peak_mb as _peak_mb
 
 from core.strategies import make_strategy
 from core.types import PoolView
@@ -29,15 +29,6 @@ def _median_ms(fn, repeats: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return 1000 * float(np.median(times))
-
-
-def _peak_mb(fn) -> float:
-    gc.collect()
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def _modal_fn(measure: str, proba64: np.ndarray, k: int):
