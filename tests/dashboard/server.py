@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -28,3 +33,15 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 60.
                 output = process.stdout.read().decode(errors="replace")[-2000:] if process.stdout else ""
                 raise RuntimeError(f"the streamlit server did not come up\n{output}") from None
             time.sleep(0.2)
+
+
+def start_dashboard(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`streamlit run dashboard/app.py` on a free localhost port with `env` added; (process, url) once it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_healthy(url, process)
+    return process, url

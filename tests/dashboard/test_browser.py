@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.dashboard.server import free_port, wait_until_healthy
+from tests.dashboard.server import start_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -32,14 +30,7 @@ pytestmark = [
 
 @pytest.fixture
 def server(tmp_path):
-    port = free_port()
-    env = {**os.environ, "ALBENCH_CACHE_DIR": str(tmp_path / "cache"), "BROWSER_PATH": CHROMIUM}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(url, process)
+    process, url = start_dashboard({"ALBENCH_CACHE_DIR": str(tmp_path / "cache"), "BROWSER_PATH": CHROMIUM})
     yield url
     process.terminate()
     process.wait(timeout=10)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from core.labels.store import LabelStore
-from tests.dashboard.server import free_port, wait_until_healthy
+from tests.dashboard.server import start_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "label"
@@ -47,15 +47,7 @@ def project(tmp_path):
 
 
 def _start(tmp_path, db) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "ALBENCH_CACHE_DIR": str(tmp_path / "cache"), "ALBENCH_LABEL_DB": str(db)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(url, process)
-    return process, url
+    return start_dashboard({"ALBENCH_CACHE_DIR": str(tmp_path / "cache"), "ALBENCH_LABEL_DB": str(db)})
 
 
 def _open(page, url, query=""):
