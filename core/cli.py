@@ -480,7 +480,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                            skip_invalid=True if args.skip_invalid else None)
         cache = Cache(args.cache_dir)
         plan = plan_sweep(sweep, cache)
-        sweep = plan.sweep
+        launched, sweep = sweep, plan.sweep  # the status file keeps the key it was launched under (the job's)
         executor = make_executor(args.executor, jobs=args.jobs, ray_address=args.ray_address)
         out = Path(args.out)
         if not args.dry_run:
@@ -507,7 +507,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     stop = _StopOnSignal()
     t0 = time.perf_counter()
     try:
-        result = run_sweep(sweep, cache, executor=executor, on_progress=on_progress, should_stop=stop, plan=plan)
+        result = run_sweep(launched, cache, executor=executor, on_progress=on_progress, should_stop=stop, plan=plan)
     except Cancelled as exc:
         print(f"cancelled: {exc}; completed rounds are cached, rerun to resume", file=sys.stderr)
         return EXIT_CANCELLED

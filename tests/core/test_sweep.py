@@ -323,3 +323,17 @@ def test_a_strategy_parameter_is_relevant_only_to_its_strategy():
     assert relevant_strategies("hybrid.clusters") == relevant_strategies("clusters") == {"hybrid"}
     assert relevant_strategies("margin_density.beta") == {"margin_density"}
     assert relevant_strategies("batch") is None and relevant_strategies("learner_params.C") is None
+
+
+def test_a_sweep_whose_points_the_data_rule_out_keeps_its_launch_key(tmp_path):
+    """The status file is found under the key the sweep was launched with (the dashboard's job id)."""
+    from core.cli import main
+    from core.sweep import parse_grid, read_statuses
+
+    argv = ["sweep", "--vary", "rounds=2,20", "--strategies", "random", "--subset", "100", "--skip-invalid",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(argv) == 0
+    launched = parse_grid({}, base={"strategies": ["random"], "subset": 100}, vary={"rounds": [2, 20]}, skip_invalid=True)
+    statuses = read_statuses(Cache(tmp_path / "cache"))
+    assert [s["key"] for s in statuses] == [launched.key]
+    assert statuses[0]["status"] == "done"
