@@ -71,10 +71,11 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_param(text: str) -> tuple[str, Any]:
-    """"NAME=VALUE" -> (name, value); VALUE is read as JSON when it parses (numbers, true), else text."""
+def parse_param(text: str, option: str = "learner_params") -> tuple[str, Any]:
+    """"NAME=VALUE" -> (name, value); VALUE is read as JSON when it parses (numbers, true), else text.
+    `option` names the setting in the error."""
     if "=" not in text or not text.split("=", 1)[0].strip():
-        raise ConfigError(f"learner_params: expected NAME=VALUE; got {text!r}", "learner_params")
+        raise ConfigError(f"{option}: expected NAME=VALUE; got {text!r}", option)
     name, value = (part.strip() for part in text.split("=", 1))
     return name, parse_value(value)
 

@@ -66,6 +66,10 @@ def add_label_parser(subparsers) -> argparse.ArgumentParser:
     db_option(prop)
     prop.add_argument("--strategy", default="entropy", help="any registered strategy (default entropy)")
     prop.add_argument("--learner", default="logistic", help="any registered learner (default logistic)")
+    prop.add_argument("--strategy-param", action="append", default=[], metavar="PARAM=VALUE",
+                      help="a setting of the strategy, repeatable (`python -m core strategies` lists them)")
+    prop.add_argument("--learner-param", action="append", default=[], metavar="NAME=VALUE",
+                      help="a setting of the learner, repeatable (`python -m core learners` lists them)")
     prop.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
     prop.add_argument("--image-size", type=int, default=32, help="images are resized to this for the model (default 32)")
     return p
@@ -185,7 +189,11 @@ def _propose(args: argparse.Namespace) -> int:
     from core.labels.store import LabelStore
 
     store = LabelStore(_db(args))
-    settings = Settings(strategy=args.strategy, learner=args.learner, batch_size=args.batch)
+    from core.config import parse_param
+
+    settings = Settings(strategy=args.strategy, learner=args.learner, batch_size=args.batch,
+                        strategy_params=dict(parse_param(t, "--strategy-param") for t in args.strategy_param),
+                        learner_params=dict(parse_param(t, "--learner-param") for t in args.learner_param))
     round_id = propose(store, settings, ImageCache(store.root, args.image_size))
     proposals = store.proposals(round_id)[: args.batch]
     names = store.classes

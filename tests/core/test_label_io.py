@@ -105,3 +105,28 @@ def test_the_label_command_from_init_to_export(tmp_path):
     (tmp_path / "junk.db").write_text("junk")
     bad = run("status", "--db", str(tmp_path / "junk.db"))
     assert bad.returncode == 2 and "junk.db is not an SQLite database" in bad.stderr
+
+
+def test_propose_takes_strategy_and_learner_settings_and_refuses_bad_ones(tmp_path, capsys):
+    from PIL import Image
+
+    from core.cli import main
+    from core.labels.store import LabelStore
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    assert main(["label", "init", str(folder), "--classes", "a,b"]) == 0
+    db = str(folder / "labels.albench.db")
+    (tmp_path / "some.csv").write_text("path,label\n" + "".join(f"images/{i}.png,{'ab'[i % 2]}\n" for i in range(6)))
+    assert main(["label", "import", str(tmp_path / "some.csv"), "--db", db]) == 0  # a model needs labels
+    assert main(["label", "propose", "--db", db, "--strategy", "hybrid", "--strategy-param", "alpha=2"]) == 2
+    assert "hybrid.alpha must be a number in (0, 1]; got 2" in capsys.readouterr().err
+    assert main(["label", "propose", "--db", db, "--strategy-param", "alpha"]) == 2
+    assert "--strategy-param: expected NAME=VALUE; got 'alpha'" in capsys.readouterr().err
+    assert main(["label", "propose", "--db", db, "--strategy", "margin_density", "--strategy-param", "beta=2",
+                 "--learner-param", "C=0.5", "--batch", "4"]) == 0
+    last = LabelStore(db).rounds()[-1]
+    assert last["params"]["strategy_params"] == {"beta": 2} and last["params"]["learner_params"] == {"C": 0.5}
