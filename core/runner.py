@@ -425,7 +425,8 @@ def run_comparison(
                 for spec, results in zip(group, _run_side_by_side(dataset, group, cache, on_round, should_stop,
                                                                            make_oracle)):
                     comparison.runs[(spec.strategy, spec.repeat)] = results
-        if any(is_paused(results) for results in comparison.runs.values()):
+        waiting = [(s, comparison.runs[(s.strategy, s.repeat)]) for s in specs]
+        if any(is_paused(results) and not is_finished(s, results) for s, results in waiting):
             status = "paused"  # waiting for the oracle's answers; rerunning continues
     except Cancelled:
         status = "cancelled"
