@@ -134,6 +134,9 @@ class RunSpec:
         fields.pop("dataset_options")  # the fingerprint covers what the options changed
         fields["dataset_fingerprint"] = dataset_fingerprint
         fields["schema"] = SCHEMA_VERSION
+        identity = LEARNERS[self.learner].cache_identity(self.learner_params) if self.learner in LEARNERS else {}
+        if identity:  # what a setting's value does not show (a weights file's content); absent for most learners
+            fields["learner_identity"] = identity
         return fields
 
     def key(self, dataset_fingerprint: str) -> str:

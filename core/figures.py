@@ -66,6 +66,10 @@ def dataset_label(config) -> str:
 def learner_label(config) -> str:
     """'logistic', 'cnn (epochs=5, lr=0.001)'."""
     params = dict(getattr(config, "learner_params", None) or {})
+    from core.learners import LEARNERS
+
+    if config.learner in LEARNERS:  # a learner may always show some settings (the pretrained backbone, its weights)
+        params = LEARNERS[config.learner].label_settings(params)
     return config.learner + (f" ({', '.join(f'{k}={format_setting(v)}' for k, v in sorted(params.items()))})"
                              if params else "")
 

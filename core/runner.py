@@ -120,8 +120,9 @@ class RunState:
     """
 
     def __init__(self, dataset: Dataset, spec: RunSpec, store: RunStore | None, on_round: OnRound | None,
-                 make_oracle: MakeOracle | None = None) -> None:
+                 make_oracle: MakeOracle | None = None, cache_root=None) -> None:
         self.dataset, self.spec, self.store, self.on_round = dataset, spec, store, on_round
+        self.cache_root = cache_root
         self.make_oracle = make_oracle or known_labels
         self.results: list[RoundResult] = []
         self.learner = None
@@ -142,6 +143,7 @@ class RunState:
         results = store.load_rounds(repair=True)[: spec.rounds] if store is not None else []
         if not is_finished(spec, results):
             self.learner = make_learner(spec.learner, dataset.info, seed=spec.seed, **spec.learner_params)
+            self.learner.attach(dataset, self.cache_root)
             if results and store is not None and self.learner.stateful:
                 results = _restore_learner(store, self.learner, results)
         self.results = results
@@ -288,7 +290,8 @@ def _run_side_by_side(dataset: Dataset, specs: list[RunSpec], cache: Cache | Non
     with contextlib.ExitStack() as held:
         for store in sorted((s for s in stores if s is not None), key=lambda s: s.key):
             held.enter_context(store.lock())
-        states = [RunState(dataset, spec, store, on_round, make_oracle).start() for spec, store in zip(specs, stores)]
+        root = cache.root if cache is not None else None
+        states = [RunState(dataset, spec, store, on_round, make_oracle, root).start() for spec, store in zip(specs, stores)]
         active = [s for s in states if not s.finished and not s.paused]
         blas = active[0].learner.blas_threads if active else None  # one learner config per comparison
         with threadpool_limits(limits=blas):

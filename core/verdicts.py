@@ -25,7 +25,7 @@ ALPHA = 0.05
 POWER = 0.8
 MAX_REPEATS_NEEDED = 1000
 CORRECTION = "Holm-Bonferroni"
-EXPENSIVE_LEARNERS = frozenset({"cnn"})  # their ceiling is computed on request only
+EXPENSIVE_LEARNERS = frozenset({"cnn", "pretrained"})  # their ceiling is computed on request only (a backbone pass)
 
 
 # --------------------------------------------------------------------------- tests

@@ -11,6 +11,10 @@ import pytest
 
 from core.types import PoolView
 
+# Settings that let every registered learner run offline and fast in tests that loop over all of them
+# (the pretrained backbone's ImageNet weights cannot be downloaded here: random init instead).
+OFFLINE_LEARNER_SETTINGS = {"pretrained": {"weights": "none", "input_size": 32}}
+
 
 def make_pool(n: int = 200, n_classes: int = 4, d: int = 6, n_labeled: int = 20, seed: int = 0,
               needs: frozenset[str] | None = None, strategy: str | None = None, samples: int = 5) -> PoolView:

@@ -62,6 +62,7 @@ class BaseLearner:
     semi_supervised: ClassVar[bool] = False  # whether `fit` uses X_unlabeled (and sets transduction_proba_)
     stateful: ClassVar[bool] = False  # whether it carries state between rounds (get_state / set_state)
     blas_threads: ClassVar[int | None] = None  # BLAS threads while it fits; None: all cores
+    frozen_features: ClassVar[bool] = False  # whether `embed` is the same every round (a frozen backbone)
 
     def __init__(self, info: DataInfo, seed: int = 0, **params: Any) -> None:
         self.info, self.seed = info, int(seed)
@@ -83,8 +84,24 @@ class BaseLearner:
     def check_pool_size(cls, n_pool: int, params: Mapping[str, Any]) -> None:
         """Limits that depend on the pool size (raise ValueError); none by default."""
 
+    @classmethod
+    def label_settings(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The settings a chart title or Runs label shows, from those given (non-default); these by default."""
+        return dict(given)
+
+    @classmethod
+    def cache_identity(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """What the run cache key must hold beyond the settings' values (a weights file's content
+        hash, so new weights at the same path are new runs); nothing by default."""
+        return {}
+
     def params(self) -> dict[str, Any]:
         return dict(self.values)
+
+    def attach(self, dataset: Any, cache_root: Any) -> None:
+        """Called by the runner once before the first round with the whole dataset (every image a run
+        may ask about) and the run's cache directory (None: no cache). A learner with per-image work
+        to share between runs (the pretrained backbone's features) does it here; nothing by default."""
 
     def infer(self, X: np.ndarray, want: frozenset[str]) -> dict[str, np.ndarray]:
         """The capabilities in `want` for rows `X`, as {capability: array}; learners that can share

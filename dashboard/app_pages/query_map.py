@@ -31,17 +31,18 @@ else:
                          help="Picks that a later round fitted on. The last round's picks are not shown: the budget "
                               "is spent, so no round ever labels them.")
 
-# Learner feature spaces: one per strategy whose run (this repeat) stored its learner's state.
+# Feature spaces: pixels, a frozen backbone's, and one per strategy whose run (this repeat) stored its learner's state.
 spaces = maps.feature_spaces(view, repeat, cache_root())
 col4, col5 = st.columns([3, 2])
 keep_valid("map_space", list(spaces))
 space_label = col4.selectbox(
     "Feature space", list(spaces), key="map_space",
-    help="Raw pixels, or the penultimate-layer features the network of one run gives every image "
-         "after that round's training (computed once from the stored weights, then cached)."
+    help="Raw pixels, a pretrained backbone's features (the same in every round; from the feature store), "
+         "or the penultimate-layer features the network of one run gives every image after that round's "
+         "training (computed once from the stored weights, then cached)."
     if len(spaces) > 1 else "Only raw pixels: this run's learner stores no weights (CNN runs do).")
 feature_round = None
-if space_label != maps.RAW_PIXELS:
+if spaces[space_label][1]:  # per-round features (a network's); raw pixels and a frozen backbone have none
     rounds = spaces[space_label][1]
     keep_valid("map_feature_round", rounds)
     st.session_state.setdefault("map_feature_round", rounds[-1])

@@ -35,6 +35,7 @@ class FeatureChoice:
     space: str  # the projection's feature-space name
     run_key: str | None = None  # None: raw pixels
     round_index: int | None = None  # 0-based round whose learner state gives the features
+    frozen_learner: str | None = None  # JSON {"learner", "params"}: that learner's round-independent features
 
 
 PIXEL_CHOICE = FeatureChoice("raw pixels", PIXELS)
@@ -65,6 +66,10 @@ def feature_spaces(view, repeat: int, cache_root: str) -> dict[str, tuple[str, l
     run_keys = {s.strategy: s.key(view.dataset.fingerprint) for s in config.specs() if s.repeat == repeat}
     name = "CNN" if config.learner == "cnn" else config.learner
     spaces: dict[str, tuple[str, list[int]]] = {RAW_PIXELS: ("", [])}
+    from core.learners import LEARNERS
+
+    if config.learner in LEARNERS and LEARNERS[config.learner].frozen_features:
+        spaces[frozen_label(config)] = ("", [])  # the same in every round and run: offered once
     for strategy in config.strategies:
         rounds = learner_rounds(cache_root, run_keys[strategy], view.done.get((strategy, repeat), 0))
         if rounds:
@@ -77,11 +82,26 @@ def choice_for(view, repeat: int, label: str, feature_round: int | None, cache_r
     spaces = feature_spaces(view, repeat, cache_root)
     if label not in spaces or label == RAW_PIXELS:
         return PIXEL_CHOICE
+    if label == frozen_label(view.config):
+        import json
+
+        from core.features import frozen_space
+
+        config = view.config
+        return FeatureChoice(label, frozen_space(config.learner, config.learner_params), frozen_learner=json.dumps(
+            {"learner": config.learner, "params": config.learner_params}, sort_keys=True))
     strategy, rounds = spaces[label]
     shown = feature_round if feature_round in rounds else rounds[-1]
     run_key = next(s.key(view.dataset.fingerprint) for s in view.config.specs()
                    if s.repeat == repeat and s.strategy == strategy)
     return learner_choice(run_key, shown - 1, strategy, view.config.learner)
+
+
+def frozen_label(config) -> str:
+    """'Backbone features: pretrained (backbone=resnet18, weights=none (random init))'."""
+    from core.figures import learner_label
+
+    return f"Backbone features: {learner_label(config)}"
 
 
 def labelled_axes(fig, method: str, label: str):
@@ -98,6 +118,13 @@ def features_of(choice: FeatureChoice, dataset: Dataset, cache_root: str) -> tup
     Learner features come from `core.features.round_features`: computed from the stored
     weights the first time (one forward pass over the dataset), read from disk afterwards.
     """
+    if choice.frozen_learner is not None:  # from the feature store; the backbone runs only if it lacks them
+        import json
+
+        from core.features import frozen_features
+
+        spec = json.loads(choice.frozen_learner)
+        return frozen_features(Cache(cache_root), dataset, spec["learner"], spec["params"])
     if choice.run_key is None:
         return pixel_features(dataset), None
     from core.features import round_features
@@ -136,3 +163,4 @@ def coordinates(dataset: Dataset, name: str, options: dict, cache_root: str, spa
                   space=space, method="pca", cache_root=cache_root)
     error = status.message if status.state == jobs.FAILED else ""
     return MapCoordinates(pca, "PCA", pending=status.state == jobs.RUNNING, error=error)
+

@@ -128,7 +128,7 @@ def test_label_spreading_limits_that_depend_on_the_pool_are_config_errors():
 
 HOSTILE = [math.nan, math.inf, -math.inf, -1, 10**400, 2**64, "abc", "", "nan", [1, 2], {"a": 1}, True, None]
 # Values a setting accepts although they look hostile: -1 is no setting's valid value, but 2**64 is a valid C.
-ACCEPTED = [("logistic", "C", 2**64), ("label_spreading", "gamma", 2**64)]
+ACCEPTED = [("logistic", "C", 2**64), ("pretrained", "C", 2**64), ("label_spreading", "gamma", 2**64)]
 
 
 @pytest.mark.parametrize("learner, setting", [(name, p) for name in LEARNERS.names() for p in learner_param_names(name)])

@@ -21,6 +21,7 @@ from core.params import Interval, Options, ParamError, invalid_values
 from core.strategies import NEEDS, STRATEGIES, make_strategy
 from core.strategies.base import Strategy, check_k
 from core.types import DataInfo, Selection
+from tests.conftest import OFFLINE_LEARNER_SETTINGS
 
 DIGITS_INFO = DataInfo(10, (8, 8, 1), 1.0, tuple("0123456789"))
 
@@ -66,8 +67,8 @@ def test_every_strategy_declares_known_needs_and_valid_defaults(name):
 def test_every_learner_declares_known_capabilities_and_computes_them(name):
     cls = LEARNERS[name]
     assert set(cls.provides) <= set(CAPABILITIES)
-    learner = make_learner(name, DIGITS_INFO, seed=0, **({"epochs": 1, "min_steps": 0, "channels": "4,4,4",
-                                                          "hidden": 8} if name == "cnn" else {}))
+    quick = {**OFFLINE_LEARNER_SETTINGS, "cnn": {"epochs": 1, "min_steps": 0, "channels": "4,4,4", "hidden": 8}}
+    learner = make_learner(name, DIGITS_INFO, seed=0, **quick.get(name, {}))
     rng = np.random.default_rng(0)
     X, y = rng.integers(0, 16, (30, 8, 8, 1)).astype(np.uint8), np.arange(30) % 10
     learner.fit(X[:20], y[:20], X_unlabeled=X[20:] if learner.semi_supervised else None)

@@ -9,6 +9,7 @@ from core.config import ConfigError, RunConfig
 from core.datasets import load_dataset
 from core.learners import LEARNERS, make_learner
 from core.runner import make_split, prepare, run_comparison
+from tests.conftest import OFFLINE_LEARNER_SETTINGS
 
 TUTORIAL = dict(dataset="digits", subset=330, test_size=0.0, initial=40, batch=5, rounds=5,
                 learner="label_spreading", strategies=("entropy",), seed=0)
@@ -61,7 +62,7 @@ def test_same_config_gives_identical_results():
 @pytest.mark.parametrize("learner", sorted(LEARNERS))
 def test_learner_gives_probabilities_over_all_classes_even_when_some_are_unseen(learner):
     digits = load_dataset("digits")
-    model = make_learner(learner, digits.info, seed=0)
+    model = make_learner(learner, digits.info, seed=0, **OFFLINE_LEARNER_SETTINGS.get(learner, {}))
     seen = np.flatnonzero(digits.labels < 3)[:30]  # only classes 0, 1, 2
     X_unl = digits.images[500:600]
     model.fit(digits.images[seen], digits.labels[seen], X_unlabeled=X_unl if model.semi_supervised else None)
@@ -77,7 +78,7 @@ def test_learner_gives_probabilities_over_all_classes_even_when_some_are_unseen(
 @pytest.mark.parametrize("learner", sorted(LEARNERS))
 def test_learner_handles_a_single_seen_class(learner):
     digits = load_dataset("digits")
-    model = make_learner(learner, digits.info)
+    model = make_learner(learner, digits.info, **OFFLINE_LEARNER_SETTINGS.get(learner, {}))
     idx = np.flatnonzero(digits.labels == 4)[:5]
     model.fit(digits.images[idx], digits.labels[idx], X_unlabeled=digits.images[:20] if model.semi_supervised else None)
     assert (model.predict_proba(digits.images[:3]).argmax(1) == 4).all()

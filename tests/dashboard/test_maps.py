@@ -91,3 +91,30 @@ def test_a_feature_space_that_is_gone_falls_back_to_raw_pixels(small_cache):
     assert list(maps.feature_spaces(view, 0, str(small_cache))) == [maps.RAW_PIXELS]  # logistic stores no weights
     # the Export page asks for the space a page showed; a space this comparison lacks is the pixels
     assert maps.choice_for(view, 0, "CNN features of the entropy run", 2, str(small_cache)) == maps.PIXEL_CHOICE
+
+
+def test_a_pretrained_comparison_offers_the_backbone_features_once(tmp_path):
+    """Query map: the frozen backbone's features come from the feature store; no per-round choice."""
+    from core.cache import Cache
+    from core.config import RunConfig
+    from core.features import forget_loaded_features
+    from core.projection import check_space
+    from core.runner import run_comparison
+    from dashboard.components.results import View
+
+    config = RunConfig(dataset="digits", subset=120, learner="pretrained",
+                       learner_params={"weights": "none", "input_size": 32}, strategies=("random", "entropy"),
+                       initial=10, batch=5, rounds=2)
+    comparison = run_comparison(config, cache=Cache(tmp_path))
+    dataset = comparison.dataset
+    view = View(config, dataset, comparison, comparison.frame(), {k: len(v) for k, v in comparison.runs.items()})
+    spaces = maps.feature_spaces(view, 0, str(tmp_path))
+    label = maps.frozen_label(config)
+    assert list(spaces) == [maps.RAW_PIXELS, label] and spaces[label] == ("", [])
+    assert "weights=none (random init)" in label
+    choice = maps.choice_for(view, 0, label, None, str(tmp_path))
+    assert check_space(choice.space) == choice.space and choice.space.startswith("frozen.pretrained.")
+    forget_loaded_features()
+    features, path = maps.features_of(choice, dataset, str(tmp_path))
+    assert features.shape == (len(dataset.labels), 512)
+    np.testing.assert_array_equal(load_features(path), features)  # the store's file, for the background UMAP

@@ -224,6 +224,42 @@ def test_query_map_offers_and_draws_the_cnn_feature_space(cnn_cache, monkeypatch
     assert "CNN features, round 1 (entropy run)" in at.get("plotly_chart")[0].proto.spec
 
 
+@pytest.fixture(scope="module")
+def pretrained_cache(tmp_path_factory):
+    """A small pretrained-backbone comparison (random-init resnet18: no ImageNet weights offline)."""
+    from core.config import RunConfig
+    from core.projection import ProjectionStore, pca_2d, pixel_features
+    from core.runner import run_comparison
+
+    root = tmp_path_factory.mktemp("dashboard_pretrained") / "cache"
+    config = RunConfig(dataset="digits", learner="pretrained", strategies=("entropy",), initial=20, batch=10,
+                       rounds=2, repeats=1, subset=200, learner_params={"weights": "none", "input_size": 32})
+    dataset = run_comparison(config, cache=Cache(root)).dataset
+    ProjectionStore(root).save(dataset.fingerprint, "pixels", "umap", pca_2d(pixel_features(dataset)), 0.0)
+    return root
+
+
+def test_query_map_offers_the_backbone_features_and_titles_say_random_init(pretrained_cache, monkeypatch):
+    from dashboard.components import maps
+
+    started = []
+    monkeypatch.setattr(maps.jobs, "start", lambda root, job_id, command, **kw: started.append(command))
+    at = _app(pretrained_cache, "runs.py")
+    at.button(key="runs_open").click().run()
+    at.switch_page("app_pages/query_map.py").run()
+    _no_problems(at)
+    assert at.session_state["config"].learner == "pretrained"
+    label = "Backbone features: pretrained (backbone=resnet18, input_size=32, weights=none (random init))"
+    space = at.selectbox(key="map_space")
+    assert space.options == ["Raw pixels", label]
+    space.set_value(label).run()
+    _no_problems(at)
+    assert not [s for s in at.selectbox if s.key == "map_feature_round"]  # the same features every round
+    assert "weights=none (random init)" in at.get("plotly_chart")[0].proto.spec
+    (command,) = started  # one background UMAP, reading the feature store's file
+    assert command[command.index("--features") + 1].endswith("features.npy")
+
+
 def test_a_relative_data_directory_is_loaded_once(tmp_path, monkeypatch, small_cache):
     import numpy as np
     from PIL import Image

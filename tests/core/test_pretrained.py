@@ -1,0 +1,229 @@
+"""The `pretrained` learner: torchvision backbones through the real weights=PATH path, offline, end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.error
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.config import RunConfig
+from core.features import forget_loaded_features
+from core.figures import learner_label
+from core.learners import LearnerError, learner_provides, make_learner
+from core.learners import pretrained
+from core.params import ParamError
+from core.runner import run_comparison
+from core.types import DataInfo, Dataset
+
+INFO = DataInfo(3, (16, 16, 3), 1 / 255, ("a", "b", "c"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_memo():
+    forget_loaded_features()
+    pretrained._ROW_INDEXES.clear()
+    yield
+    forget_loaded_features()
+
+
+@pytest.fixture(scope="module")
+def resnet18_file(tmp_path_factory):
+    """Random-init resnet18 weights in a state-dict file: stands in for downloaded ImageNet weights."""
+    from torchvision.models import resnet18
+
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("weights") / "resnet18-random.pth"
+    torch.save(resnet18().state_dict(), path)
+    return str(path)
+
+
+def bands(n: int, seed: int = 0, size: int = 16):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    X = rng.integers(0, 40, (n, size, size, 3)).astype(np.uint8)
+    for c in range(3):
+        X[y == c, :, :, c] += 200
+    return X, y
+
+
+def test_default_weight_files_match_torchvision():
+    """The table that lets a store hit and the offline message go without torchvision agrees with torchvision."""
+    from torchvision.models import get_model_weights
+
+    for backbone, (_, name, file) in pretrained.BACKBONES.items():
+        weights = get_model_weights(backbone).DEFAULT
+        assert f"{type(weights).__name__}.{weights.name}" == name
+        assert weights.url == pretrained.WEIGHTS_URL.format(file)
+
+
+def test_validating_a_config_imports_no_torch():
+    code = ("import sys; from core.learners import make_learner, learner_provides; from core.types import DataInfo; "
+            "make_learner('pretrained', DataInfo(3, (8, 8, 3), 1/255, tuple('abc')), backbone='resnet50', weights='none', "
+            "input_size=64, head='linear', mc_samples=4); print(learner_provides('pretrained', {'head': 'linear', "
+            "'mc_samples': 4}) >= {'proba_samples'}); print('torch' in sys.modules, 'torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False", "False"]
+
+
+def test_settings_are_checked_by_name(tmp_path):
+    with pytest.raises(ParamError, match=r"learner_params.input_size must be 224 for backbone=vit_b_16") as err:
+        make_learner("pretrained", INFO, backbone="vit_b_16", input_size=64)
+    assert err.value.option == "learner_params.input_size"
+    with pytest.raises(ParamError, match="learner_params.weights must be 'default'") as err:
+        make_learner("pretrained", INFO, weights=str(tmp_path / "missing.pth"))
+    assert err.value.option == "learner_params.weights"
+    assert learner_provides("pretrained", {}) == {"proba", "features"}
+    assert learner_provides("pretrained", {"head": "linear", "mc_samples": 3}) == {"proba", "features", "proba_samples"}
+
+
+@pytest.mark.parametrize("backbone,dim", [("resnet18", 512), ("mobilenet_v3_small", 576)])
+def test_weights_from_a_state_dict_file_load_through_the_real_path(tmp_path, backbone, dim):
+    from torchvision.models import get_model
+
+    torch.manual_seed(2)
+    model = get_model(backbone)
+    path = tmp_path / f"{backbone}.pth"
+    torch.save(model.state_dict(), path)
+    X, y = bands(12)
+    learner = make_learner("pretrained", INFO, backbone=backbone, weights=str(path), input_size=32, device="cpu")
+    features = learner.embed(X)
+    assert features.shape == (12, dim) and features.dtype == np.float32
+    # the file's weights are the ones used: the same model, classifier removed, gives the same features
+    expected = torch.nn.Identity()
+    if backbone == "resnet18":
+        model.fc = expected
+    else:
+        model.classifier = expected
+    x = torch.nn.functional.interpolate(torch.from_numpy(X).permute(0, 3, 1, 2).float() / 255, size=(32, 32),
+                                        mode="bilinear", antialias=True)
+    x = (x - torch.tensor(pretrained.IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(pretrained.IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        np.testing.assert_allclose(features, model.eval()(x).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_a_state_dict_of_another_model_is_one_clear_error(tmp_path, resnet18_file):
+    learner = make_learner("pretrained", INFO, backbone="mobilenet_v3_small", weights=resnet18_file, input_size=32)
+    with pytest.raises(LearnerError, match="is not a mobilenet_v3_small state dict") as err:
+        learner.embed(bands(3)[0])
+    assert err.value.option == "learner_params.weights"
+
+
+def test_offline_without_the_default_weights_is_one_error_naming_file_url_and_fixes(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def no_network(url, *args, **kwargs):
+        raise urllib.error.URLError("no network (test)")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    learner = make_learner("pretrained", INFO, backbone="resnet18", input_size=32)
+    with pytest.raises(LearnerError) as err:
+        learner.embed(bands(3)[0])
+    message = str(err.value)
+    assert err.value.option == "learner_params.weights"
+    for part in ("resnet18-f37072fd.pth", "https://download.pytorch.org/models/resnet18-f37072fd.pth",
+                 "$TORCH_HOME/hub/checkpoints/", str(tmp_path / "torch" / "hub" / "checkpoints"), "weights=PATH",
+                 "weights=none", "no network (test)"):
+        assert part in message
+    monkeypatch.setenv("ALBENCH_OFFLINE", "1")  # declared offline: no download is tried
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("tried to download"))
+    with pytest.raises(LearnerError, match="ALBENCH_OFFLINE=1"):
+        make_learner("pretrained", INFO, backbone="resnet18", input_size=32).embed(bands(3)[0])
+
+
+@pytest.mark.parametrize("head,mc_samples", [("logistic", 0), ("linear", 0), ("linear", 5)])
+def test_heads_learn_an_easy_set(resnet18_file, head, mc_samples):
+    X, y = bands(60)
+    learner = make_learner("pretrained", INFO, seed=0, weights=resnet18_file, input_size=32, head=head,
+                           mc_samples=mc_samples, epochs=100).fit(X[:30], y[:30])
+    out = learner.infer(X[30:], frozenset({"proba", "features"} | ({"proba_samples"} if mc_samples else set())))
+    assert out["proba"].shape == (30, 3)
+    np.testing.assert_allclose(out["proba"].sum(1), 1.0, atol=1e-5)
+    assert (out["proba"].argmax(1) == y[30:]).mean() >= 0.9
+    if mc_samples:
+        assert out["proba_samples"].shape == (5, 30, 3)
+        np.testing.assert_allclose(out["proba_samples"].mean(0), out["proba"], atol=1e-6)
+        again = learner.infer(X[30:], frozenset({"proba_samples"}))["proba_samples"]
+        np.testing.assert_array_equal(again, out["proba_samples"])
+
+
+def test_label_says_random_init_for_weights_none():
+    config = RunConfig(dataset="digits", learner="pretrained", learner_params={"weights": "none", "input_size": 32})
+    label = learner_label(config)
+    assert "weights=none (random init)" in label and "backbone=resnet18" in label
+    assert "weights=default" in learner_label(RunConfig(dataset="digits", learner="pretrained"))
+
+
+def write_folder(root, n_per_class: int = 10, size: int = 20):
+    """3 classes x 10 PNGs, one dominant colour per class with noise."""
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(("red", "green", "blue")):
+        (root / name).mkdir(parents=True)
+        for i in range(n_per_class):
+            pixels = rng.integers(0, 60, (size, size, 3)).astype(np.uint8)
+            pixels[:, :, c] += 180
+            Image.fromarray(pixels).save(root / name / f"img{i}.png")
+    return root
+
+
+def test_folder_end_to_end_with_run_comparison_and_the_store_reused(tmp_path, resnet18_file, monkeypatch, capfd):
+    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "datasets"))
+    data_dir = write_folder(tmp_path / "images")
+    config = RunConfig(dataset="folder", data_dir=str(data_dir), image_size=16, learner="pretrained",
+                       learner_params={"weights": resnet18_file, "input_size": 32},
+                       strategies=("random", "entropy", "coreset"), initial=6, batch=3, rounds=3, repeats=2,
+                       test_size=0.3)
+    from core.cache import Cache
+
+    calls = []
+    extract = pretrained.PretrainedLearner._extract
+    monkeypatch.setattr(pretrained.PretrainedLearner, "_extract",
+                        lambda self, X: calls.append(len(X)) or extract(self, X))
+    comparison = run_comparison(config, cache=Cache(tmp_path / "cache"))
+    assert calls == [30]  # the whole folder once, for 3 strategies x 2 repeats
+    frame = comparison.frame()
+    assert len(frame) == 3 * 2 * 3 and frame["test_accuracy"].notna().all()
+    assert frame.groupby("round")["n_labeled"].first().tolist() == [6, 9, 12]
+    assert len(list((tmp_path / "cache" / "features").glob("*/features.npy"))) == 1
+    # another comparison on the same data, in a fresh process state: the store answers, no backbone
+    forget_loaded_features()
+    capfd.readouterr()
+    run_comparison(RunConfig(**{**config.__dict__, "strategies": ("smallest_margin",)}), cache=Cache(tmp_path / "cache"))
+    assert calls == [30]
+    assert "feature store hit" in capfd.readouterr().err
+
+
+def test_without_a_cache_features_are_computed_once_per_process(tmp_path, resnet18_file, monkeypatch):
+    monkeypatch.delenv("ALBENCH_CACHE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    X, y = bands(40, size=12)
+    dataset = Dataset("bands", X, y, ("a", "b", "c"))
+    calls = []
+    extract = pretrained.PretrainedLearner._extract
+    monkeypatch.setattr(pretrained.PretrainedLearner, "_extract",
+                        lambda self, X: calls.append(len(X)) or extract(self, X))
+    config = RunConfig(dataset="digits", learner="pretrained", learner_params={"weights": resnet18_file, "input_size": 32},
+                       strategies=("random", "entropy"), initial=6, batch=3, rounds=2, test_size=0.25)
+    run_comparison(config, dataset=dataset)
+    assert calls == [40]
+    assert list(tmp_path.iterdir()) == []  # nothing written without a cache
+
+
+def test_new_weights_at_the_same_path_are_new_runs(tmp_path, resnet18_file):
+    import os
+    import shutil
+
+    path = tmp_path / "weights.pth"
+    shutil.copy(resnet18_file, path)
+    config = RunConfig(dataset="digits", learner="pretrained", learner_params={"weights": str(path), "input_size": 32})
+    before = config.specs()[0].key("fp")
+    assert config.specs()[0].key("fp") == before
+    path.write_bytes(path.read_bytes() + b"\0")
+    os.utime(path, ns=(1, 1))
+    assert config.specs()[0].key("fp") != before
+    # other learners' keys do not change shape
+    assert "learner_identity" not in RunConfig().specs()[0].key_fields("fp")
