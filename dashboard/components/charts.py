@@ -129,8 +129,9 @@ def query_map(view: View, coords_all: np.ndarray, method: str, space: str, strat
     picks = {s: labelled_picks(view, s, repeat, up_to_round) for s in strategies}
     rounds = "no round's picks labelled yet" if up_to_round < 1 else (
         "picks of round 1" if up_to_round == 1 else f"picks of rounds 1-{up_to_round}")
+    # The subtitle states the learner and its settings; the title names the space in short ("Backbone features").
     title = (f"Labelled samples on a {method} map of the pool: the initial set and the {rounds} "
-             f"({space}, repeat {repeat}, {len(pool)} points)")
+             f"({space.split(': ')[0]}, repeat {repeat}, {len(pool)} points)")
     return figures.query_map(coords_all[pool], view.dataset.labels[pool], view.dataset.class_names, picks,
                              method=method, space=space, sample_ids=pool, max_round=view.config.rounds - 1, title=title,
                              subtitle=settings_line(view, strategies), initial=initial_set(view, repeat))
