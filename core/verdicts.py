@@ -25,7 +25,6 @@ ALPHA = 0.05
 POWER = 0.8
 MAX_REPEATS_NEEDED = 1000
 CORRECTION = "Holm-Bonferroni"
-EXPENSIVE_LEARNERS = frozenset({"cnn", "pretrained"})  # their ceiling is computed on request only (a backbone pass)
 
 
 # --------------------------------------------------------------------------- tests
@@ -702,10 +701,13 @@ def ceiling_summary(frame: pd.DataFrame | None, metric: str) -> dict | None:
 
 
 def ceiling_is_cheap(config) -> bool:
-    return config.learner not in EXPENSIVE_LEARNERS
+    """Whether the all-labels ceiling is computed without asking (learners declare `expensive_fit`)."""
+    from core.learners import LEARNERS
+
+    return not LEARNERS[config.learner].expensive_fit
 
 
-__all__ = ["ALPHA", "CORRECTION", "EXPENSIVE_LEARNERS", "MAX_REPEATS_NEEDED", "POWER", "PairwiseMatrix", "Verdict",
+__all__ = ["ALPHA", "CORRECTION", "MAX_REPEATS_NEEDED", "POWER", "PairwiseMatrix", "Verdict",
            "aulc_by_repeat", "cached_ceiling", "ceiling", "ceiling_is_cheap", "ceiling_summary", "difference_table",
            "holm", "kendall_stability", "needed_text", "paired_power", "paired_t", "paired_table", "pairwise_from_units",
            "pairwise_matrix", "parse_cuts", "partial_aulc", "rank_table", "regime_bounds", "regime_scores",

@@ -62,6 +62,7 @@ class BaseLearner:
     semi_supervised: ClassVar[bool] = False  # whether `fit` uses X_unlabeled (and sets transduction_proba_)
     stateful: ClassVar[bool] = False  # whether it carries state between rounds (get_state / set_state)
     blas_threads: ClassVar[int | None] = None  # BLAS threads while it fits; None: all cores
+    expensive_fit: ClassVar[bool] = False  # a fit on every label takes minutes: pages compute it on request only
     frozen_features: ClassVar[bool] = False  # whether `embed` is the same every round (a frozen backbone)
 
     def __init__(self, info: DataInfo, seed: int = 0, **params: Any) -> None:

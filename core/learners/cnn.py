@@ -130,6 +130,7 @@ class CNNLearner(BaseLearner):
     semi_supervised = False
     provides_when = {"proba_samples": "mc_samples >= 2 and dropout > 0"}
     stateful = True  # weights and fit counter: see get_state / set_state
+    expensive_fit = True  # training on the whole pool: minutes on a CPU
     blas_threads = None  # torch manages its own threads (see `threads`)
 
     def check(self, values: dict[str, Any]) -> None:

@@ -134,6 +134,7 @@ class PretrainedLearner(BaseLearner):
     provides_when = {"proba_samples": "head=linear, mc_samples >= 2 and dropout > 0"}
     blas_threads = 1  # the heads are small fits on a few hundred rows
     frozen_features = True  # the query map offers the backbone's features once, not per round
+    expensive_fit = True  # the ceiling fits on every image: a backbone pass over the whole pool
     features_file_: Path | None = None  # the store's features.npy once attached with a cache
 
     def check(self, values: dict[str, Any]) -> None:

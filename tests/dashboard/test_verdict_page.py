@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core import verdicts
+from core.learners import LEARNERS
 from tests.dashboard.conftest import SMALL_STATE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ def test_one_repeat_says_plainly_that_no_verdict_is_possible(small_cache):
 def test_an_expensive_learners_ceiling_waits_for_the_button(small_cache, tmp_path, monkeypatch):
     root = tmp_path / "cache"
     shutil.copytree(small_cache, root, ignore=shutil.ignore_patterns("ceilings"))
-    monkeypatch.setattr(verdicts, "EXPENSIVE_LEARNERS", frozenset({"logistic"}))
+    monkeypatch.setattr(LEARNERS["logistic"], "expensive_fit", True)
     at = _verdict_page(root)
     assert not (root / "ceilings").exists()
     assert "press the button" in _texts(at)
