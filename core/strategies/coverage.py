@@ -290,13 +290,19 @@ def purity_delta(features: np.ndarray, clusters: np.ndarray, purity: float, rng:
 MAX_BALL_EDGES = 2**27  # 134M pairs: about 3 GB while the graph is built; beyond it, a clear error, not an OOM kill
 
 
-def ball_graph(features: np.ndarray, delta: float):
+def ball_graph(features: np.ndarray, delta: float, groups: np.ndarray | None = None):
     """CSR matrix (scipy) of the open delta-balls: row x holds every y with |x - y| < delta (x included).
 
     Our own blocked float32 products over the upper triangle only (the graph is symmetric, so half the
     flops), mirrored at the end: scikit-learn's radius_neighbors on dense 512-d data is the same
     brute-force pass over all n^2 pairs in float64 chunks. Memory: one block of at most 16M distances
     plus the edges. Being symmetric, a row is also the set of balls that contain x.
+
+    `groups` (any clustering of the rows, e.g. the K-means pseudo-labels of the auto radius) prunes
+    exactly, by the triangle inequality: x can have a neighbour in group h only if
+    |x - c_h| < delta + r_h (c_h its centroid, r_h its radius), so each group's rows are compared
+    with the rows that pass that test only. On clustered features most cross-group pairs drop out
+    (50k x 512, 10 groups: about 10x fewer products); the graph is the same.
     """
     from scipy.sparse import coo_matrix
 
@@ -304,26 +310,70 @@ def ball_graph(features: np.ndarray, delta: float):
     n = len(X)
     x_sq = sq_norms(X)
     d2_max = np.float32(delta) ** 2
-    rows_out, cols_out, pairs = [], [], 0
-    rows = max(1, 2**24 // n)
-    for start in range(0, n, rows):
-        block = X[start:start + rows]
-        d2 = block @ X[start:].T
-        d2 *= -2.0
-        d2 += x_sq[start:start + rows, None]
-        d2 += x_sq[None, start:]
-        d2[np.tril_indices(len(block), 0, d2.shape[1])] = np.inf  # pairs counted once; self loops added below
-        r, c = np.nonzero(d2 < d2_max)
-        rows_out.append((r + start).astype(np.int32))
-        cols_out.append((c + start).astype(np.int32))
+    rows_out, cols_out = [], []
+    pairs = 0
+
+    def add(r: np.ndarray, c: np.ndarray) -> None:
+        nonlocal pairs
+        rows_out.append(r.astype(np.int32))
+        cols_out.append(c.astype(np.int32))
         pairs += len(r)
         if 2 * pairs > MAX_BALL_EDGES:
             raise ValueError(f"probcover: the delta-ball graph has over {MAX_BALL_EDGES} edges at delta = {delta:.4g} "
                              f"on {n} samples; lower probcover.delta (or the purity for radius = auto)")
-    r, c = np.concatenate(rows_out), np.concatenate(cols_out)
+
+    def upper(idx: np.ndarray) -> None:
+        """Pairs i < j within `idx` (ascending row indices)."""
+        block_rows = max(1, 2**24 // max(1, len(idx)))
+        for start in range(0, len(idx), block_rows):
+            a, b = idx[start:start + block_rows], idx[start:]
+            d2 = X[a] @ X[b].T
+            d2 *= -2.0
+            d2 += x_sq[a, None]
+            d2 += x_sq[None, b]
+            d2[np.tril_indices(len(a), 0, d2.shape[1])] = np.inf  # pairs counted once; self loops added below
+            r, c = np.nonzero(d2 < d2_max)
+            add(a[r], b[c])
+
+    def across(a_idx: np.ndarray, b_idx: np.ndarray) -> None:
+        """Every pair (a, b) with a in a_idx, b in b_idx (disjoint sets)."""
+        block_rows = max(1, 2**24 // max(1, len(b_idx)))
+        for start in range(0, len(a_idx), block_rows):
+            a = a_idx[start:start + block_rows]
+            d2 = X[a] @ X[b_idx].T
+            d2 *= -2.0
+            d2 += x_sq[a, None]
+            d2 += x_sq[None, b_idx]
+            r, c = np.nonzero(d2 < d2_max)
+            add(a[r], b_idx[c])
+
+    if groups is None:
+        upper(np.arange(n))
+    else:
+        labels = np.unique(groups)
+        members = [np.flatnonzero(groups == g) for g in labels]
+        centres = np.stack([X[m].mean(axis=0) for m in members])
+        # distances to the centres in float64 (a small n x groups product), radii with a rounding margin
+        dist = np.sqrt(np.maximum(min_sq_distance_all(X, centres), 0.0))
+        radius = np.array([dist[m, i].max() for i, m in enumerate(members)]) * (1 + 1e-5) + 1e-5
+        reach = delta * (1 + 1e-5) + 1e-5
+        for i, m in enumerate(members):
+            upper(m)
+            later = np.concatenate(members[i + 1:]) if i + 1 < len(members) else np.arange(0)
+            if later.size:
+                near = later[dist[later, i] < reach + radius[i]]  # rows of later groups that may reach group i
+                if near.size:
+                    across(m, np.sort(near))
+    r, c = (np.concatenate(rows_out), np.concatenate(cols_out)) if rows_out else (np.arange(0), np.arange(0))
     diag = np.arange(n, dtype=np.int32)
     i, j = np.concatenate([r, c, diag]), np.concatenate([c, r, diag])
     return coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n)).tocsr()
+
+
+def min_sq_distance_all(X: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """||x - c||^2 for every row x and centre c, float64 (n x len(C)): the pruning bounds of `ball_graph`."""
+    X64, C64 = X.astype(np.float64, copy=False), C.astype(np.float64)
+    return sq_norms(X64)[:, None] + sq_norms(C64)[None, :] - 2.0 * (X64 @ C64.T)
 
 
 def max_coverage_greedy(graph, n_labeled: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -377,11 +427,13 @@ class ProbCover(Strategy):
     }
     needs = frozenset({"pool_features", "labeled_features"})
 
-    def radius_for(self, features: np.ndarray, n_classes: int, rng: np.random.Generator) -> float:
+    def radius_for(self, features: np.ndarray, n_classes: int,
+                   rng: np.random.Generator) -> tuple[float, np.ndarray | None]:
+        """(delta, the K-means groups when the purity rule made them: they also prune the ball graph)."""
         if self.radius == "fixed":
-            return self.delta
+            return self.delta, None
         clusters = cluster_features(features, n_classes, int(rng.integers(2**31 - 1)))
-        return purity_delta(features, clusters, self.purity, rng)
+        return purity_delta(features, clusters, self.purity, rng), clusters
 
     def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
         check_k(k, view.n_unlabeled)
@@ -392,6 +444,6 @@ class ProbCover(Strategy):
             n_classes = max(2, np.unique(known[known >= 0]).size)
         except ValueError:  # a view built without labels (benchmarks): the paper's 10 classes
             n_classes = 10
-        delta = self.radius_for(features, min(n_classes, len(features)), rng)
-        picks = max_coverage_greedy(ball_graph(features, delta), len(labeled), k, rng)
+        delta, groups = self.radius_for(features, min(n_classes, len(features)), rng)
+        picks = max_coverage_greedy(ball_graph(features, delta, groups), len(labeled), k, rng)
         return Selection(view.unlabeled[picks], None, f"ball cover (delta {delta:.3g})")

@@ -201,3 +201,17 @@ def test_a_ball_graph_too_large_is_a_clear_error(monkeypatch):
     X, _ = blobs(30)
     with pytest.raises(ValueError, match="lower probcover.delta"):
         ball_graph(X, 1e6)
+
+
+@pytest.mark.parametrize("kind", ["clustered", "arbitrary groups", "singletons"])
+def test_pruning_by_groups_gives_the_same_ball_graph(kind):
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(6, 20)) * 4
+    truth = rng.integers(0, 6, 600)
+    X = (centres[truth] + rng.normal(size=(600, 20))).astype(np.float32)
+    groups = {"clustered": truth, "arbitrary groups": rng.integers(0, 5, 600),
+              "singletons": np.arange(600) % 300}[kind]
+    for delta in (5.0, 6.0, 9.0):  # within a blob pairs lie about 6.3 apart, across blobs about 18
+        plain, pruned = ball_graph(X, delta, None), ball_graph(X, delta, groups)
+        assert (plain != pruned).nnz == 0
+        assert plain.nnz > 2 * 600  # edges besides the diagonal: the comparison is not vacuous
