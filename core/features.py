@@ -224,21 +224,15 @@ class FeatureStore:
 
 
 def _save_atomic(path, array: np.ndarray) -> None:
-    """np.save to a temporary file in the same folder, then rename: a chunk is whole or absent."""
-    import os
-    import tempfile
+    """A chunk as .npy bytes through the cache's atomic write (temp file, fsync, rename, the umask's
+    mode): whole or absent. Chunks are small (chunk_rows x d floats), so the bytes fit in memory."""
+    import io
 
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-chunk-", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    from core.cache import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 @contextlib.contextmanager
