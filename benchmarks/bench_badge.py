@@ -11,12 +11,11 @@ Peak extra memory: tracemalloc's peak of what the selection allocates (inputs ex
 
 from __future__ import annotations
 
-import gc
 import resource
-import time
 
 import numpy as np
 
+from benchmarks.measure import median_seconds
 from benchmarks.measure import peak_mb as _peak_mb
 
 from core.strategies import make_strategy
@@ -26,13 +25,7 @@ TITLE = "BADGE / Cluster-Margin selection time (s) and peak extra memory (MB), o
 
 
 def _seconds(fn, repeats: int = 1) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return median_seconds(fn, repeats, collect=True)
 
 
 def _pool(n: int, C: int, d: int, seed: int = 0):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import gc
 import resource
-import time
 
 import numpy as np
 
+from benchmarks.measure import median_seconds
 from benchmarks.measure import peak_mb as _peak_mb
 
 from core.strategies import make_strategy
@@ -41,12 +41,7 @@ def mc_pool(n: int, seed: int = 0) -> np.ndarray:
 
 
 def _time_ms(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(times))
+    return 1000 * median_seconds(fn, repeats)
 
 
 def _skactiveml_bald(kind: str, samples: np.ndarray, k: int, **kwargs):

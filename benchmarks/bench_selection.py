@@ -8,10 +8,10 @@ probabilities) runs in the same process when modAL is installed (`pip install -e
 from __future__ import annotations
 
 import resource
-import time
 
 import numpy as np
 
+from benchmarks.measure import median_seconds
 from benchmarks.measure import peak_mb as _peak_mb
 
 from core.strategies import make_strategy
@@ -22,13 +22,7 @@ MEASURES = ["entropy", "least_confidence", "smallest_margin", "largest_margin"]
 
 
 def _median_ms(fn, repeats: int = 5) -> float:
-    fn()  # warm-up: numba compilation and page faults are not per-round costs
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(times))
+    return 1000 * median_seconds(fn, repeats, warmup=True)
 
 
 def _modal_fn(measure: str, proba64: np.ndarray, k: int):
