@@ -42,3 +42,15 @@ def small_pool() -> PoolView:
 @pytest.fixture
 def cache_dir(tmp_path):
     return tmp_path / "cache"
+
+
+@pytest.fixture
+def fresh_feature_memo():
+    """Tests that count backbone extractions start and end without this process's memoised features."""
+    from core.features import forget_loaded_features
+    from core.learners import pretrained
+
+    forget_loaded_features()
+    pretrained._ROW_INDEXES.clear()
+    yield
+    forget_loaded_features()

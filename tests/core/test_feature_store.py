@@ -30,12 +30,7 @@ def extract(X: np.ndarray) -> np.ndarray:
     return X.reshape(len(X), -1)[:, :8].astype(np.float32) * 2 + 1
 
 
-@pytest.fixture(autouse=True)
-def fresh_process_memo():
-    forget_loaded_features()
-    pretrained._ROW_INDEXES.clear()
-    yield
-    forget_loaded_features()
+pytestmark = pytest.mark.usefixtures("fresh_feature_memo")
 
 
 def test_second_extraction_calls_the_extractor_zero_times(tmp_path, capfd):

@@ -23,12 +23,7 @@ from core.types import DataInfo, Dataset
 INFO = DataInfo(3, (16, 16, 3), 1 / 255, ("a", "b", "c"))
 
 
-@pytest.fixture(autouse=True)
-def fresh_process_memo():
-    forget_loaded_features()
-    pretrained._ROW_INDEXES.clear()
-    yield
-    forget_loaded_features()
+pytestmark = pytest.mark.usefixtures("fresh_feature_memo")
 
 
 @pytest.fixture(scope="module")
