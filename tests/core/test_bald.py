@@ -179,14 +179,7 @@ def test_same_seed_same_picks_from_the_declared_inputs_only(name):
 
 
 # -- configuration ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["bald", "powerbald", "batchbald", "dropquery"])
-def test_a_learner_without_samples_is_a_one_line_config_error(name):
-    with pytest.raises(ConfigError) as raised:
-        RunConfig(strategies=("random", name), learner="logistic")
-    assert raised.value.option == "strategies"
-    assert str(raised.value).startswith(f"{name} needs probability samples")
-    assert "--learner cnn --learner-param mc_samples=8" in str(raised.value)
-    RunConfig(strategies=(name,), learner="cnn", learner_params={"mc_samples": 2})
+# (A learner without samples is a config error for every strategy that reads them: tests/core/test_contracts.py.)
 
 
 def test_the_cli_says_it_in_one_line_with_exit_status_2(tmp_path):

@@ -106,7 +106,13 @@ def sampling_strategy():
     STRATEGIES._items.pop("needs_samples_test")
 
 
-def test_a_learner_that_cannot_provide_a_need_is_a_config_error_naming_a_fix(sampling_strategy):
+SAMPLE_READERS = [name for name in STRATEGIES.names() if "proba_samples" in STRATEGIES[name].needs]
+
+
+@pytest.mark.parametrize("reader", ["registered here", *SAMPLE_READERS])
+def test_a_learner_that_cannot_provide_a_need_is_a_config_error_naming_a_fix(reader, sampling_strategy):
+    """Every strategy that reads probability samples (and one registered by this test alone)."""
+    sampling_strategy = sampling_strategy if reader == "registered here" else reader
     with pytest.raises(ConfigError) as raised:
         RunConfig(strategies=("random", sampling_strategy), learner="logistic")
     assert raised.value.option == "strategies"
