@@ -8,25 +8,17 @@ CSV export is exactly what `--dataset folder --data-dir labels.csv` reads back.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.cache import file_sha256
 from core.datasets.folder import IMAGE_EXTENSIONS, list_folder, list_labels_csv
 from core.labels.store import LabelStore, ProjectError
 
 IMPORT_ANNOTATOR = "import"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def find_images(folder: Path) -> list[Path]:

@@ -16,7 +16,6 @@ rerun whose features are stored never builds the backbone.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 import warnings
@@ -77,11 +76,9 @@ def file_sha256(path: str) -> str:
     stat = os.stat(path)
     key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
     if key not in _FILE_HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _FILE_HASHES[key] = h.hexdigest()
+        from core.cache import file_sha256 as read_sha256
+
+        _FILE_HASHES[key] = read_sha256(path)
     return _FILE_HASHES[key]
 
 
