@@ -260,10 +260,11 @@ class RunConfig:
                 raise ConfigError(f"subset must be an integer >= initial ({self.initial}) (at most {MAX_SAMPLES}); "
                                   f"got {self.subset!r}", "subset")
         values = {name: check_strategy_params(name, params) for name, params in self.strategy_params.items()}
+        values.update({name: check_strategy_params(name, {}) for name in self.strategies if name not in values})
         provided = learner_provides(self.learner, learner_values)
         for name in self.strategies:
             cls = STRATEGIES[name]
-            params = values.get(name) or check_strategy_params(name, {})
+            params = values[name]
             cls.check_run(params, self.batch)
             missing = [need for need in sorted(cls(**params).required()) if NEEDS[need][0] not in provided]
             if missing:
@@ -277,6 +278,12 @@ class RunConfig:
             if bad:
                 raise ConfigError(f"strategies {bad} have no stream form; in stream mode choose from "
                                   f"{stream_strategies()}", "strategies")
+        # Checked once, here: `params_for`, `specs`, `key` and `learner_settings` read these (not fields:
+        # equality, `asdict` and the key see only what was given).
+        defaults = check_learner_params(self.learner, {})
+        object.__setattr__(self, "_strategy_values", values)
+        object.__setattr__(self, "_learner_settings", {k: v for k, v in learner_values.items()
+                                                       if k in self.learner_params and v != defaults[k]})
 
     @property
     def budget(self) -> int:
@@ -289,7 +296,8 @@ class RunConfig:
     def params_for(self, strategy: str) -> dict[str, Any]:
         """Only what changes `strategy`'s results: its declared parameters (defaults filled in), and in
         stream mode the policy; so unrelated changes reuse the cache."""
-        params = check_strategy_params(strategy, self.strategy_params.get(strategy, {}))
+        params = dict(self._strategy_values[strategy]) if strategy in self._strategy_values else \
+            check_strategy_params(strategy, self.strategy_params.get(strategy, {}))
         if self.mode == "stream" and strategy != "random":
             params["policy"] = self.stream_policy
             if self.stream_policy == "threshold":
@@ -299,9 +307,7 @@ class RunConfig:
     def learner_settings(self) -> dict[str, Any]:
         """The learner settings that differ from the learner's declared defaults, checked and normalised:
         `--learner-param C=1.0` (the default) and no setting are the same comparison, cached once."""
-        given = check_learner_params(self.learner, self.learner_params)
-        defaults = check_learner_params(self.learner, {})
-        return {k: v for k, v in given.items() if k in self.learner_params and v != defaults[k]}
+        return dict(self._learner_settings)
 
     def specs(self) -> list[RunSpec]:
         """Every cache unit of this comparison, strategy-major."""
@@ -351,7 +357,7 @@ class RunConfig:
         """
         d = self.to_dict()
         d["learner_params"] = _jsonable(self.learner_settings())
-        d["strategy_params"] = {s: check_strategy_params(s, self.strategy_params.get(s, {})) for s in self.strategies}
+        d["strategy_params"] = {s: dict(self._strategy_values[s]) for s in self.strategies}
         used = {name for strategy in self.strategies for name in self.params_for(strategy)}
         for option, param in (("stream_policy", "policy"), ("threshold", "threshold")):
             if param not in used:

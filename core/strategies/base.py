@@ -116,10 +116,6 @@ class ScoreStrategy(Strategy):
         return Selection(view.unlabeled[top_k(scores, k, rng)], scores, self.measure)
 
 
-def strategy_class(name: str) -> type[Strategy]:
-    return STRATEGIES[name]
-
-
 def check_strategy_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The full, checked parameter values of strategy `name` (defaults filled in)."""
     cls = STRATEGIES[name]
@@ -127,4 +123,4 @@ def check_strategy_params(name: str, params: Mapping[str, Any]) -> dict[str, Any
 
 
 __all__ = ["STRATEGIES", "MEASURE_NAMES", "NEEDS", "ParamError", "ScoreStrategy", "Strategy", "check_k",
-           "check_strategy_params", "strategy_class", "top_k", "uncertain_count"]
+           "check_strategy_params", "top_k", "uncertain_count"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import urllib.error
@@ -187,7 +188,7 @@ def test_folder_end_to_end_with_run_comparison_and_the_store_reused(tmp_path, re
     # another comparison on the same data, in a fresh process state: the store answers, no backbone
     forget_loaded_features()
     capfd.readouterr()
-    run_comparison(RunConfig(**{**config.__dict__, "strategies": ("smallest_margin",)}), cache=Cache(tmp_path / "cache"))
+    run_comparison(dataclasses.replace(config, strategies=("smallest_margin",)), cache=Cache(tmp_path / "cache"))
     assert calls == [30]
     assert "feature store hit" in capfd.readouterr().err
 
