@@ -110,6 +110,25 @@ def known_labels(spec: RunSpec, dataset: Dataset, split: "Split") -> Oracle:
     return KnownLabels(dataset.labels[split.pool])
 
 
+def declared_view(learner, labeled_mask: np.ndarray, X_unlabeled: np.ndarray, X_labeled: np.ndarray,
+                  labels: np.ndarray, needs: frozenset[str], strategy: str) -> PoolView:
+    """A PoolView holding exactly what `needs` declares (plus the pool's probabilities, which evaluation
+    and proposals read), each computed once by the fitted `learner`. `X_unlabeled` / `X_labeled` rows
+    follow the unlabelled / labelled positions of `labeled_mask`."""
+    want = {NEEDS[need][0] for need in needs if need != "labeled_features"} | {"proba"}
+    given = {}
+    if learner.transduction_proba_ is not None:  # a semi-supervised fit already labelled the pool
+        given["proba"] = learner.transduction_proba_
+        want.discard("proba")
+    if want:
+        given.update(learner.infer(X_unlabeled, frozenset(want)))
+    return PoolView(labeled_mask, proba=given["proba"], embeddings=given.get("features"),
+                    proba_samples=given.get("proba_samples"), labels=labels,
+                    labeled_embeddings=(learner.infer(X_labeled, frozenset({"features"}))["features"]
+                                        if "labeled_features" in needs else None),
+                    strategy=strategy)
+
+
 class RunState:
     """One strategy x repeat seed being computed: resumed from the cache, then advanced a round at a time.
 
@@ -204,19 +223,9 @@ class RunState:
         if asked.all():  # the budget took the whole pool: nothing left to score, predict or pick
             n_classes = self.dataset.n_classes
             return PoolView(asked, proba=np.zeros((0, n_classes), np.float32), strategy=self.spec.strategy)
-        want = {NEEDS[need][0] for need in needs if need != "labeled_features"} | {"proba"}
-        given = {}
-        if learner.transduction_proba_ is not None:  # a semi-supervised fit already labelled the pool
-            given["proba"] = learner.transduction_proba_
-            want.discard("proba")
-        if want:
-            given.update(learner.infer(X_pool[~asked], frozenset(want)))
         labeled = np.flatnonzero(asked)
-        return PoolView(asked, proba=given["proba"], embeddings=given.get("features"),
-                        proba_samples=given.get("proba_samples"), labels=self.labels[labeled],
-                        labeled_embeddings=(learner.infer(X_pool[labeled], frozenset({"features"}))["features"]
-                                            if "labeled_features" in needs else None),
-                        strategy=self.spec.strategy)
+        return declared_view(learner, asked, X_pool[~asked], X_pool[labeled], self.labels[labeled], needs,
+                             self.spec.strategy)
 
     def _round(self, index: int) -> RoundResult:
         from core.metrics import evaluate

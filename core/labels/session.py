@@ -145,8 +145,9 @@ def propose(store: LabelStore, settings: Settings, images: ImageCache | None = N
     items in a seeded random order (its strategy is recorded as `random (cold start)`).
     """
     from core.learners import make_learner
-    from core.strategies import NEEDS, STRATEGIES, make_strategy
-    from core.types import DataInfo, PoolView
+    from core.runner import declared_view
+    from core.strategies import make_strategy
+    from core.types import DataInfo
 
     settings.check()
     images = images or ImageCache(store.root)
@@ -176,19 +177,13 @@ def propose(store: LabelStore, settings: Settings, images: ImageCache | None = N
     learner = factory()
     learner.fit(X_train, y, X_unlabeled=X_pool if learner.semi_supervised else None)
     fit_seconds = time.perf_counter() - t0
-    needs = STRATEGIES[settings.strategy].needs
-    want = {NEEDS[n][0] for n in needs if n != "labeled_features"} | {"proba"}
-    given = learner.infer(X_pool, frozenset(want))
+    strategy = make_strategy(settings.strategy, **settings.strategy_params)
     mask = np.zeros(len(X_train) + len(X_pool), dtype=bool)
     mask[: len(X_train)] = True
-    view = PoolView(mask, proba=given["proba"], embeddings=given.get("features"),
-                    proba_samples=given.get("proba_samples"), labels=y,
-                    labeled_embeddings=(learner.infer(X_train, frozenset({"features"}))["features"]
-                                        if "labeled_features" in needs else None),
-                    strategy=settings.strategy)
-    selection = make_strategy(settings.strategy, **settings.strategy_params).select(view, k, rng=rng)
+    view = declared_view(learner, mask, X_pool, X_train, y, strategy.required(), settings.strategy)
+    selection = strategy.select(view, k, rng=rng)
     rows = selection.indices - len(X_train)  # PoolView indices -> rows of X_pool
-    proba = given["proba"]
+    proba = view.proba
     scores = selection.scores
     proposals = [(int(pool_ids[r]), int(proba[r].argmax()), float(proba[r].max()),
                   None if scores is None else float(scores[r])) for r in rows]
