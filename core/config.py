@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field, fields
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.datasets import DATASETS, dataset_option_names
+from core.hashing import stable_hash  # re-exported: `from core.config import stable_hash` keeps working
 from core.learners import LEARNERS, check_learner_params, check_pool_size, learner_provides
 from core.learners.base import CAPABILITIES
 from core.params import Interval, Options, ParamError, check_value, is_int
@@ -97,14 +97,6 @@ def format_params(params: dict[str, Any]) -> str:
 def absolute_data_dir(path: str) -> str:
     """The form a RunConfig stores `data_dir` in; load the data by it, so one folder is one dataset."""
     return str(Path(path).expanduser().resolve())
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def stable_hash(obj: Any, n: int = 16) -> str:
-    return hashlib.sha256(_canonical(obj).encode()).hexdigest()[:n]
 
 
 @dataclass(frozen=True)

@@ -73,32 +73,6 @@ def flat_features(images: np.ndarray, scale: float) -> np.ndarray:
     return out
 
 
-@runtime_checkable
-class Learner(Protocol):
-    """A classifier the runner refits every round (scikit-learn style).
-
-    Attributes
-    ----------
-    transduction_proba_ : ndarray or None
-        Set by `fit` for semi-supervised learners: class probabilities of the `X_unlabeled`
-        rows it was given (the transductive labels). None for inductive learners.
-    semi_supervised : bool
-        Whether `fit` uses `X_unlabeled`.
-    """
-
-    semi_supervised: ClassVar[bool]
-    transduction_proba_: np.ndarray | None
-
-    def fit(self, X: np.ndarray, y: np.ndarray, *, X_unlabeled: np.ndarray | None = None) -> "Learner":
-        """Fit on uint8 images `X` with labels `y` (some classes may be missing early on)."""
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Return float32 (n, n_classes) over *all* classes of the dataset; rows sum to 1."""
-
-    def embed(self, X: np.ndarray) -> np.ndarray:
-        """Return float32 (n, d) features: the space the hybrid clusters in and maps project."""
-
-
 class PoolView:
     """What a strategy may look at in one round: the labelled mask and the inputs it declared.
 
@@ -113,7 +87,7 @@ class PoolView:
         self,
         labeled_mask: np.ndarray,
         *,
-        learner: "Learner | None" = None,
+        learner: Any = None,  # a fitted core.learners.base.BaseLearner
         X: np.ndarray | None = None,
         proba: np.ndarray | None = None,
         embeddings: np.ndarray | None = None,
@@ -181,23 +155,6 @@ class Selection:
     measure: str | None = None
 
 
-class Strategy(Protocol):
-    name: ClassVar[str]
-
-    def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
-        """Choose `k` distinct unlabelled pool samples to send to the oracle.
-
-        Parameters
-        ----------
-        view : PoolView
-            The current round: labelled mask, lazily computed probabilities / features.
-        k : int
-            How many samples to choose; 1 <= k <= view.n_unlabeled.
-        rng : numpy.random.Generator
-            The only source of randomness (tie-breaking, seeding K-means).
-        """
-
-
 @dataclass
 class RoundResult:
     """One completed round of one run: what the cache stores and every view reads."""
@@ -228,8 +185,6 @@ class RoundResult:
     def metric(self, name: str) -> float | None:
         return getattr(self, name)
 
-
-ProgressCallback = Callable[[str, int, RoundResult], None]
 
 PENDING = -1  # an oracle's answer: asked, not answered yet
 SKIPPED = -2  # an oracle's answer: no label will come for this sample

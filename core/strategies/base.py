@@ -99,6 +99,17 @@ class Strategy:
         """Cross-checks against the run's settings (raise ParamError with the option); none by default."""
 
     def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
+        """Choose `k` distinct unlabelled pool samples to send to the oracle.
+
+        Parameters
+        ----------
+        view : PoolView
+            The current round: labelled mask and the inputs the strategy declared in `needs`.
+        k : int
+            How many samples to choose; 1 <= k <= view.n_unlabeled.
+        rng : numpy.random.Generator
+            The only source of randomness (tie-breaking, seeding K-means).
+        """
         raise NotImplementedError
 
 

@@ -207,3 +207,11 @@ def test_nearest_centroid_distance_is_the_squared_euclidean_minimum():
 def test_pool_view_needs_a_source_of_probabilities():
     with pytest.raises(ValueError, match="fitted learner or precomputed proba"):
         PoolView(np.zeros(3, dtype=bool))
+
+
+def test_declared_measure_names_are_the_measures():
+    """base declares the names (no numba at validation time), measures implements them; neither imports the other."""
+    from core.strategies.base import MEASURE_NAMES
+    from core.strategies.measures import MEASURES as implemented
+
+    assert tuple(implemented) == MEASURE_NAMES
