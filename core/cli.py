@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -16,6 +17,7 @@ from typing import Any, Sequence
 
 EXIT_USAGE = 2
 EXIT_CANCELLED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader left
 
 
 class _StopOnSignal:
@@ -162,8 +164,14 @@ def config_from_args(args: argparse.Namespace):
     return RunConfig.from_dict(merged)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m core", description="Compare active-learning query strategies on image data.",
+def program_name(argv0: str | None = None) -> str:
+    """The command as the user typed it: `albench` (the installed script) or `python -m core`."""
+    name = Path(sys.argv[0] if argv0 is None else argv0).name
+    return "python -m core" if name in ("__main__.py", "-m", "") else name
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog or program_name(), description="Compare active-learning query strategies on image data.",
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run a comparison (cached, resumable) and export its results",
@@ -193,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_label_parser(sub)
     # `python -m core --help` documents every option: each command's own help follows the list of commands.
-    parser.epilog = "\n".join(f"{'=' * 30} python -m core {name} {'=' * 30}\n{command.format_help()}"
+    parser.epilog = "\n".join(f"{'=' * 30} {parser.prog} {name} {'=' * 30}\n{command.format_help()}"
                                for name, command in sub.choices.items())
     return parser
 
@@ -322,7 +330,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from core.params import Interval, ParamError, check_value
     from core.runner import Cancelled, comparison_complete, prepare, run_comparison
 
-    prog = "python -m core run"
+    prog = getattr(args, "command_prog", "python -m core run")
     try:
         config = config_from_args(args)
         check_value("target", args.target, Interval(float, 0.0, 1.0, closed="right"))
@@ -468,7 +476,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from core.runner import Cancelled
     from core.sweep import ExecutorError, WorkerLost, make_executor, parse_grid, plan_sweep, read_grid_file, run_sweep
 
-    prog = "python -m core sweep"
+    prog = getattr(args, "command_prog", "python -m core sweep")
     try:
         if args.grid is None and not args.vary:
             raise ConfigError("give a grid: --grid FILE and/or --vary NAME=V1,V2,...")
@@ -550,7 +558,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.labels.cli import cmd_label
     from core.report import cmd_report
 
-    args = build_parser().parse_args(argv)
+    # The name in messages is the one the user typed; called with `argv` (tests, scripts), `python -m core`.
+    prog = program_name() if argv is None else "python -m core"
+    args = build_parser(prog).parse_args(argv)
+    args.command_prog = f"{prog} {args.command}"
     shown: set[str] = set()
 
     def show_once(message, category, filename, lineno, file=None, line=None) -> None:
@@ -562,8 +573,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(text)
 
     warnings.showwarning = show_once
-    return {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report, "strategies": cmd_list,
-            "learners": cmd_list, "label": cmd_label}[args.command](args)
+    command = {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report, "strategies": cmd_list,
+               "learners": cmd_list, "label": cmd_label}[args.command]
+    try:
+        return command(args)
+    except BrokenPipeError:
+        # The reader went away (`albench learners --json | head -1`): that is the reader's choice, not an
+        # error to report. Point stdout at /dev/null so the interpreter's final flush stays quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def describe_plugins(family: str) -> list[dict[str, Any]]:

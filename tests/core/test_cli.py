@@ -290,3 +290,23 @@ def test_bad_sweep_options_are_one_line_exit_2(tmp_path, capsys, args, message):
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and re.search(message, err), err
     assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_errors_name_the_command_the_user_typed(tmp_path):
+    """Issue 21 item 10: `albench run` errors started "python -m core run: error:"."""
+    albench = Path(sys.executable).with_name("albench")
+    result = subprocess.run([str(albench), "run", "--strategies", "bold", "--cache-dir", str(tmp_path / "c")],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("albench run: error: unknown strategy 'bold'"), result.stderr
+    usage = subprocess.run([str(albench), "run", "--rounds", "x"], cwd=tmp_path, capture_output=True, text=True)
+    assert usage.returncode == 2 and usage.stderr.startswith("albench run: error: argument --rounds"), usage.stderr
+
+
+def test_a_reader_that_leaves_early_gets_no_broken_pipe_traceback():
+    """Issue 21 item 10: `albench learners --json | head -1` ended in a BrokenPipeError traceback."""
+    albench = Path(sys.executable).with_name("albench")
+    result = subprocess.run(f"'{albench}' learners --json | head -1", shell=True, cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout == "[\n"
+    assert result.stderr == "", result.stderr
