@@ -65,7 +65,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     Nothing has a default here: an option not given is absent from the namespace, so a
     `--config` file (or a sweep's grid file) supplies it, else RunConfig's declared default.
     """
-    from core.config import ALIASES, IMAGE_SIZE_RANGE, MAX_SAMPLES
+    from core.config import ALIASES, IMAGE_SIZE_RANGE, MAX_SAMPLES, RUN_OPTIONS
     from core.params import Interval
     from core.datasets import DATASETS
     from core.learners import LEARNERS
@@ -79,7 +79,6 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help=f"resize images to this square size, {IMAGE_SIZE_RANGE[0]}..{IMAGE_SIZE_RANGE[1]} (image datasets)")
     d.add_argument("--subset", type=int, default=none,
                    help=f"keep only the first N samples of the shuffled pool (initial..{MAX_SAMPLES})")
-    d.add_argument("--test-size", type=float, default=none, help=_help("test_size"))
     m = p.add_argument_group("model")
     m.add_argument("--learner", default=none, help=f"one of {LEARNERS.names()} (default: logistic); "
                                                    "`python -m core learners` lists their settings")
@@ -98,70 +97,41 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         kind = c.type if isinstance(c, Interval) else str  # --alpha 0 reads as 0.0, as before the alias existed
         s.add_argument(f"--{alias}", type=kind, default=none, dest=f"alias_{alias}", metavar=alias.upper(),
                        help=f"same as --strategy-param {target}=VALUE: {c.help}; {c.allowed()} (default {c.default})")
-    s.add_argument("--mode", default=none, help=_help("mode"))
-    s.add_argument("--stream-policy", default=none, help=_help("stream_policy"))
-    s.add_argument("--threshold", type=float, default=none, help=_help("threshold"))
-    b = p.add_argument_group("budget")
-    for option in ("initial", "batch", "rounds", "repeats", "seed"):
-        b.add_argument(f"--{option}", type=int, default=none, help=_help(option))
+    # Every declared run option gets its flag from its declaration (a new one needs no edit here).
+    groups = {"test_size": d, "mode": s, "stream_policy": s, "threshold": s}
+    budget = p.add_argument_group("budget")
+    for option, c in RUN_OPTIONS.items():
+        groups.get(option, budget).add_argument(f"--{option.replace('_', '-')}", default=none, help=_help(option),
+                                             type=c.type if isinstance(c, Interval) else str)
 
 
-_RUN_DESTS = ("dataset", "data_dir", "image_size", "subset", "test_size", "learner", "mode", "stream_policy",
-              "threshold", "initial", "batch", "rounds", "repeats", "seed")
+_SOURCE_DESTS = ("dataset", "data_dir", "image_size", "subset", "learner")
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The run options given on the command line, in RunConfig.from_dict form (only those given)."""
-    from core.config import split_strategy_param
+    """The settings given on the command line (only those given), named as core.settings names them:
+    run options, "learner_params.NAME", "STRATEGY.PARAM" and the aliases."""
+    from core.settings import split_strategy_param
 
-    given: dict[str, Any] = {dest: getattr(args, dest) for dest in _RUN_DESTS if hasattr(args, dest)}
+    from core.config import RUN_OPTIONS
+
+    given: dict[str, Any] = {dest: getattr(args, dest) for dest in (*_SOURCE_DESTS, *RUN_OPTIONS) if hasattr(args, dest)}
     if hasattr(args, "strategies"):
         given["strategies"] = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    if hasattr(args, "learner_param"):
-        given["learner_params"] = dict(args.learner_param)
-    settings = [(name, value) for name, value in getattr(args, "strategy_param", [])]
-    settings += [(dest[len("alias_"):], value) for dest, value in vars(args).items() if dest.startswith("alias_")]
-    for name, value in settings:
-        strategy, param = split_strategy_param(name)
-        given.setdefault("strategy_params", {}).setdefault(strategy, {})[param] = value
+    given.update((f"learner_params.{name}", value) for name, value in getattr(args, "learner_param", []))
+    given.update((".".join(split_strategy_param(name)), value) for name, value in getattr(args, "strategy_param", []))
+    given.update((dest[len("alias_"):], value) for dest, value in vars(args).items() if dest.startswith("alias_"))
     return given
 
 
-def read_config_file(path: str) -> dict[str, Any]:
-    """A `--config` file: JSON of RunConfig.to_dict() (what the dashboard writes), or TOML of the same shape."""
-    from core.config import ConfigError
-
-    text = Path(path).read_text()  # OSError: reported as one line by the caller
-    try:
-        if path.endswith(".toml"):
-            import tomllib
-
-            obj = tomllib.loads(text)
-        else:
-            obj = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--config {path!r} is not valid {'TOML' if path.endswith('.toml') else 'JSON'} ({exc})",
-                          "config") from None
-    if not isinstance(obj, dict):
-        raise ConfigError(f"--config {path!r} must hold a table of OPTION = VALUE; got {type(obj).__name__}", "config")
-    return obj
-
-
 def config_from_args(args: argparse.Namespace):
-    """The RunConfig of `python -m core run`: the --config file (if any), then the options given."""
-    from core.config import RunConfig
+    """The RunConfig of `run`: the --config file (if any), then the options given, resolved as every entry
+    point resolves settings (core.config.resolve)."""
+    from core.config import resolve
+    from core.settings import read_config_file
 
     base = read_config_file(args.config) if getattr(args, "config", None) else {}
-    given = options_from_args(args)
-    merged = {**base, **{k: v for k, v in given.items() if k != "strategy_params"}}
-    params = {k: dict(v) for k, v in (base.get("strategy_params") or {}).items()} if isinstance(
-        base.get("strategy_params") or {}, dict) else base["strategy_params"]
-    for strategy, values in given.get("strategy_params", {}).items():
-        if isinstance(params, dict):
-            params.setdefault(strategy, {}).update(values)
-    if params:
-        merged["strategy_params"] = params
-    return RunConfig.from_dict(merged)
+    return resolve(base, options_from_args(args))
 
 
 def program_name(argv0: str | None = None) -> str:

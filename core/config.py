@@ -10,15 +10,17 @@ from typing import Any
 
 from core.datasets import DATASETS, dataset_option_names
 from core.hashing import stable_hash  # re-exported: `from core.config import stable_hash` keeps working
-from core.learners import LEARNERS, check_learner_params, check_pool_size, learner_provides
-from core.learners.base import CAPABILITIES
-from core.params import Interval, Options, ParamError, check_value, is_int
-from core.strategies import NEEDS, STRATEGIES, check_strategy_params
+from core.learners import LEARNERS, check_pool_size
+from core.params import Checked, Interval, Options, ParamError, changed_values, check_value, is_int
+from core.settings import ALIASES, ConfigError, check_plugins, merge, nest, split_strategy_param
+from core.strategies import STRATEGIES
 
-SCHEMA_VERSION = 3  # bump when a change to the engine changes results: old cache entries are ignored
+SCHEMA_VERSION = 4  # bump when a change to the engine changes results: old cache entries are ignored
 # 2: round records carry their run key, which core.cache checks (version-1 records have none)
 # 3: strategy parameters are the strategies' declared ones (hybrid n_clusters -> clusters); rounds record the
 #    labels the oracle revealed
+# 4: stream runs carry the stream policy and threshold as run options (RunSpec.stream_policy / threshold), not as
+#    strategy parameters
 MODES = ("pool", "stream")
 STREAM_POLICIES = ("budget", "threshold")
 
@@ -49,18 +51,19 @@ RUN_OPTIONS = {
     "threshold": Interval(float, 0.0, 1.0, default=0.5,
                           help="stream mode, threshold policy: normalised uncertainty (in [0, 1])"),
 }
-# Short names kept from before strategies declared their own parameters: `--alpha 0.3` is `--strategy-param
-# hybrid.alpha=0.3`, and so in grid files and old saved configs.
-ALIASES = {"alpha": "hybrid.alpha", "clusters": "hybrid.clusters", "measure": "hybrid.measure"}
-
-
-class ConfigError(ParamError):
-    """A run option is invalid; the message names the option and what is allowed, `option` the option."""
 
 
 def stream_strategies() -> list[str]:
-    """The strategies with a stream form (they declare `stream = True`)."""
+    """The strategies with a stream form (they declare `stream`, see core.strategies.base.Strategy)."""
     return [name for name, cls in STRATEGIES.items() if cls.stream]
+
+
+def resolve(*layers: dict[str, Any]) -> "RunConfig":
+    """The one way from settings to a checked RunConfig, for every entry point: layers (a saved config,
+    a `--config` file, command-line flags, a grid point, the sidebar's values) merged setting by setting,
+    later layers winning, in any spelling `core.settings` reads (nested tables, `learner_params.C`,
+    `hybrid.alpha`, aliases). Raises ConfigError naming the setting."""
+    return RunConfig.from_dict(nest(merge(*layers, strategies=STRATEGIES.names())))
 
 
 def parse_value(text: str) -> Any:
@@ -117,10 +120,15 @@ class RunSpec:
     test_size: float
     seed: int
     repeat: int
+    stream_policy: str | None = None  # stream mode, for a strategy that decides by its score; else None
+    threshold: float | None = None  # the threshold policy's threshold; else None
 
     def key_fields(self, dataset_fingerprint: str) -> dict[str, Any]:
         fields = asdict(self)
         fields.pop("repeat")  # a run depends on its own seed only
+        for option in ("stream_policy", "threshold"):
+            if fields[option] is None:
+                fields.pop(option)  # unused: a pool run's key is what it was before stream options existed
         if self.mode == "pool":
             fields.pop("rounds")  # pool rounds only extend a run: more rounds resume, never redo
         fields.pop("dataset_options")  # the fingerprint covers what the options changed
@@ -143,16 +151,6 @@ def _check_name(option: str, value: Any, choices) -> None:
     if not isinstance(value, str) or value not in choices:
         what = f"unknown {option} {value!r}" if isinstance(value, str) else f"{option} must be a name; got {value!r}"
         raise ConfigError(f"{what}; choose one of {list(choices)}", option)
-
-
-def split_strategy_param(name: str) -> tuple[str, str]:
-    """"hybrid.alpha" (or its alias "alpha") -> ("hybrid", "alpha")."""
-    name = ALIASES.get(name, name)
-    strategy, dot, param = name.partition(".")
-    if not dot or not strategy or not param:
-        raise ConfigError(f"strategy_params: expected STRATEGY.PARAM (e.g. hybrid.alpha); got {name!r}",
-                          "strategy_params")
-    return strategy, param
 
 
 @dataclass(frozen=True)
@@ -229,7 +227,6 @@ class RunConfig:
         if self.image_size is not None:
             check_value("image_size", self.image_size, Interval(int, *IMAGE_SIZE_RANGE))
         _check_name("learner", self.learner, LEARNERS.names())
-        learner_values = check_learner_params(self.learner, self.learner_params)
         if not self.strategies:
             raise ConfigError(f"strategies: choose at least one of {STRATEGIES.names()}", "strategies")
         for name in self.strategies:
@@ -240,8 +237,8 @@ class RunConfig:
             _check_name("strategy", name, STRATEGIES.names())
         # Every option is checked whether or not it is used (a bad value is a typo either way);
         # `key` leaves the unused ones out of the comparison's identity.
-        for option, constraint in RUN_OPTIONS.items():
-            check_value(option, getattr(self, option), constraint)
+        for option, constraint in RUN_OPTIONS.items():  # stored normalised: test_size 0 is 0.0, as from the CLI
+            object.__setattr__(self, option, check_value(option, getattr(self, option), constraint))
         if self.seed + self.repeats - 1 > MAX_SEED:
             raise ConfigError(
                 f"seed + repeats - 1 must be at most {MAX_SEED} (repeat r uses seed + r, and seeds are 32-bit); "
@@ -251,31 +248,19 @@ class RunConfig:
             if not is_int(self.subset) or not self.initial <= self.subset <= MAX_SAMPLES:
                 raise ConfigError(f"subset must be an integer >= initial ({self.initial}) (at most {MAX_SAMPLES}); "
                                   f"got {self.subset!r}", "subset")
-        values = {name: check_strategy_params(name, params) for name, params in self.strategy_params.items()}
-        values.update({name: check_strategy_params(name, {}) for name in self.strategies if name not in values})
-        provided = learner_provides(self.learner, learner_values)
-        for name in self.strategies:
-            cls = STRATEGIES[name]
-            params = values[name]
-            cls.check_run(params, self.batch)
-            missing = [need for need in sorted(cls(**params).required()) if NEEDS[need][0] not in provided]
-            if missing:
-                capability = NEEDS[missing[0]][0]
-                raise ConfigError(
-                    f"{name} needs {NEEDS[missing[0]][1]}; learner {self.learner!r} with these settings provides "
-                    f"{sorted(provided)}, not {capability} ({CAPABILITIES[capability]}): "
-                    f"{_PROVIDER_HINTS.get(capability, f'use a learner that provides {capability}')}", "strategies")
+        learner_values, values = check_plugins(self.learner, self.learner_params, self.strategies,
+                                               self.strategy_params, self.batch)
         if self.mode == "stream":
             bad = [s for s in self.strategies if not STRATEGIES[s].stream]
             if bad:
                 raise ConfigError(f"strategies {bad} have no stream form; in stream mode choose from "
                                   f"{stream_strategies()}", "strategies")
         # Checked once, here: `params_for`, `specs`, `key` and `learner_settings` read these (not fields:
-        # equality, `asdict` and the key see only what was given).
-        defaults = check_learner_params(self.learner, {})
+        # equality, `asdict` and the key see only what was given), and the plug-ins take them unchecked.
+        declared = LEARNERS[self.learner].parameters
+        settings = _jsonable(changed_values(declared, {k: v for k, v in learner_values.items() if k in self.learner_params}))
         object.__setattr__(self, "_strategy_values", values)
-        object.__setattr__(self, "_learner_settings", {k: v for k, v in learner_values.items()
-                                                       if k in self.learner_params and v != defaults[k]})
+        object.__setattr__(self, "_learner_settings", Checked(settings, declared, learner_values))
 
     @property
     def budget(self) -> int:
@@ -286,28 +271,31 @@ class RunConfig:
         return {k: v for k, v in (("data_dir", self.data_dir), ("image_size", self.image_size)) if v is not None}
 
     def params_for(self, strategy: str) -> dict[str, Any]:
-        """Only what changes `strategy`'s results: its declared parameters (defaults filled in), and in
-        stream mode the policy; so unrelated changes reuse the cache."""
-        params = dict(self._strategy_values[strategy]) if strategy in self._strategy_values else \
-            check_strategy_params(strategy, self.strategy_params.get(strategy, {}))
-        if self.mode == "stream" and strategy != "random":
-            params["policy"] = self.stream_policy
-            if self.stream_policy == "threshold":
-                params["threshold"] = float(self.threshold)
-        return params
+        """Only what changes `strategy`'s results: its declared parameters, checked, defaults filled in
+        (`Checked`: the strategy built from them does not check them again)."""
+        values = self._strategy_values[strategy]
+        return Checked(values, values.declared, values.values)
+
+    def stream_options(self, strategy: str) -> tuple[str | None, float | None]:
+        """(policy, threshold) when they decide `strategy`'s stream run, else None: random asks at the
+        budget's rate whatever the policy, and only the threshold policy reads the threshold."""
+        if self.mode != "stream" or STRATEGIES[strategy].stream != "score":
+            return None, None
+        return self.stream_policy, (self.threshold if self.stream_policy == "threshold" else None)
 
     def learner_settings(self) -> dict[str, Any]:
         """The learner settings that differ from the learner's declared defaults, checked and normalised:
-        `--learner-param C=1.0` (the default) and no setting are the same comparison, cached once."""
-        return dict(self._learner_settings)
+        `--learner-param C=1.0` (the default) and no setting are the same comparison, cached once.
+        `Checked`: the learner built from them does not check them again."""
+        s = self._learner_settings
+        return Checked(s, s.declared, s.values)
 
     def specs(self) -> list[RunSpec]:
         """Every cache unit of this comparison, strategy-major."""
-        settings = _jsonable(self.learner_settings())
         return [
-            RunSpec(self.dataset, self.dataset_options, self.learner, dict(settings), strategy,
+            RunSpec(self.dataset, self.dataset_options, self.learner, self.learner_settings(), strategy,
                     self.params_for(strategy), self.mode, self.initial, self.batch, self.rounds,
-                    self.subset, float(self.test_size), self.seed + repeat, repeat)
+                    self.subset, float(self.test_size), self.seed + repeat, repeat, *self.stream_options(strategy))
             for strategy in self.strategies
             for repeat in range(self.repeats)
         ]
@@ -350,9 +338,9 @@ class RunConfig:
         d = self.to_dict()
         d["learner_params"] = _jsonable(self.learner_settings())
         d["strategy_params"] = {s: dict(self._strategy_values[s]) for s in self.strategies}
-        used = {name for strategy in self.strategies for name in self.params_for(strategy)}
-        for option, param in (("stream_policy", "policy"), ("threshold", "threshold")):
-            if param not in used:
+        used = [self.stream_options(strategy) for strategy in self.strategies]
+        for i, option in enumerate(("stream_policy", "threshold")):
+            if all(u[i] is None for u in used):
                 d[option] = RUN_OPTIONS[option].default
         return d
 
@@ -368,8 +356,6 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     """Normalised settings as JSON gives them back (the cnn's channels tuple becomes a list), so a
     RunSpec built here equals one rebuilt from its JSON record."""
     return json.loads(json.dumps(values))
-_PROVIDER_HINTS = {"proba_samples": "use the cnn learner with mc_samples >= 2 and dropout > 0 "
-                                    "(command line: --learner cnn --learner-param mc_samples=8)"}
 
 
 def check_against_data(config: RunConfig, n_classes: int, n_available: int) -> None:
@@ -387,6 +373,6 @@ def check_against_data(config: RunConfig, n_classes: int, n_available: int) -> N
             f"budget initial + batch*(rounds-1) = {config.initial} + {config.batch}*{config.rounds - 1} = {config.budget} "
             f"is larger than the pool ({pool} samples); lower rounds, batch or initial", "rounds")
     try:
-        check_pool_size(config.learner, pool, **config.learner_params)
+        check_pool_size(config.learner, pool, config.learner_settings())
     except ParamError as exc:
         raise ConfigError(str(exc), exc.option) from None

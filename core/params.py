@@ -152,13 +152,33 @@ def check_value(name: str, value: Any, constraint: Constraint, option: str | Non
     return constraint.convert(value)
 
 
+class Checked(dict):
+    """Settings that `check_params` already checked against `declared`, carried to the plug-in that
+    declared them, which then takes them as they are (one check per setting per run).
+
+    The mapping holds the settings as given (what a run key hashes: often only those that differ
+    from the defaults, in their JSON form); `values` holds every declared parameter, checked and
+    normalised. A copy made field by field (`dataclasses.asdict`, JSON) is a plain mapping again,
+    so it is checked again: only the object that was checked carries the mark. Pickling keeps it,
+    so a worker process takes a unit's settings as the parent checked them.
+    """
+
+    def __init__(self, given: Any = (), declared: Mapping[str, Constraint] | None = None,
+                 values: Mapping[str, Any] | None = None) -> None:
+        super().__init__(given)
+        self.declared = declared
+        self.values = None if values is None else dict(values)
+
+
 def check_params(declared: Mapping[str, Constraint], given: Mapping[str, Any], *, owner: str,
                  prefix: str = "") -> dict[str, Any]:
     """Every declared parameter's value (given or default), checked; unknown names list the valid ones.
 
     `owner` names the plug-in in messages ("strategy 'hybrid'"); `prefix` qualifies `option`
-    ("hybrid." -> "hybrid.alpha").
+    ("hybrid." -> "hybrid.alpha"). A `Checked` mapping of the same declaration is not checked again.
     """
+    if isinstance(given, Checked) and given.values is not None and given.declared == declared:
+        return dict(given.values)
     if not isinstance(given, Mapping) or not all(isinstance(k, str) for k in given):
         raise ParamError(f"{owner}: settings must be a table of NAME = VALUE; got {given!r}", prefix.rstrip(".") or None)
     unknown = sorted(set(given) - set(declared))
@@ -171,6 +191,15 @@ def check_params(declared: Mapping[str, Constraint], given: Mapping[str, Any], *
 
 def defaults(declared: Mapping[str, Constraint]) -> dict[str, Any]:
     return {name: c.default for name, c in declared.items()}
+
+
+def changed_values(declared: Mapping[str, Constraint], values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` without those equal to their declared (normalised) default: setting a parameter to its
+    default and not setting it are the same settings, so they share a cache entry and a link."""
+    def default(c: Constraint) -> Any:
+        return None if c.default is None else c.convert(c.default)  # a declared default is valid (contract tests)
+
+    return {name: v for name, v in values.items() if name not in declared or v != default(declared[name])}
 
 
 def describe(declared: Mapping[str, Constraint]) -> dict[str, dict[str, Any]]:

@@ -23,9 +23,9 @@ from threadpoolctl import threadpool_limits
 from core.cache import Cache, CacheError, RunStore
 from core.config import ConfigError, RunConfig, RunSpec, check_against_data
 from core.datasets import DatasetError, load_dataset
-from core.learners import make_learner
+from core.learners import build_learner
 from core.params import ParamError
-from core.strategies import NEEDS, make_strategy
+from core.strategies import NEEDS, STRATEGIES
 from core.stream import StreamSelector, arrival_order
 from core.types import PENDING, Dataset, KnownLabels, Oracle, PoolView, RoundResult
 
@@ -78,13 +78,14 @@ def _nan_to_none(x: float) -> float | None:
 
 
 def _make_selector(spec: RunSpec, asked: np.ndarray, previous: RoundResult | None):
+    strategy = STRATEGIES[spec.strategy].build(spec.strategy_params)  # checked once, by the RunConfig
     if spec.mode == "pool":
-        return make_strategy(spec.strategy, **spec.strategy_params)
+        return strategy
     state = previous.state if previous is not None else {}
     return StreamSelector(
-        spec.strategy,
-        policy=spec.strategy_params.get("policy", "budget"),
-        threshold=spec.strategy_params.get("threshold", 0.5),
+        strategy,
+        policy=spec.stream_policy,
+        threshold=spec.threshold,
         stream_budget=spec.batch * (spec.rounds - 1),
         order=arrival_order(np.arange(spec.initial, len(asked)), spec.seed),
         position=state.get("position", 0), used=state.get("used", 0), window=state.get("window"),
@@ -161,7 +162,7 @@ class RunState:
         spec, store, dataset = self.spec, self.store, self.dataset
         results = store.load_rounds(repair=True)[: spec.rounds] if store is not None else []
         if not is_finished(spec, results):
-            self.learner = make_learner(spec.learner, dataset.info, seed=spec.seed, **spec.learner_params)
+            self.learner = build_learner(spec.learner, dataset.info, spec.seed, spec.learner_params)
             self.learner.attach(dataset, self.cache_root)
             if results and store is not None and self.learner.stateful:
                 results = _restore_learner(store, self.learner, results)
@@ -367,7 +368,7 @@ def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:
             raise ConfigError(str(exc), "data_dir" if config.data_dir else "dataset") from None
     check_against_data(config, dataset.n_classes, pool_candidates(dataset, config.test_size))
     try:  # learner settings' values (C=-1, epochs=0, images too small for the cnn) before anything is written
-        make_learner(config.learner, dataset.info, seed=config.seed, **config.learner_params)
+        build_learner(config.learner, dataset.info, config.seed, config.learner_settings())
     except ValueError as exc:  # a ParamError names its option; a cross-setting message gets the prefix
         message = str(exc)
         option = (exc.option if isinstance(exc, ParamError) else None) or "learner_params"

@@ -89,23 +89,25 @@ class Settings:
     batch_size: int = 8
     seed: int = 0
 
-    def check(self) -> None:
-        from core.learners import LEARNERS, check_learner_params, learner_provides
-        from core.strategies import NEEDS, STRATEGIES, check_strategy_params
+    def check(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The run's check of these settings (core.settings.check_plugins, as a RunConfig is checked):
+        a hybrid whose clusters exceed round(alpha * batch) fails here, before any fitting. Returns the
+        checked (learner values, strategy values), which the plug-ins then take as they are."""
+        from core.learners import LEARNERS
+        from core.params import check_value, Interval
+        from core.settings import check_plugins
+        from core.strategies import STRATEGIES
 
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {sorted(STRATEGIES)}")
         if self.learner not in LEARNERS:
             raise ValueError(f"unknown learner {self.learner!r}; choose one of {sorted(LEARNERS)}")
-        check_strategy_params(self.strategy, self.strategy_params)
-        check_learner_params(self.learner, self.learner_params)
-        missing = {NEEDS[n][0] for n in STRATEGIES[self.strategy].needs} - learner_provides(self.learner,
-                                                                                              self.learner_params)
-        if missing:
-            raise ValueError(f"strategy {self.strategy!r} needs {sorted(missing)}, which learner {self.learner!r} "
-                             "does not provide with these settings; choose another learner")
-        if not 1 <= self.batch_size <= 1000:
-            raise ValueError(f"batch_size must be in [1, 1000]; got {self.batch_size!r}")
+        check_value("batch_size", self.batch_size, Interval(int, 1, 1000))
+        # a round ranks CANDIDATES_PER_SLOT items per slot: that is the batch the strategy selects
+        learner_values, values = check_plugins(self.learner, self.learner_params, [self.strategy],
+                                               {self.strategy: self.strategy_params},
+                                               self.batch_size * CANDIDATES_PER_SLOT)
+        return learner_values, values[self.strategy]
 
 
 def _state(store: LabelStore):
@@ -144,12 +146,12 @@ def propose(store: LabelStore, settings: Settings, images: ImageCache | None = N
     With fewer than two classes labelled there is no model yet: the round proposes undecided
     items in a seeded random order (its strategy is recorded as `random (cold start)`).
     """
-    from core.learners import make_learner
+    from core.learners import build_learner
     from core.runner import declared_view
-    from core.strategies import make_strategy
+    from core.strategies import STRATEGIES
     from core.types import DataInfo
 
-    settings.check()
+    learner_values, strategy_values = settings.check()
     images = images or ImageCache(store.root)
     train, audited, undecided = _state(store)
     n_round = len(store.rounds())
@@ -172,12 +174,12 @@ def propose(store: LabelStore, settings: Settings, images: ImageCache | None = N
     info = DataInfo(len(classes), tuple(X_train.shape[1:]), 1.0 / 255.0, tuple(classes))
 
     def factory():
-        return make_learner(settings.learner, info, seed=settings.seed, **settings.learner_params)
+        return build_learner(settings.learner, info, settings.seed, learner_values)
 
     learner = factory()
     learner.fit(X_train, y, X_unlabeled=X_pool if learner.semi_supervised else None)
     fit_seconds = time.perf_counter() - t0
-    strategy = make_strategy(settings.strategy, **settings.strategy_params)
+    strategy = STRATEGIES[settings.strategy].build(strategy_values)
     mask = np.zeros(len(X_train) + len(X_pool), dtype=bool)
     mask[: len(X_train)] = True
     view = declared_view(learner, mask, X_pool, X_train, y, strategy.required(), settings.strategy)

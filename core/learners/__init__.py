@@ -14,7 +14,7 @@ from core.params import check_params
 from core.types import DataInfo
 
 __all__ = ["CAPABILITIES", "LEARNERS", "BaseLearner", "LearnerError", "check_learner_params", "check_pool_size",
-           "learner_param_names", "learner_provides", "make_learner"]
+           "learner_param_names", "learner_provides", "build_learner", "make_learner"]
 
 
 def learner_param_names(name: str) -> list[str]:
@@ -37,6 +37,11 @@ def make_learner(name: str, info: DataInfo, seed: int = 0, **params: Any):
     return LEARNERS[name](info, seed=seed, **params)
 
 
-def check_pool_size(name: str, n_pool: int, **params: Any) -> None:
+def build_learner(name: str, info: DataInfo, seed: int, params: Mapping[str, Any]):
+    """`make_learner` from a settings mapping: `Checked` settings (a RunConfig's) are not checked again."""
+    return LEARNERS[name].build(info, seed, params)
+
+
+def check_pool_size(name: str, n_pool: int, params: Mapping[str, Any]) -> None:
     """Raise ValueError when a setting of learner `name` cannot work on a pool of `n_pool` samples."""
     LEARNERS[name].check_pool_size(n_pool, check_learner_params(name, params))

@@ -66,6 +66,16 @@ class BaseLearner:
     frozen_features: ClassVar[bool] = False  # whether `embed` is the same every round (a frozen backbone)
 
     def __init__(self, info: DataInfo, seed: int = 0, **params: Any) -> None:
+        self._setup(info, seed, params)
+
+    @classmethod
+    def build(cls, info: DataInfo, seed: int, params: Mapping[str, Any]) -> "BaseLearner":
+        """The learner with these settings; `Checked` ones (a RunConfig's) are taken as they are."""
+        learner = cls.__new__(cls)
+        learner._setup(info, seed, params)
+        return learner
+
+    def _setup(self, info: DataInfo, seed: int, params: Mapping[str, Any]) -> None:
         self.info, self.seed = info, int(seed)
         self.values = check_params(type(self).parameters, params, owner=f"learner {self.name!r}", prefix="learner_params.")
         for key, value in self.values.items():

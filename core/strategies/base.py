@@ -5,7 +5,10 @@ A strategy is one class that declares, as data (see `core.params`):
 - `parameters`: name -> `Interval` / `Options` / `Text`, with defaults;
 - `needs`: what it reads from a round, from `NEEDS` below; the runner computes exactly that,
   once per round, and a learner that cannot provide it is a config error before anything runs;
-- `stream`: whether it has a stream form (decides per arriving sample from one score);
+- `stream`: its stream form, if it has one (samples arrive one at a time and each is asked for now or
+  never): "score" decides each arrival from `stream_score` (one normalised score per sample, computed
+  from the declared parameters) under the run's stream policy and threshold; "rate" asks at the
+  budget's rate, scoring nothing (random); None: no stream form (a config error in stream mode);
 
 and implements `select(view, k, *, rng)`. Everything else (CLI `--strategy-param`, sidebar
 widgets, sweep relevance, labels, contract tests, `python -m core strategies`) is derived.
@@ -74,10 +77,20 @@ class Strategy:
     name: ClassVar[str]
     parameters: ClassVar[dict[str, Constraint]] = {}
     needs: ClassVar[frozenset[str]] = frozenset({"proba"})
-    stream: ClassVar[bool] = False
+    stream: ClassVar[str | None] = None  # "score", "rate" or None: see the module's docstring
     exhausted: ClassVar[bool] = False  # a pool strategy always has a next batch (a stream may run dry)
 
     def __init__(self, **params: Any) -> None:
+        self._apply(params)
+
+    @classmethod
+    def build(cls, params: Mapping[str, Any]) -> "Strategy":
+        """The strategy with these settings; `Checked` ones (a RunConfig's) are taken as they are."""
+        strategy = cls.__new__(cls)
+        strategy._apply(params)
+        return strategy
+
+    def _apply(self, params: Mapping[str, Any]) -> None:
         self.values = check_params(type(self).parameters, params, owner=f"strategy {self.name!r}",
                                    prefix=f"{self.name}.")
         for key, value in self.values.items():
@@ -93,6 +106,11 @@ class Strategy:
     def state(self) -> dict[str, Any]:
         """JSON-able state a resumed run restores (stream selectors have one); none by default."""
         return {}
+
+    def stream_score(self, view: PoolView) -> np.ndarray:
+        """Stream form "score": one score in [0, 1] per unlabelled sample (rows follow `view.unlabeled`),
+        higher = ask sooner; the run's policy compares it with a threshold or with recent arrivals."""
+        raise NotImplementedError(f"strategy {self.name!r} has no stream score")
 
     @classmethod
     def check_run(cls, params: Mapping[str, Any], batch: int) -> None:
@@ -117,7 +135,7 @@ class ScoreStrategy(Strategy):
     """Pick the k most uncertain samples by one named measure (higher = more uncertain)."""
 
     measure: ClassVar[str]
-    stream = True
+    stream = "score"
 
     def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
         from core.strategies.measures import MEASURES  # numba: compiled on first use, not when validating
@@ -125,6 +143,12 @@ class ScoreStrategy(Strategy):
         check_k(k, view.n_unlabeled)
         scores = MEASURES[self.measure](view.proba)
         return Selection(view.unlabeled[top_k(scores, k, rng)], scores, self.measure)
+
+    def stream_score(self, view: PoolView) -> np.ndarray:
+        """Its measure divided by the measure's maximum, so one threshold means the same for every measure."""
+        from core.strategies.measures import normalized_score
+
+        return normalized_score(self.measure, view.proba)
 
 
 def check_strategy_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ class RandomSampling(Strategy):
     """Uniform draw without replacement from the unlabelled pool."""
 
     needs = frozenset()
-    stream = True
+    stream = "rate"  # in a stream: ask each arrival with probability budget / stream length
 
     def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
         check_k(k, view.n_unlabeled)

@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from core.config import ALIASES, ConfigError, RunConfig, split_strategy_param, stable_hash
+from core.config import ConfigError, RunConfig, resolve
+from core.hashing import stable_hash
 from core.learners import learner_param_names
+from core.settings import ALIASES, LEARNER_PREFIX, canonical, flatten, is_strategy_setting, read_settings_file, \
+    split_strategy_param
 from core.strategies import STRATEGIES
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(RunConfig) if f.name != "strategy_params")
 FILE_KEYS = ("name", "skip_invalid", "base", "grid", "heatmap")
-LEARNER_PARAM_PREFIX = "learner_params."
+LEARNER_PARAM_PREFIX = LEARNER_PREFIX
 _DEFAULTS = RunConfig()
 _MAX_LISTED = 8  # invalid grid points named in one error message
+# The most grid points a sweep expands to, checked from the lists' lengths before anything is built:
+# each point is a RunConfig of several cached runs (a 1000 x 1000 grid took 3.5 GB and 3 minutes to
+# refuse point by point). Ten thousand is beyond any sweep one machine or a small cluster finishes.
+MAX_GRID_POINTS = 10_000
 
 
 class GridError(ConfigError):
@@ -77,31 +79,17 @@ class Sweep:
 
 def _flatten(section: dict[str, Any], where: str) -> dict[str, Any]:
     """TOML spells `learner_params.C = [...]` and `hybrid.alpha = [...]` as nested tables; name them
-    "learner_params.C" and "hybrid.alpha" (as the command line does). A `strategy_params` table (the
-    command line's --strategy-param) becomes "STRATEGY.PARAM" entries too."""
-    out: dict[str, Any] = {}
-    for name, value in section.items():
-        if name == "learner_params" and isinstance(value, dict):
-            for param, v in value.items():
-                out[LEARNER_PARAM_PREFIX + param] = v
-        elif name == "strategy_params" and isinstance(value, dict):
-            for strategy, params in value.items():
-                out.update({f"{strategy}.{param}": v for param, v in (params or {}).items()} if isinstance(params, dict)
-                           else {f"{strategy}.": params})
-        elif name in STRATEGIES and isinstance(value, dict):
-            for param, v in value.items():
-                out[f"{name}.{param}"] = v
-        else:
-            out[name] = value
-    return out
+    "learner_params.C" and "hybrid.alpha", as every entry point does (core.settings.flatten)."""
+    try:
+        return flatten(section, STRATEGIES.names())
+    except ConfigError as exc:
+        raise GridError(f"[{where}] {exc}", exc.option) from None
 
 
 def strategy_option(name: str) -> tuple[str, str] | None:
     """("hybrid", "alpha") for a grid option naming a strategy parameter ("hybrid.alpha" or its alias
     "alpha"), None for a run option or a learner setting."""
-    if name in ALIASES or ("." in name and not name.startswith(LEARNER_PARAM_PREFIX)):
-        return split_strategy_param(name)
-    return None
+    return split_strategy_param(name) if is_strategy_setting(name) else None
 
 
 def _check_names(names: Iterable[str], where: str, learner: str) -> None:
@@ -127,11 +115,6 @@ def _check_names(names: Iterable[str], where: str, learner: str) -> None:
                             f"{sorted(ALIASES)}")
 
 
-def _canonical(name: str) -> str:
-    target = strategy_option(name)
-    return name if target is None else ".".join(target)
-
-
 def relevant_strategies(option: str) -> set[str] | None:
     """The strategies whose runs a swept option can change (None: all of them), from the declarations:
     a strategy parameter changes its own strategy only."""
@@ -139,27 +122,12 @@ def relevant_strategies(option: str) -> set[str] | None:
     return None if target is None else {target[0]}
 
 
-def _coerce(name: str, value: Any) -> Any:
-    """TOML `1` for a float option is 1.0, so the sweep's configs match the CLI's (same keys)."""
-    default = getattr(_DEFAULTS, name, None)
-    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if name == "strategies":
-        return [value] if isinstance(value, str) else list(value)
-    return value
-
-
-def _config_dict(base: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
-    d: dict[str, Any] = {"learner_params": {}, "strategy_params": {}}
-    for name, value in {**base, **point}.items():
-        target = strategy_option(name)
-        if name.startswith(LEARNER_PARAM_PREFIX):
-            d["learner_params"][name[len(LEARNER_PARAM_PREFIX):]] = value
-        elif target is not None:
-            d["strategy_params"].setdefault(target[0], {})[target[1]] = value
-        else:
-            d[name] = _coerce(name, value)
-    return d
+def _point_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """A string value of `strategies` at a grid point is a single strategy (RunConfig normalises the rest:
+    TOML `1` for a float option becomes 1.0, as on the command line)."""
+    if isinstance(params.get("strategies"), str):
+        return {**params, "strategies": [params["strategies"]]}
+    return params
 
 
 def _describe(params: dict[str, Any]) -> str:
@@ -193,7 +161,7 @@ def build_sweep(
     _check_names(grid, "[grid]", learner)
     if not grid:
         raise GridError("[grid] is empty; give at least one option with a list of values, e.g. alpha = [0.25, 0.5, 1.0]")
-    both = sorted(set(map(_canonical, base)) & set(map(_canonical, grid)))  # alpha and hybrid.alpha are one option
+    both = sorted(set(map(canonical, base)) & set(map(canonical, grid)))  # alpha and hybrid.alpha are one option
     if both:
         raise GridError(f"option(s) {both} are both fixed ([base] or command line) and swept ([grid]); keep each in one place")
     for option, values in grid.items():
@@ -202,6 +170,10 @@ def build_sweep(
         seen = [json.dumps(v, sort_keys=True, default=str) for v in values]
         if len(set(seen)) != len(seen):
             raise GridError(f"[grid] {option} lists a value more than once: {values!r}")
+    n_points = math.prod(len(values) for values in grid.values())
+    if n_points > MAX_GRID_POINTS:
+        raise GridError(f"the grid has {' x '.join(str(len(v)) for v in grid.values())} = {n_points} points; a sweep "
+                        f"takes at most {MAX_GRID_POINTS}: sweep fewer values, or split it into several sweeps")
     axes = tuple(heatmap.values()) if isinstance(heatmap, dict) else tuple(heatmap or ())
     if not all(isinstance(axis, str) for axis in axes):
         raise GridError(f"heatmap axes must be grid option names; got {list(axes)}")
@@ -218,7 +190,7 @@ def build_sweep(
     for values in itertools.product(*grid.values()):
         params = dict(zip(grid, values))
         try:
-            config = RunConfig.from_dict(_config_dict(base, params))
+            config = resolve(base, _point_settings(params))
         except ConfigError as exc:
             skipped.append((params, str(exc)))
             continue
@@ -263,26 +235,13 @@ def parse_grid(obj: dict[str, Any], *, base: dict[str, Any] | None = None, vary:
 
 
 def read_grid_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """TOML (or JSON for *.json) -> dict. Raises GridError with the file and the parse error."""
+    """TOML (or JSON for *.json) -> dict. Raises GridError, one line naming the file (see
+    core.settings.read_settings_file: missing, unreadable, not text, invalid, nested too deep)."""
     path = Path(path)
-    kind = "JSON" if path.suffix == ".json" else "TOML"
     try:
-        if path.suffix == ".json":
-            obj = json.loads(path.read_text(encoding="utf-8"))
-        else:
-            with open(path, "rb") as f:
-                obj = tomllib.load(f)
-    except FileNotFoundError:
-        raise GridError(f"grid file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise GridError(f"grid file {str(path)!r} is a directory; give a {kind} file") from None
-    except PermissionError:
-        raise GridError(f"grid file {str(path)!r} is not readable (permission denied)") from None
-    except OSError as exc:
-        raise GridError(f"grid file {str(path)!r} cannot be read ({exc.strerror or exc})") from None
-    except (ValueError, RecursionError) as exc:  # TOML, JSON and UTF-8 decoding errors are ValueErrors
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__  # RecursionError: absurd nesting
-        raise GridError(f"grid file {str(path)!r} is not valid {kind}: {reason}") from None
+        obj = read_settings_file(path, "grid file", kind="JSON" if path.suffix == ".json" else "TOML")
+    except ConfigError as exc:
+        raise GridError(str(exc), "grid") from None
     if not isinstance(obj, dict):
         raise GridError(f"grid file {str(path)!r}: expected a table with keys {list(FILE_KEYS)}; got {type(obj).__name__}")
     return obj
