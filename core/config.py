@@ -12,7 +12,7 @@ from core.datasets import DATASETS, dataset_option_names
 from core.hashing import stable_hash  # re-exported: `from core.config import stable_hash` keeps working
 from core.learners import LEARNERS, check_pool_size
 from core.params import Checked, Interval, Options, ParamError, changed_values, check_value, is_int
-from core.settings import ALIASES, ConfigError, check_plugins, merge, nest, split_strategy_param
+from core.settings import ALIASES, ConfigError, check_plugins, flatten, merge, nest, split_strategy_param
 from core.strategies import STRATEGIES
 
 SCHEMA_VERSION = 4  # bump when a change to the engine changes results: old cache entries are ignored
@@ -311,16 +311,10 @@ class RunConfig:
         (`alpha`, ...) become strategy parameters; unknown keys are an error naming the valid ones."""
         if not isinstance(d, dict):
             raise ConfigError(f"a run config must be a table of OPTION = VALUE; got {type(d).__name__}")
-        d = dict(d)
-        params = d.pop("strategy_params", None) or {}
-        if isinstance(params, dict):
-            params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in params.items()}
-            for alias in ALIASES:
-                if alias in d:
-                    strategy, param = split_strategy_param(alias)
-                    value = d.pop(alias)
-                    if isinstance(params.setdefault(strategy, {}), dict):
-                        params[strategy].setdefault(param, value)
+        flat = flatten(d)
+        # the short forms first: a setting also given in full (strategy_params) wins
+        d = nest({**{k: v for k, v in flat.items() if k in ALIASES}, **{k: v for k, v in flat.items() if k not in ALIASES}})
+        params = d.pop("strategy_params", {})
         unknown = sorted(set(d) - set(_FIELD_NAMES))
         if unknown:
             raise ConfigError(f"unknown option(s) {unknown}; valid: {sorted(_FIELD_NAMES) + sorted(ALIASES)}",
