@@ -51,6 +51,20 @@ def _setting(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
 
 
+def _strategy_setting(text: str) -> tuple[str, Any]:
+    """STRATEGY.PARAM=VALUE (or an alias), named in its one spelling ("alpha" -> "hybrid.alpha")."""
+    from core.config import ConfigError
+    from core.settings import canonical, is_strategy_setting
+
+    name, value = _setting(text)
+    try:
+        if not is_strategy_setting(name):
+            raise ConfigError(f"strategy_params: expected STRATEGY.PARAM (e.g. hybrid.alpha); got {name!r}")
+        return canonical(name), value
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
+
+
 def _help(option: str) -> str:
     """Help text of a run option, from its declaration in core.config.RUN_OPTIONS."""
     from core.config import RUN_OPTIONS
@@ -88,7 +102,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     s = p.add_argument_group("strategies")
     s.add_argument("--strategies", default=none,
                    help=f"comma-separated, from {STRATEGIES.names()} (default: random,entropy,hybrid)")
-    s.add_argument("--strategy-param", action="append", type=_setting, default=none, metavar="STRATEGY.PARAM=VALUE",
+    s.add_argument("--strategy-param", action="append", type=_strategy_setting, default=none, metavar="STRATEGY.PARAM=VALUE",
                    help="a strategy setting, repeatable (e.g. hybrid.alpha=0.3); `python -m core strategies` lists "
                         "every strategy's parameters, defaults and ranges")
     for alias, target in ALIASES.items():
@@ -111,15 +125,13 @@ _SOURCE_DESTS = ("dataset", "data_dir", "image_size", "subset", "learner")
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The settings given on the command line (only those given), named as core.settings names them:
     run options, "learner_params.NAME", "STRATEGY.PARAM" and the aliases."""
-    from core.settings import split_strategy_param
-
     from core.config import RUN_OPTIONS
 
     given: dict[str, Any] = {dest: getattr(args, dest) for dest in (*_SOURCE_DESTS, *RUN_OPTIONS) if hasattr(args, dest)}
     if hasattr(args, "strategies"):
         given["strategies"] = [s.strip() for s in args.strategies.split(",") if s.strip()]
     given.update((f"learner_params.{name}", value) for name, value in getattr(args, "learner_param", []))
-    given.update((".".join(split_strategy_param(name)), value) for name, value in getattr(args, "strategy_param", []))
+    given.update(getattr(args, "strategy_param", []))
     given.update((dest[len("alias_"):], value) for dest, value in vars(args).items() if dest.startswith("alias_"))
     return given
 
@@ -128,10 +140,9 @@ def config_from_args(args: argparse.Namespace):
     """The RunConfig of `run`: the --config file (if any), then the options given, resolved as every entry
     point resolves settings (core.config.resolve)."""
     from core.config import resolve
-    from core.settings import read_config_file
 
-    base = read_config_file(args.config) if getattr(args, "config", None) else {}
-    return resolve(base, options_from_args(args))
+    file = [Path(args.config)] if getattr(args, "config", None) else []
+    return resolve(*file, options_from_args(args))
 
 
 def program_name(argv0: str | None = None) -> str:

@@ -10,9 +10,10 @@ from typing import Any
 
 from core.datasets import DATASETS, dataset_option_names
 from core.hashing import stable_hash  # re-exported: `from core.config import stable_hash` keeps working
-from core.learners import LEARNERS, check_pool_size
+from core.learners import LEARNERS
 from core.params import Checked, Interval, Options, ParamError, changed_values, check_value, is_int
-from core.settings import ALIASES, ConfigError, check_plugins, flatten, merge, nest, split_strategy_param
+from core.settings import (ALIASES, ConfigError, check_plugins, flatten, merge, nest, read_config_file,
+                           split_strategy_param)
 from core.strategies import STRATEGIES
 
 SCHEMA_VERSION = 4  # bump when a change to the engine changes results: old cache entries are ignored
@@ -58,12 +59,13 @@ def stream_strategies() -> list[str]:
     return [name for name, cls in STRATEGIES.items() if cls.stream]
 
 
-def resolve(*layers: dict[str, Any]) -> "RunConfig":
+def resolve(*layers: dict[str, Any] | Path) -> "RunConfig":
     """The one way from settings to a checked RunConfig, for every entry point: layers (a saved config,
-    a `--config` file, command-line flags, a grid point, the sidebar's values) merged setting by setting,
-    later layers winning, in any spelling `core.settings` reads (nested tables, `learner_params.C`,
-    `hybrid.alpha`, aliases). Raises ConfigError naming the setting."""
-    return RunConfig.from_dict(nest(merge(*layers, strategies=STRATEGIES.names())))
+    a `--config` file given as its Path, command-line flags, a grid point, the sidebar's values) merged
+    setting by setting, later layers winning, in any spelling `core.settings` reads (nested tables,
+    `learner_params.C`, `hybrid.alpha`, aliases). Raises ConfigError naming the setting (or the file)."""
+    tables = [read_config_file(layer) if isinstance(layer, Path) else layer for layer in layers]
+    return RunConfig.from_dict(nest(merge(*tables, strategies=STRATEGIES.names())))
 
 
 def parse_value(text: str) -> Any:
@@ -367,6 +369,6 @@ def check_against_data(config: RunConfig, n_classes: int, n_available: int) -> N
             f"budget initial + batch*(rounds-1) = {config.initial} + {config.batch}*{config.rounds - 1} = {config.budget} "
             f"is larger than the pool ({pool} samples); lower rounds, batch or initial", "rounds")
     try:
-        check_pool_size(config.learner, pool, config.learner_settings())
+        LEARNERS[config.learner].check_pool_size(pool, config.learner_settings().values)  # checked when built
     except ParamError as exc:
         raise ConfigError(str(exc), exc.option) from None
