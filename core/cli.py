@@ -100,8 +100,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     s.add_argument("--stream-policy", default=none, help=_help("stream_policy"))
     s.add_argument("--threshold", type=float, default=none, help=_help("threshold"))
     b = p.add_argument_group("budget")
-    for option in ("initial", "batch", "rounds", "repeats", "seed"):
+    for option in ("initial", "batch", "rounds", "repeats", "seed", "threads"):
         b.add_argument(f"--{option}", type=int, default=none, help=_help(option))
+    p.add_argument("--threads", type=int, default=none, help=_help("threads"))
 
 
 _RUN_DESTS = ("dataset", "data_dir", "image_size", "subset", "test_size", "learner", "mode", "stream_policy",
