@@ -102,11 +102,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     b = p.add_argument_group("budget")
     for option in ("initial", "batch", "rounds", "repeats", "seed", "threads"):
         b.add_argument(f"--{option}", type=int, default=none, help=_help(option))
-    p.add_argument("--threads", type=int, default=none, help=_help("threads"))
 
 
 _RUN_DESTS = ("dataset", "data_dir", "image_size", "subset", "test_size", "learner", "mode", "stream_policy",
-              "threshold", "initial", "batch", "rounds", "repeats", "seed")
+              "threshold", "initial", "batch", "rounds", "repeats", "seed", "threads")
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
