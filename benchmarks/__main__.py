@@ -30,7 +30,9 @@ def machine() -> str:
 
     import numpy as np
 
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+    load = ", load %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
+    return (f"{platform.machine()}, {os.cpu_count()} cores{load}, Python {platform.python_version()}, "
+            f"numpy {np.__version__}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         t0 = time.perf_counter()
         rows = module.run(quick=args.quick)
-        print(f"\n## {name}: {module.TITLE}  ({time.perf_counter() - t0:.0f} s)")
+        print(f"\n## {name}: {module.TITLE}  ({time.perf_counter() - t0:.0f} s; {machine()})")
         with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60):
             print(pd.DataFrame(rows).to_string(index=False))
         sys.stdout.flush()

@@ -37,19 +37,30 @@ def describe(settings: dict[str, int | None] | None = None) -> str:
     return ", ".join(f"{k} {v}" for k, v in settings.items() if v is not None) or "none loaded"
 
 
+def _load_pools() -> None:
+    import importlib.util
+
+    import sklearn.utils._openmp_helpers  # noqa: F401  loads the OpenMP runtime K-means uses
+
+    if "numba" not in sys.modules and importlib.util.find_spec("numba") is not None:
+        import numba  # noqa: F401
+
+
 @contextlib.contextmanager
 def limited_threads(n: int | None, *, torch: bool = True) -> Iterator[None]:
     """Inside the block BLAS, OpenMP, numba (when loaded) and torch (when loaded, and `torch`) use `n`
     threads; `None` (or `AUTO`) changes nothing. The previous counts come back on exit.
 
-    numba and torch are only set when something already imported them: importing them here would
-    cost seconds (numba's first import) for runs that never use them.
+    threadpoolctl only sees the pools loaded when the block starts, so scikit-learn's OpenMP runtime
+    and numba (0.2 s to import; its compilation is paid per function, later) are loaded first; torch
+    is only set when something already imported it (5 s cold).
     """
     if not n:
         yield
         return
     from threadpoolctl import threadpool_limits
 
+    _load_pools()
     restore = []
     numba = sys.modules.get("numba")
     if numba is not None:
