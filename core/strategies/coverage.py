@@ -24,32 +24,9 @@ import numpy as np
 
 from core.params import Interval, Options
 from core.strategies.base import STRATEGIES, Strategy, check_k
+from core.strategies.distances import BLOCK_ROWS as _BLOCK_ROWS
+from core.strategies.distances import min_sq_distance, sq_norms
 from core.types import PoolView, Selection
-
-_BLOCK_ROWS = 4096  # 4096 x 512 float32 = 8 MB per block of rows
-
-
-def sq_norms(X: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", X, X)
-
-
-def min_sq_distance(X: np.ndarray, C: np.ndarray, x_sq: np.ndarray | None = None,
-                    rows: np.ndarray | None = None) -> np.ndarray:
-    """min_c ||x - c||^2 for every row of X (or of X[rows]) over the rows of C, in blocks.
-
-    ||x||^2 + ||c||^2 - 2 x.c in float32: one BLAS product per block; clipped at 0 against rounding.
-    """
-    x_sq = sq_norms(X) if x_sq is None else x_sq
-    c_sq = sq_norms(C)
-    n = len(X) if rows is None else len(rows)
-    out = np.empty(n, dtype=np.float32)
-    for start in range(0, n, _BLOCK_ROWS):
-        sl = slice(start, start + _BLOCK_ROWS)
-        block = X[sl] if rows is None else X[rows[sl]]
-        cross = block @ (-2.0 * C.T)
-        cross += c_sq
-        out[sl] = cross.min(axis=1) + (x_sq[sl] if rows is None else x_sq[rows[sl]])
-    return np.maximum(out, 0.0, out=out)
 
 
 # ---------------------------------------------------------------- coreset
