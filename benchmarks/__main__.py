@@ -4,6 +4,7 @@
     python -m benchmarks selection     # only benchmarks/bench_selection.py
     python -m benchmarks --quick       # smaller sizes (a smoke run)
     python -m benchmarks --list
+    python -m benchmarks --threads 2  # BLAS/OpenMP/numba/torch threads (default 1), in every row
 
 A benchmark is a module `benchmarks/bench_<name>.py` with `TITLE` and
 `run(quick: bool) -> list[dict]` (one dict per table row).
@@ -12,6 +13,7 @@ A benchmark is a module `benchmarks/bench_<name>.py` with `TITLE` and
 from __future__ import annotations
 
 import argparse
+import os
 import importlib
 import pkgutil
 import platform
@@ -19,6 +21,7 @@ import sys
 import time
 
 import benchmarks
+from core.threads import describe, limited_threads
 
 
 def available() -> list[str]:
@@ -26,11 +29,11 @@ def available() -> list[str]:
 
 
 def machine() -> str:
-    import os
-
     import numpy as np
 
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+    load = ", load %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
+    return (f"{platform.machine()}, {os.cpu_count()} cores{load}, Python {platform.python_version()}, "
+            f"numpy {np.__version__}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {available()})")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not numbers to quote")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for BLAS, OpenMP, numba and torch (core.threads), reported in every row "
+                             "(default: $BENCH_THREADS, else 1: measured fastest on the shared 2-core machine; "
+                             "0 leaves the libraries' defaults)")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(available()))
@@ -48,12 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(names) - set(available()))
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {available()}")
+    if args.threads is not None:
+        if args.threads < 0:
+            parser.error(f"--threads must be >= 0 (0: the libraries' defaults); got {args.threads}")
+        os.environ["BENCH_THREADS"] = str(args.threads)  # benchmarks that run on their own read it too
+    threads = int(os.environ.get("BENCH_THREADS", "1"))
     print(f"# machine: {machine()}")
     for name in names:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         t0 = time.perf_counter()
-        rows = module.run(quick=args.quick)
-        print(f"\n## {name}: {module.TITLE}  ({time.perf_counter() - t0:.0f} s)")
+        with limited_threads(threads):
+            rows = module.run(quick=args.quick)
+            used = describe()
+        rows = [{**row, "threads": row.get("threads", used)} for row in rows]
+        print(f"\n## {name}: {module.TITLE}  ({time.perf_counter() - t0:.0f} s; {machine()})")
         with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60):
             print(pd.DataFrame(rows).to_string(index=False))
         sys.stdout.flush()

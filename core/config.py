@@ -32,6 +32,7 @@ MAX_SAMPLES = 10_000_000  # initial, batch, subset
 MAX_ROUNDS = 10_000
 MAX_REPEATS = 1_000
 IMAGE_SIZE_RANGE = (8, 512)  # the image sources' own limits (core.datasets.images.check_image_size)
+MAX_THREADS = 256  # beyond a few per core threads only spin against each other
 MAX_SEED = 2**32 - 1  # numpy's RandomState and scikit-learn take 32-bit seeds; repeat r uses seed + r
 
 # The run's own options, declared like plug-in parameters (one validation mechanism, see core.params).
@@ -51,6 +52,9 @@ RUN_OPTIONS = {
                              help="stream mode: budget-aware quantile, or a fixed threshold"),
     "threshold": Interval(float, 0.0, 1.0, default=0.5,
                           help="stream mode, threshold policy: normalised uncertainty (in [0, 1])"),
+    "threads": Interval(int, 0, None, default=0, at_most=MAX_THREADS,
+                        help="threads for BLAS, OpenMP, numba and torch during the run (core.threads); 0: each "
+                             "learner's measured setting; never part of a result's identity"),
 }
 
 
@@ -186,6 +190,7 @@ class RunConfig:
     seed: int = 0
     subset: int | None = None
     test_size: float = 0.25
+    threads: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.strategies, str) or not isinstance(self.strategies, (list, tuple)):
@@ -332,6 +337,7 @@ class RunConfig:
         the same key; chosen strategies' parameters are stated in full (defaults filled in).
         """
         d = self.to_dict()
+        del d["threads"]  # how fast, not what: the same comparison whatever the thread count
         d["learner_params"] = _jsonable(self.learner_settings())
         d["strategy_params"] = {s: dict(self._strategy_values[s]) for s in self.strategies}
         used = [self.stream_options(strategy) for strategy in self.strategies]

@@ -26,6 +26,7 @@ from core.datasets import DatasetError, load_dataset
 from core.learners import build_learner
 from core.params import ParamError
 from core.strategies import NEEDS, STRATEGIES
+from core.threads import AUTO, limited_threads
 from core.stream import StreamSelector, arrival_order
 from core.types import PENDING, Dataset, KnownLabels, Oracle, PoolView, RoundResult
 
@@ -285,14 +286,19 @@ def run_one(
     on_round: OnRound | None = None,
     should_stop: ShouldStop | None = None,
     make_oracle: MakeOracle | None = None,
+    threads: int = AUTO,
 ) -> list[RoundResult]:
-    """Run (or resume, or read back) one strategy for one repeat seed."""
-    return _run_side_by_side(dataset, [spec], cache, on_round, should_stop, make_oracle)[0]
+    """Run (or resume, or read back) one strategy for one repeat seed; `threads` as RunConfig.threads."""
+    return _run_side_by_side(dataset, [spec], cache, on_round, should_stop, make_oracle, threads)[0]
 
 
 def _run_side_by_side(dataset: Dataset, specs: list[RunSpec], cache: Cache | None, on_round: OnRound | None,
-                      should_stop: ShouldStop | None, make_oracle: MakeOracle | None = None) -> list[list[RoundResult]]:
+                      should_stop: ShouldStop | None, make_oracle: MakeOracle | None = None,
+                      threads: int = AUTO) -> list[list[RoundResult]]:
     """Advance the runs of `specs` one round each in turn, so a cancelled comparison is a partial comparison.
+
+    `threads` (RunConfig.threads) caps BLAS, OpenMP, numba and torch for the whole run; AUTO keeps each
+    learner's measured BLAS setting.
 
     Locks are taken in key order, so two processes whose comparisons share runs cannot deadlock.
     """
@@ -304,7 +310,7 @@ def _run_side_by_side(dataset: Dataset, specs: list[RunSpec], cache: Cache | Non
         states = [RunState(dataset, spec, store, on_round, make_oracle, root).start() for spec, store in zip(specs, stores)]
         active = [s for s in states if not s.finished and not s.paused]
         blas = active[0].learner.blas_threads if active else None  # one learner config per comparison
-        with threadpool_limits(limits=blas):
+        with limited_threads(threads) if threads else threadpool_limits(limits=blas):
             while active:
                 for state in active:
                     if should_stop is not None and should_stop():
@@ -436,7 +442,7 @@ def run_comparison(
         with cache.computing(config.key()) if cache is not None else contextlib.nullcontext():
             for group in by_repeat.values():
                 for spec, results in zip(group, _run_side_by_side(dataset, group, cache, on_round, should_stop,
-                                                                           make_oracle)):
+                                                                           make_oracle, config.threads)):
                     comparison.runs[(spec.strategy, spec.repeat)] = results
         waiting = [(s, comparison.runs[(s.strategy, s.repeat)]) for s in specs]
         if any(is_paused(results) and not is_finished(s, results) for s, results in waiting):

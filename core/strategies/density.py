@@ -18,15 +18,31 @@ import numpy as np
 
 from core.params import Interval
 from core.strategies.base import STRATEGIES, Strategy, check_k, top_k
+from core.strategies.distances import BLOCK_ROWS
 from core.types import PoolView, Selection
 
 
+def _unit_blocks(features: np.ndarray):
+    """(start, the rows' unit vectors in float32), block by block: a float16 memory map is read one block at a time."""
+    for start in range(0, len(features), BLOCK_ROWS):
+        X = np.asarray(features[start:start + BLOCK_ROWS], dtype=np.float32)
+        yield start, X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), np.float32(1e-12))
+
+
 def mean_cosine_similarity(features: np.ndarray) -> np.ndarray:
-    """(1 + mean_u cos(x, u)) / 2 for every row x, over all rows u (itself included). Shape (n,)."""
-    X = np.asarray(features, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    unit = X / np.maximum(norms, np.float32(1e-12))
-    return (1.0 + unit @ unit.mean(axis=0)) / 2.0
+    """(1 + mean_u cos(x, u)) / 2 for every row x, over all rows u (itself included). Shape (n,).
+
+    Two passes over the features in blocks (the mean unit vector, then one product per row), so the
+    extra memory is one block, not a normalised copy of the pool (2 GB at 1M x 512).
+    """
+    total = np.zeros(features.shape[1], dtype=np.float64)
+    for _, unit in _unit_blocks(features):
+        total += unit.sum(axis=0, dtype=np.float64)
+    mean = (total / max(len(features), 1)).astype(np.float32)
+    out = np.empty(len(features), dtype=np.float32)
+    for start, unit in _unit_blocks(features):
+        out[start:start + len(unit)] = (1.0 + unit @ mean) / 2.0
+    return out
 
 
 def margin_density(proba: np.ndarray, features: np.ndarray, beta: float) -> np.ndarray:

@@ -5,27 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from core.params import Interval, Options, ParamError
+from core.strategies.distances import min_sq_distance
 from core.strategies.base import MEASURE_NAMES, STRATEGIES, Strategy, check_k, top_k, uncertain_count
 from core.types import PoolView, Selection
-
-
-_CHUNK_ROWS = 4096  # 4096 x 512 float32 = 8 MB: the row norms reuse the block the product just read
-
-
-def nearest_centroid_sq_distance(X: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """min_c ||x - c||^2 for every row, as ||x||^2 + min_c (||c||^2 - 2 x.c).
-
-    One BLAS product per block of rows; blocking makes it one pass over X (1M x 512
-    float32 is 2 GB) instead of two, and bounds the temporaries.
-    """
-    c_sq = np.einsum("ij,ij->i", centroids, centroids)
-    out = np.empty(len(X), dtype=np.float32)
-    for start in range(0, len(X), _CHUNK_ROWS):
-        block = X[start:start + _CHUNK_ROWS]
-        cross = block @ (-2.0 * centroids.T)
-        cross += c_sq
-        out[start:start + _CHUNK_ROWS] = np.einsum("ij,ij->i", block, block) + cross.min(axis=1)
-    return np.maximum(out, 0.0, out=out)
 
 
 MAX_CLUSTERS = 10_000
@@ -73,11 +55,11 @@ class Hybrid(Strategy):
         from sklearn.cluster import KMeans  # imported here: validating a config must not pay for it
         from threadpoolctl import threadpool_limits
 
-        features = np.asarray(view.embeddings, dtype=np.float32)
+        features = view.embeddings  # float32 in memory, or a float16 memory map read block by block
         kmeans = KMeans(n_clusters=self.clusters, n_init=1, random_state=int(rng.integers(2**31 - 1)))
         with threadpool_limits(limits=1):  # a few hundred points: threads cost more than they save (12 -> 4 ms)
-            kmeans.fit(features[uncertain])
-        dist = nearest_centroid_sq_distance(features, kmeans.cluster_centers_.astype(np.float32))
+            kmeans.fit(np.asarray(features[uncertain], dtype=np.float32))
+        dist = min_sq_distance(features, kmeans.cluster_centers_)
         dist[uncertain] = np.inf  # fill only from outside S_u
         nearest = top_k(-dist, k - n_u, rng)
         chosen = np.concatenate([uncertain, nearest])

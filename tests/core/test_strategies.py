@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from core.strategies import STRATEGIES, make_strategy, top_k
-from core.strategies.hybrid import Hybrid, nearest_centroid_sq_distance
+from core.strategies.distances import min_sq_distance
+from core.strategies.hybrid import Hybrid
 from core.strategies.measures import (
     MEASURES, entropy, largest_margin, least_confidence, normalized_score, reference_entropy,
     reference_largest_margin, reference_least_confidence, reference_smallest_margin, smallest_margin,
@@ -201,7 +202,7 @@ def test_nearest_centroid_distance_is_the_squared_euclidean_minimum():
     rng = np.random.default_rng(0)
     X, C = rng.normal(size=(50, 4)).astype(np.float32), rng.normal(size=(3, 4)).astype(np.float32)
     expected = ((X[:, None, :] - C[None]) ** 2).sum(-1).min(1)
-    np.testing.assert_allclose(nearest_centroid_sq_distance(X, C), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(min_sq_distance(X, C), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_pool_view_needs_a_source_of_probabilities():
