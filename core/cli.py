@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "OUT/config.json, or TOML of the same shape); options given here override it")
     o = run.add_argument_group("output")
     o.add_argument("--out", default="out", help="directory for rounds.csv, summary.csv, curves.html (default: out)")
-    o.add_argument("--cache-dir", default="cache", help="on-disk cache of completed rounds (default: cache)")
+    o.add_argument("--cache-dir", help=CACHE_DIR_HELP)
     o.add_argument("--no-cache", action="store_true", help="compute everything, read and write no cache")
     o.add_argument("--target", type=float, default=0.9, help="accuracy target in (0, 1] for 'labels to reach' (default 0.9)")
     o.add_argument("--quiet", action="store_true", help="no per-round progress")
@@ -225,7 +225,7 @@ def add_sweep_parser(sub) -> None:
                         "directory must be shared by every node")
     o = sweep.add_argument_group("output")
     o.add_argument("--out", default="out/sweep", help="directory for runs.csv, best.csv, heatmap.html (default: out/sweep)")
-    o.add_argument("--cache-dir", default="cache", help="on-disk cache of completed rounds (default: cache)")
+    o.add_argument("--cache-dir", help=CACHE_DIR_HELP)
     o.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -422,7 +422,7 @@ def _write_curves(path: Path, curves, metric: str, config, cache) -> None:
                 return
     except (FileNotFoundError, UnicodeDecodeError, IsADirectoryError):
         pass
-    stored = cache.root / "figures" / f"curves-{digest}.html" if cache is not None else None
+    stored = cache.area("figures") / f"curves-{digest}.html" if cache is not None else None
     if stored is not None and stored.is_file():
         tmp = path.with_name(f".tmp-{path.name}")
         shutil.copyfile(stored, tmp)
@@ -539,6 +539,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+CACHE_DIR_HELP = ("the cache directory: runs, features, decoded datasets (default: $ALBENCH_CACHE_DIR, else the "
+                  "checkout's cache/, as the dashboard)")
+
+
 def _plain_warning(message, category, filename, lineno, line=None) -> str:
     """Warnings for a command-line user: the message, not the library line that raised it."""
     return f"warning: {message}\n"
@@ -562,8 +566,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(text)
 
     warnings.showwarning = show_once
-    return {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report, "strategies": cmd_list,
-            "learners": cmd_list, "label": cmd_label}[args.command](args)
+    commands = {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report, "strategies": cmd_list,
+                "learners": cmd_list, "label": cmd_label}
+    given = getattr(args, "cache_dir", None)
+    if given is not None and not given.strip():
+        return commands[args.command](args)  # the command says an empty --cache-dir is an error
+    if hasattr(args, "cache_dir"):
+        from core.cache import cache_dir, using_cache_dir
+
+        args.cache_dir = str(cache_dir(given))  # one rule, shared with the dashboard (core.cache.cache_dir)
+        with using_cache_dir(args.cache_dir):  # decoded folder datasets and child processes use it too
+            return commands[args.command](args)
+    return commands[args.command](args)
 
 
 def describe_plugins(family: str) -> list[dict[str, Any]]:

@@ -101,11 +101,11 @@ class FeatureStore:
     """The features of `n_rows` images under one extractor, described by `fields` (JSON-able)."""
 
     def __init__(self, root, fields: dict, n_rows: int, chunk_rows: int = CHUNK_ROWS) -> None:
-        from pathlib import Path
+        from core.cache import cache_area
 
         self.fields, self.n_rows = dict(fields), int(n_rows)
         self.key = feature_key({**self.fields, "n_rows": self.n_rows})
-        self.directory = Path(root) / "features" / self.key
+        self.directory = cache_area("features", root) / self.key
         self.chunk_rows = int(chunk_rows)
 
     @property

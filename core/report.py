@@ -470,7 +470,8 @@ def add_report_parser(subparsers) -> argparse.ArgumentParser:
                    help="a comparison's --out folder (holding rounds.csv) or a comparison key of the cache "
                         "(or a unique prefix of 6+ characters)")
     p.add_argument("--out", default="out/report", help="directory for report.html, CSVs and figures/ (default: out/report)")
-    p.add_argument("--cache-dir", default="cache", help="the cache holding the comparisons and ceilings (default: cache)")
+    p.add_argument("--cache-dir", help="the cache holding the comparisons and ceilings (default: $ALBENCH_CACHE_DIR, "
+                                       "else the checkout's cache/)")
     p.add_argument("--metric", choices=METRIC_KINDS, default="accuracy",
                    help="accuracy or macro_f1, on the test split (on the pool for runs without one) (default: accuracy)")
     p.add_argument("--baseline", default="random", help="the strategy every other is compared with (default: random)")
