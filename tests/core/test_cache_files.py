@@ -189,3 +189,15 @@ def test_atomic_writes_follow_the_umask(tmp_path):
     assert (tmp_path / "features.npy").stat().st_mode & 0o777 == 0o644
     assert np.load(tmp_path / "features.npy").shape == (2, 2)
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_features_npy_follows_the_umask_like_every_other_cache_file(tmp_path):
+    from core.features import FeatureStore
+
+    old = os.umask(0o022)
+    try:
+        store = FeatureStore(tmp_path, {"test": "umask"}, 10, chunk_rows=4)
+        store.compute(np.zeros((10, 2, 2, 1), np.uint8), lambda x: np.ones((len(x), 3), np.float32))
+    finally:
+        os.umask(old)
+    assert (store.directory / "features.npy").stat().st_mode & 0o777 == 0o644  # was 0600 (mkstemp's mode)
