@@ -677,6 +677,22 @@ class RunStore:
         return out
 
 
+def _malformed_comparison(item: dict[str, Any]) -> str | None:
+    """What makes a comparison record unusable by its readers (Runs page, report, delete), or None."""
+    if not isinstance(item.get("config"), dict):
+        return "'config' is not an object"
+    runs, units = item.get("runs", []), item.get("units", [])
+    if not isinstance(runs, list) or not all(isinstance(k, str) and KEY_PATTERN.fullmatch(k) for k in runs):
+        return "'runs' is not a list of run keys"
+    if not isinstance(units, list) or not all(
+            isinstance(u, dict) and isinstance(u.get("key"), str) and KEY_PATTERN.fullmatch(u["key"])
+            and isinstance(u.get("strategy"), str) and _is_int(u.get("repeat")) for u in units):
+        return "'units' is not a list of {strategy, repeat, key}"
+    if not isinstance(item.get("status", ""), str):
+        return "'status' is not text"
+    return None
+
+
 class Cache:
     """The on-disk cache directory shared by the CLI, the dashboard and sweeps."""
 
@@ -725,13 +741,18 @@ class Cache:
         return item if isinstance(item, dict) else None
 
     def comparisons(self) -> list[dict[str, Any]]:
-        """Every saved comparison, newest first (unreadable or malformed files are skipped)."""
+        """Every saved comparison, newest first. Unreadable or malformed records are skipped (and named in
+        `self.skipped`, path -> why), so one damaged file never hides the others."""
         out = []
+        self.skipped: dict[str, str] = {}
         for path in self.area("comparisons").glob("*.json"):
             if not KEY_PATTERN.fullmatch(path.stem):
                 continue
             item = self.read_comparison(path.stem)
-            if item is None:
+            problem = "unreadable or not a JSON object" if item is None else _malformed_comparison(item)
+            if problem is not None:
+                self.skipped[str(path)] = problem
+                log.warning("comparison record %s skipped: %s", path, problem)
                 continue
             item["key"] = path.stem
             out.append(item)

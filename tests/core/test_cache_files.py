@@ -201,3 +201,16 @@ def test_features_npy_follows_the_umask_like_every_other_cache_file(tmp_path):
     finally:
         os.umask(old)
     assert (store.directory / "features.npy").stat().st_mode & 0o777 == 0o644  # was 0600 (mkstemp's mode)
+
+
+@pytest.mark.parametrize("record", ['{"config": 5}', '[]', '{', '{"config": {}, "units": [{"key": "../../etc"}]}',
+                                    '{"config": {}, "units": "x"}', '{"config": {}, "runs": [1]}',
+                                    '{"config": {}, "status": {"a": 1}}', '"\\u0000"'])
+def test_one_malformed_comparison_record_does_not_hide_the_others(tmp_path, record):
+    cache, _ = _cached_run(tmp_path)
+    (cache / "comparisons" / ("f" * 16 + ".json")).write_text(record)
+    listed = Cache(cache).comparisons()
+    assert len(listed) == 1 and listed[0]["key"] != "f" * 16
+    item = listed[0]  # what the Runs page reads of every listed record
+    assert isinstance(item["config"].get("rounds"), int)
+    assert all(Cache(cache).run(unit["key"]).round_indices() for unit in item["units"])
