@@ -224,7 +224,8 @@ def add_sweep_parser(sub) -> None:
                    help="ray executor: 'auto' (a cluster started with `ray start`) or ray://HOST:PORT; the cache "
                         "directory must be shared by every node")
     o = sweep.add_argument_group("output")
-    o.add_argument("--out", default="out/sweep", help="directory for runs.csv, best.csv, heatmap.html (default: out/sweep)")
+    o.add_argument("--out", help="directory for runs.csv, best.csv, heatmap.html (default: out/sweep, or out/sweep-2, "
+                                 "-3, ... when it holds files: a previous sweep is never overwritten unasked)")
     o.add_argument("--cache-dir", help=CACHE_DIR_HELP)
     o.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -461,6 +462,15 @@ def _print_table(title: str, frame, columns: list[str]) -> None:
         print(frame[columns].to_string(index=False) if len(frame) else "(no completed runs)")
 
 
+def _fresh_folder(base: Path) -> Path:
+    """`base` when it is absent or empty, else the first of base-2, base-3, ... that is."""
+    candidate, n = base, 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from core.cache import Cache, CacheError, check_writable_dir
     from core.config import ConfigError
@@ -482,9 +492,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         plan = plan_sweep(sweep, cache)
         launched, sweep = sweep, plan.sweep  # the status file keeps the key it was launched under (the job's)
         executor = make_executor(args.executor, jobs=args.jobs, ray_address=args.ray_address)
-        out = Path(args.out)
+        out = Path(args.out) if args.out is not None else _fresh_folder(Path("out/sweep"))
         if not args.dry_run:
             check_writable_dir(out, "--out")
+            if args.out is None and out != Path("out/sweep"):
+                print(f"writing to {out}: out/sweep holds a previous sweep (--out chooses the folder)", file=sys.stderr)
     except (ConfigError, ValueError, CacheError, OSError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
