@@ -145,6 +145,12 @@ def _check_rounds(rounds, where: str) -> None:
                 if not math.isfinite(number) or number < 0 or (is_rate and number > 1):
                     raise refuse(index, column, value, "a number in [0, 1] or empty" if is_rate
                                  else "a non-negative number of seconds or empty")
+    for column in rounds.columns:
+        if column.endswith(("_accuracy", "_f1")) and rounds[column].str.strip().eq("").any():
+            filled = rounds[column].str.strip().ne("")
+            if filled.any():  # undefined for some rounds only: the curves would average NaN into "+nan AULC"
+                index = filled.idxmin()  # the first empty row
+                raise refuse(index, column, rounds.at[index, column], "a number in [0, 1] (other rows have one)")
     repeated = rounds.duplicated(["strategy", "repeat", "round"])
     if repeated.any():
         index = repeated.idxmax()
