@@ -1,6 +1,31 @@
-"""Per-round store on disk: one .npz file per completed round, written atomically.
+"""The on-disk cache: where it is, what lives under it, and how every file in it is written and opened.
 
-Layout under the cache directory::
+Where: `cache_dir(given)` is the one rule, used by the CLI, the dashboard, jobs, sweeps,
+the feature store and decoded folder datasets alike: `--cache-dir` when given, else
+`$ALBENCH_CACHE_DIR`, else the checkout's `cache/` (`DEFAULT_CACHE_DIR`, next to `core/`).
+The default is the checkout's folder, not the current directory, so a CLI run from any
+directory and the dashboard find the same results; not a per-user folder, because the
+design places `cache/` at the top of the repository (git-ignored) and existing caches live there.
+
+What: every folder under the cache is named in `LAYOUT` (and only there)::
+
+    runs/         one folder per run key (below)
+    comparisons/  <key>.json: a comparison's RunConfig and run keys; <key>.lock held while computed
+    features/     <key>/: the feature store (chunks, features.npy, manifest.json), core.features
+    datasets/     folder-<key>.npz: decoded image folders, core.datasets.folder
+    figures/      curves-<hash>.html: charts the CLI copies into a new --out
+    jobs/         <id>.json, <id>.log, <id>/: background runs the dashboard starts, core.jobs
+    sweeps/       <key>.json: a sweep's status, core.sweep
+    projections/  2-D maps per dataset and feature space, core.projection
+    ceilings/     <key>.json: all-labels ceilings, core.verdicts
+
+How: one atomic write (`atomic_write_bytes`: temp file, fsync, rename, the umask's file
+mode; `atomic_output` for writers that need a path, e.g. a memory map; `save_npy_atomic`),
+and one regular-file open (`open_regular`: never blocks on a named pipe, refuses devices,
+directories and, where asked, symlinks). Writes into a run folder refuse a run folder or
+`runs/` that is a symlink (a shared cache must not write or delete through a planted link).
+
+Layout of one run::
 
     runs/<key>/spec.json          what the run is (written once)
     runs/<key>/round_0003.npz     one completed round: metrics JSON + arrays
@@ -28,6 +53,7 @@ bad CRC, missing fields) is reported and recomputed from the round before it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -107,11 +133,163 @@ def check_writable_dir(path: Path, what: str, *, create: bool = True) -> None:
         raise PermissionError(f"{what} {str(path)!r} is not writable ({exc.strerror or exc})") from None
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+CACHE_ENV = "ALBENCH_CACHE_DIR"
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "cache"
+
+# Every folder under the cache directory, and what it holds (the module docstring says more).
+LAYOUT = {
+    "runs": "one folder per run key: spec.json, round_*.npz, state_*.npz, features_*.npz, .lock",
+    "comparisons": "<key>.json (a comparison's config and run keys), <key>.lock",
+    "features": "the feature store, one folder per extractor and image set",
+    "datasets": "decoded image folders",
+    "figures": "charts kept for reuse by a rerun into a new --out",
+    "jobs": "background runs started by the dashboard: record, log, output",
+    "sweeps": "sweep status files",
+    "projections": "2-D maps per dataset and feature space",
+    "ceilings": "all-labels ceilings",
+}
+
+
+def cache_dir(given: str | os.PathLike[str] | None = None) -> Path:
+    """The cache directory: `given` (a --cache-dir), else $ALBENCH_CACHE_DIR, else DEFAULT_CACHE_DIR."""
+    if given is not None:
+        return Path(given).expanduser()
+    env = os.environ.get(CACHE_ENV, "").strip()
+    return Path(env).expanduser() if env else DEFAULT_CACHE_DIR
+
+
+def cache_area(name: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """The folder `name` of LAYOUT under the cache directory `cache_dir(root)`."""
+    if name not in LAYOUT:
+        raise ValueError(f"unknown cache folder {name!r}; choose one of {sorted(LAYOUT)}")
+    return cache_dir(root) / name
+
+
+@contextlib.contextmanager
+def using_cache_dir(root: str | os.PathLike[str]) -> Iterator[Path]:
+    """$ALBENCH_CACHE_DIR set to `root` meanwhile, so what is cached without a Cache object (decoded
+    folder datasets) and child processes go under the --cache-dir the user gave."""
+    previous = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(Path(root).expanduser().absolute())
     try:
-        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600; a shared cache or out/ needs the umask's mode
+        yield Path(root)
+    finally:
+        if previous is None:
+            os.environ.pop(CACHE_ENV, None)
+        else:
+            os.environ[CACHE_ENV] = previous
+
+
+class NotRegularFile(OSError):
+    """A path that should be a plain file is a named pipe, a device, a directory or a refused symlink."""
+
+    def __init__(self, path: str | os.PathLike[str], kind: str) -> None:
+        super().__init__(errno.EINVAL, f"{os.fspath(path)} is {kind}, not a regular file", os.fspath(path))
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular(path: str | os.PathLike[str], mode: str = "rb", *, follow_symlinks: bool = True,
+                 create: bool = False):
+    """`path` opened as a file object, only when it is a regular file; NotRegularFile otherwise.
+
+    Opened with O_NONBLOCK and checked with fstat before anything is read, so a named pipe
+    planted where a file belongs is refused at once instead of blocking the process (which then
+    ignores SIGTERM while inside open()). `mode` is "rb", "r" (text), or "a+"/"a+b" (lock
+    files: created when `create`). With follow_symlinks=False a symlink is refused too.
+    """
+    flags = os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    flags |= os.O_RDWR | os.O_APPEND if mode.startswith("a") else os.O_RDONLY
+    if create:
+        flags |= os.O_CREAT
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        kind = {errno.ELOOP: "a symlink", errno.EISDIR: "a directory",
+                errno.ENXIO: "a named pipe"}.get(exc.errno)  # ENXIO: a FIFO opened to write with no reader
+        if kind is not None and (exc.errno != errno.ELOOP or not follow_symlinks):
+            raise NotRegularFile(path, kind) from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(path, _kind(st.st_mode))
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular_text(path: str | os.PathLike[str]) -> str:
+    """The text of a regular file (NotRegularFile for a pipe, device or directory)."""
+    with open_regular(path, "rb") as f:
+        return f.read().decode("utf-8")
+
+
+def refuse_links(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> None:
+    """CacheError when `path` or a folder between `root` (excluded) and it is a symlink.
+
+    A shared cache where someone replaced a run folder (or runs/) by a link would otherwise
+    receive records, locks and temp-file sweeps in the link's target.
+    """
+    path, root = Path(path), Path(root)
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return
+    current = root
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            raise CacheError(f"cache folder {str(current)!r} is a symlink; refused to write through it "
+                             "(remove the link and rerun)")
+
+
+def _temp_in(directory: Path, prefix: str = ".tmp-", suffix: str = "") -> tuple[int, str]:
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
+    os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600; a shared cache or out/ needs the umask's mode
+    return fd, tmp
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], suffix: str = "") -> Iterator[str]:
+    """A temporary path beside `path` (the umask's mode) to write; renamed over `path` when the block ends,
+    removed when it raises. For writers that need a path (a memory-mapped .npy); bytes go through
+    atomic_write_bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _temp_in(path.parent, suffix=suffix)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """`data` as the content of `path`, whole or not at all: temp file, fsync, rename, the umask's mode."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _temp_in(path.parent)
+    try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -123,12 +301,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def save_npy_atomic(path: str | os.PathLike[str], array: np.ndarray) -> None:
+    """One array as an .npy file (no pickle), through atomic_write_bytes."""
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file's content, read in 1 MiB blocks."""
+    """sha256 of a regular file's content, read in 1 MiB blocks (NotRegularFile for a pipe or device)."""
     import hashlib
 
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -157,12 +344,54 @@ def _regular_file(path: Path) -> os.stat_result:
     return st
 
 
+def _check_npz_sizes(handle, size: int) -> None:
+    """CorruptRecord when the zip directory or an array header promises more than the file holds.
+
+    The cache writes npz files stored, not compressed (np.savez): no member can be larger than
+    the file, and no array larger than its member. Checked before anything is decompressed or
+    allocated, so a small crafted record (a zip bomb, a header claiming 10**12 rows) costs nothing.
+    """
+    import math
+
+    with zipfile.ZipFile(handle) as z:
+        for info in z.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size > size:
+                raise CorruptRecord(f"member {info.filename!r} would expand to {info.file_size} bytes from a file of "
+                                    f"{size} (the cache writes uncompressed npz): not a record it wrote")
+            if not info.filename.endswith(".npy"):
+                continue
+            with z.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(member)
+            if math.prod(int(n) for n in shape) * dtype.itemsize > info.file_size:
+                raise CorruptRecord(f"array {info.filename!r} claims shape {shape} of {dtype} in {info.file_size} bytes")
+    handle.seek(0)
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a cache npz (regular file, sizes checked first, no pickle, each member's CRC checked).
+
+    FileNotFoundError passes through; anything else wrong is CorruptRecord.
+    """
+    try:
+        with open_regular(path) as handle:
+            _check_npz_sizes(handle, os.fstat(handle.fileno()).st_size)
+            with np.load(handle, allow_pickle=False) as z:
+                return {name: z[name] for name in z.files}
+    except (CorruptRecord, FileNotFoundError):
+        raise
+    except NotRegularFile as exc:
+        raise CorruptRecord(str(exc)) from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, MemoryError) as exc:
+        raise CorruptRecord(f"{type(exc).__name__}: {exc}") from None
+
+
 def _decode_round(path: Path) -> tuple[str | None, RoundResult]:
     """(the run key the record names, the record); CorruptRecord when it cannot be read or typed."""
     try:
-        _regular_file(path)
-        with np.load(path, allow_pickle=False) as z:
-            data = {name: z[name] for name in (*_ARRAYS, "meta")}  # reading checks each member's CRC
+        arrays = load_npz(path)
+        data = {name: arrays[name] for name in (*_ARRAYS, "meta")}
         meta = json.loads(data.pop("meta").tobytes().decode())
         if not isinstance(meta, dict):
             raise CorruptRecord("metadata is not a JSON object")
@@ -277,23 +506,22 @@ def _memo_put(path: Path, signature: tuple[int, int, int], record: RoundResult) 
 
 
 def _open_lock(path: Path):
-    """The lock file, opened for flock; CacheError when it is not a plain file (a directory, a FIFO)."""
+    """The lock file (created when absent), opened for flock; CacheError when it is not a plain file
+    (a directory, a named pipe, a symlink: never opened through)."""
     try:
-        if path.exists() and not path.is_file():
-            raise CacheError(f"cache lock {path} is not a regular file; remove it and rerun")
-        return open(path, "a+")
-    except IsADirectoryError:
-        raise CacheError(f"cache lock {path} is a directory; remove it and rerun") from None
+        return open_regular(path, "a+", create=True, follow_symlinks=False)
+    except NotRegularFile as exc:
+        raise CacheError(f"cache lock {path} is not a regular file ({exc.kind}); remove it and rerun") from None
 
 
 def _hold_exclusive(path: Path, held: contextlib.ExitStack) -> bool:
     """Take `path`'s flock exclusively without waiting, kept until `held` closes; False when busy."""
     try:
-        handle = held.enter_context(open(path, "rb"))
+        handle = held.enter_context(open_regular(path, follow_symlinks=False))
     except FileNotFoundError:
         return True  # nobody has ever computed it
-    except IsADirectoryError:
-        raise CacheError(f"cache lock {path} is a directory; remove it and rerun") from None
+    except NotRegularFile as exc:
+        raise CacheError(f"cache lock {path} is not a regular file ({exc.kind}); remove it and rerun") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -304,8 +532,9 @@ def _hold_exclusive(path: Path, held: contextlib.ExitStack) -> bool:
 class RunStore:
     """The records of one run (one cache key)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cache_root: Path | None = None) -> None:
         self.root = root
+        self.cache_root = cache_root if cache_root is not None else root.parent.parent
         self.problems: list[str] = []  # corrupt files found and moved aside, for the caller to report
 
     @property
@@ -324,7 +553,7 @@ class RunStore:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Exclusive while computing: a second process running the same run waits, then reads."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._writable()
         with _open_lock(self.root / ".lock") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released by the kernel even on SIGKILL
             try:
@@ -334,14 +563,21 @@ class RunStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def _writable(self) -> None:
+        """The run folder, created; CacheError when it or runs/ is a symlink (writes would land in its target)."""
+        refuse_links(self.root, self.cache_root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        refuse_links(self.root, self.cache_root)  # made by someone else meanwhile
+
     def write_spec(self, spec: dict[str, Any]) -> None:
         path = self.root / "spec.json"
+        self._writable()
         if not path.exists():
             atomic_write_json(path, {**spec, "created": time.time()})
 
     def read_spec(self) -> dict[str, Any] | None:
         try:
-            spec = json.loads((self.root / "spec.json").read_text())
+            spec = json.loads(read_regular_text(self.root / "spec.json"))
         except FileNotFoundError:
             return None
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -353,6 +589,7 @@ class RunStore:
         return spec
 
     def write_round(self, result: RoundResult) -> None:
+        self._writable()
         atomic_write_bytes(self.round_path(result.round), _encode_round(result, self.key))
 
     def state_path(self, index: int) -> Path:
@@ -367,18 +604,17 @@ class RunStore:
 
         buf = io.BytesIO()
         np.savez(buf, **{name: np.asarray(value) for name, value in arrays.items()})
+        self._writable()
         atomic_write_bytes(path, buf.getvalue())
 
     def read_arrays(self, path: Path) -> dict[str, np.ndarray] | None:
         """The arrays of `path`; None when absent, or unreadable (then noted in `problems`)."""
         try:
-            _regular_file(path)
-            with np.load(path, allow_pickle=False) as z:
-                return {name: z[name] for name in z.files}  # reading checks each member's CRC
+            return load_npz(path)
         except FileNotFoundError:
             return None
-        except (CorruptRecord, OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            self.report(f"cache file {path} is unreadable ({type(exc).__name__}: {exc})")
+        except CorruptRecord as exc:
+            self.report(f"cache file {path} is unreadable ({exc})")
             return None
 
     def write_state(self, index: int, state: dict[str, np.ndarray]) -> None:
@@ -441,35 +677,57 @@ class RunStore:
         return out
 
 
+def _malformed_comparison(item: dict[str, Any]) -> str | None:
+    """What makes a comparison record unusable by its readers (Runs page, report, delete), or None."""
+    if not isinstance(item.get("config"), dict):
+        return "'config' is not an object"
+    runs, units = item.get("runs", []), item.get("units", [])
+    if not isinstance(runs, list) or not all(isinstance(k, str) and KEY_PATTERN.fullmatch(k) for k in runs):
+        return "'runs' is not a list of run keys"
+    if not isinstance(units, list) or not all(
+            isinstance(u, dict) and isinstance(u.get("key"), str) and KEY_PATTERN.fullmatch(u["key"])
+            and isinstance(u.get("strategy"), str) and _is_int(u.get("repeat")) for u in units):
+        return "'units' is not a list of {strategy, repeat, key}"
+    if not isinstance(item.get("status", ""), str):
+        return "'status' is not text"
+    return None
+
+
 class Cache:
     """The on-disk cache directory shared by the CLI, the dashboard and sweeps."""
 
-    def __init__(self, root: str | os.PathLike[str] = "cache") -> None:
-        self.root = Path(root)
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = cache_dir(root)
         self._stores: dict[str, RunStore] = {}
+
+    def area(self, name: str) -> Path:
+        """The folder `name` (one of LAYOUT) under this cache."""
+        return cache_area(name, self.root)
 
     def run(self, key: str) -> RunStore:
         """The store of run `key` (one object per key, so the problems it found stay with it)."""
         check_key(key)
         if key not in self._stores:
-            self._stores[key] = RunStore(self.root / "runs" / key)
+            self._stores[key] = RunStore(self.area("runs") / key, self.root)
         return self._stores[key]
 
     def check_writable(self) -> None:
         """Fail before any work when the cache directory cannot be written, or its layout is broken."""
         check_writable_dir(self.root, "cache directory")
         for sub in ("runs", "comparisons"):
-            path = self.root / sub
+            path = self.area(sub)
             if path.exists() and not path.is_dir():
                 raise CacheError(f"cache directory {str(self.root)!r} is damaged: {sub!r} is a file, not a "
                                  "directory; move it away or use another --cache-dir")
             path.mkdir(exist_ok=True)
 
     def _comparison_path(self, key: str, suffix: str = ".json") -> Path:
-        return self.root / "comparisons" / f"{check_key(key, 'comparison key')}{suffix}"
+        return self.area("comparisons") / f"{check_key(key, 'comparison key')}{suffix}"
 
     def write_comparison(self, key: str, payload: dict[str, Any]) -> None:
-        atomic_write_json(self._comparison_path(key), payload)
+        path = self._comparison_path(key)
+        refuse_links(path.parent, self.root)
+        atomic_write_json(path, payload)
 
     def read_comparison(self, key: str) -> dict[str, Any] | None:
         try:
@@ -477,19 +735,24 @@ class Cache:
         except CacheError:
             return None
         try:
-            item = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            item = json.loads(read_regular_text(path))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             return None
         return item if isinstance(item, dict) else None
 
     def comparisons(self) -> list[dict[str, Any]]:
-        """Every saved comparison, newest first (unreadable or malformed files are skipped)."""
+        """Every saved comparison, newest first. Unreadable or malformed records are skipped (and named in
+        `self.skipped`, path -> why), so one damaged file never hides the others."""
         out = []
-        for path in (self.root / "comparisons").glob("*.json"):
+        self.skipped: dict[str, str] = {}
+        for path in self.area("comparisons").glob("*.json"):
             if not KEY_PATTERN.fullmatch(path.stem):
                 continue
             item = self.read_comparison(path.stem)
-            if item is None:
+            problem = "unreadable or not a JSON object" if item is None else _malformed_comparison(item)
+            if problem is not None:
+                self.skipped[str(path)] = problem
+                log.warning("comparison record %s skipped: %s", path, problem)
                 continue
             item["key"] = path.stem
             out.append(item)
@@ -500,6 +763,7 @@ class Cache:
     def computing(self, key: str) -> Iterator[None]:
         """Held (shared) while a process computes comparison `key`, so a delete can tell and refuse."""
         path = self._comparison_path(key, ".lock")
+        refuse_links(path.parent, self.root)
         path.parent.mkdir(parents=True, exist_ok=True)
         with _open_lock(path) as handle:
             fcntl.flock(handle, fcntl.LOCK_SH)
@@ -540,11 +804,11 @@ class Cache:
             if not run_keys:
                 return
             still_used = {r for c in self.comparisons() for r in (c.get("runs") or []) if isinstance(r, str)}
-            runs_dir = (self.root / "runs").resolve()
+            runs_dir = self.area("runs").resolve()
             for run_key in run_keys:
                 if run_key in still_used:
                     continue
-                run_dir = self.root / "runs" / run_key
+                run_dir = self.area("runs") / run_key
                 if run_dir.is_symlink():  # never follow a link out of the cache; drop the link only
                     run_dir.unlink()
                     continue

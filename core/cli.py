@@ -164,7 +164,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                           "OUT/config.json, or TOML of the same shape); options given here override it")
     o = run.add_argument_group("output")
     o.add_argument("--out", default="out", help="directory for rounds.csv, summary.csv, curves.html (default: out)")
-    o.add_argument("--cache-dir", default="cache", help="on-disk cache of completed rounds (default: cache)")
+    o.add_argument("--cache-dir", help=CACHE_DIR_HELP)
     o.add_argument("--no-cache", action="store_true", help="compute everything, read and write no cache")
     o.add_argument("--target", type=float, default=0.9, help="accuracy target in (0, 1] for 'labels to reach' (default 0.9)")
     o.add_argument("--quiet", action="store_true", help="no per-round progress")
@@ -213,8 +213,9 @@ def add_sweep_parser(sub) -> None:
                    help="ray executor: 'auto' (a cluster started with `ray start`) or ray://HOST:PORT; the cache "
                         "directory must be shared by every node")
     o = sweep.add_argument_group("output")
-    o.add_argument("--out", default="out/sweep", help="directory for runs.csv, best.csv, heatmap.html (default: out/sweep)")
-    o.add_argument("--cache-dir", default="cache", help="on-disk cache of completed rounds (default: cache)")
+    o.add_argument("--out", help="directory for runs.csv, best.csv, heatmap.html (default: out/sweep, or out/sweep-2, "
+                                 "-3, ... when it holds files: a previous sweep is never overwritten unasked)")
+    o.add_argument("--cache-dir", help=CACHE_DIR_HELP)
     o.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -411,7 +412,7 @@ def _write_curves(path: Path, curves, metric: str, config, cache) -> None:
                 return
     except (FileNotFoundError, UnicodeDecodeError, IsADirectoryError):
         pass
-    stored = cache.root / "figures" / f"curves-{digest}.html" if cache is not None else None
+    stored = cache.area("figures") / f"curves-{digest}.html" if cache is not None else None
     if stored is not None and stored.is_file():
         tmp = path.with_name(f".tmp-{path.name}")
         shutil.copyfile(stored, tmp)
@@ -450,6 +451,15 @@ def _print_table(title: str, frame, columns: list[str]) -> None:
         print(frame[columns].to_string(index=False) if len(frame) else "(no completed runs)")
 
 
+def _fresh_folder(base: Path) -> Path:
+    """`base` when it is absent or empty, else the first of base-2, base-3, ... that is."""
+    candidate, n = base, 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from core.cache import Cache, CacheError, check_writable_dir
     from core.config import ConfigError
@@ -471,9 +481,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         plan = plan_sweep(sweep, cache)
         launched, sweep = sweep, plan.sweep  # the status file keeps the key it was launched under (the job's)
         executor = make_executor(args.executor, jobs=args.jobs, ray_address=args.ray_address)
-        out = Path(args.out)
+        out = Path(args.out) if args.out is not None else _fresh_folder(Path("out/sweep"))
         if not args.dry_run:
             check_writable_dir(out, "--out")
+            if args.out is None and out != Path("out/sweep"):
+                print(f"writing to {out}: out/sweep holds a previous sweep (--out chooses the folder)", file=sys.stderr)
     except (ConfigError, ValueError, CacheError, OSError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -528,6 +540,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+CACHE_DIR_HELP = ("the cache directory: runs, features, decoded datasets (default: $ALBENCH_CACHE_DIR, else the "
+                  "checkout's cache/, as the dashboard)")
+
+
 def _plain_warning(message, category, filename, lineno, line=None) -> str:
     """Warnings for a command-line user: the message, not the library line that raised it."""
     return f"warning: {message}\n"
@@ -554,10 +570,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(text)
 
     warnings.showwarning = show_once
-    command = {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report, "strategies": cmd_list,
-               "learners": cmd_list, "label": cmd_label}[args.command]
+    commands = {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report, "strategies": cmd_list,
+                "learners": cmd_list, "label": cmd_label}
     try:
-        return command(args)
+        given = getattr(args, "cache_dir", None)
+        if given is None and not hasattr(args, "cache_dir") or given is not None and not given.strip():
+            return commands[args.command](args)  # no cache, or an empty --cache-dir the command reports
+        from core.cache import cache_dir, using_cache_dir
+
+        args.cache_dir = str(cache_dir(given))  # one rule, shared with the dashboard (core.cache.cache_dir)
+        with using_cache_dir(args.cache_dir):  # decoded folder datasets and child processes use it too
+            return commands[args.command](args)
     except BrokenPipeError:
         # The reader went away (`albench learners --json | head -1`): that is the reader's choice, not an
         # error to report. Point stdout at /dev/null so the interpreter's final flush stays quiet too.

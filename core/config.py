@@ -140,6 +140,12 @@ class RunSpec:
         fields.pop("dataset_options")  # the fingerprint covers what the options changed
         fields["dataset_fingerprint"] = dataset_fingerprint
         fields["schema"] = SCHEMA_VERSION
+        from core.registry import plugin_identity
+
+        # The plug-ins' code: an edited strategy or learner makes new runs instead of extending old ones.
+        fields["plugins"] = {kind: plugin_identity(registry[name]) for kind, registry, name in
+                             (("learner", LEARNERS, self.learner), ("strategy", STRATEGIES, self.strategy))
+                             if name in registry}
         identity = LEARNERS[self.learner].cache_identity(self.learner_params) if self.learner in LEARNERS else {}
         if identity:  # what a setting's value does not show (a weights file's content); absent for most learners
             fields["learner_identity"] = identity

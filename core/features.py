@@ -101,11 +101,11 @@ class FeatureStore:
     """The features of `n_rows` images under one extractor, described by `fields` (JSON-able)."""
 
     def __init__(self, root, fields: dict, n_rows: int, chunk_rows: int = CHUNK_ROWS) -> None:
-        from pathlib import Path
+        from core.cache import cache_area
 
         self.fields, self.n_rows = dict(fields), int(n_rows)
         self.key = feature_key({**self.fields, "n_rows": self.n_rows})
-        self.directory = Path(root) / "features" / self.key
+        self.directory = cache_area("features", root) / self.key
         self.chunk_rows = int(chunk_rows)
 
     @property
@@ -167,6 +167,8 @@ class FeatureStore:
         """
         import fcntl
 
+        from core.cache import save_npy_atomic
+
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / ".lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -185,7 +187,7 @@ class FeatureStore:
                         features = np.ascontiguousarray(extract(np.asarray(part)), dtype=np.float32)
                         if features.shape[0] != len(part) or features.ndim != 2:
                             raise ValueError(f"feature extractor returned {features.shape} for {len(part)} images")
-                        _save_atomic(self.chunk_path(index), features)
+                        save_npy_atomic(self.chunk_path(index), features)
                         bar.update(len(part))
                 self._assemble()
             finally:
@@ -194,45 +196,24 @@ class FeatureStore:
 
     def _assemble(self) -> None:
         import json
-        import os
-        import tempfile
 
-        from core.cache import atomic_write_json
+        from core.cache import atomic_output, atomic_write_json
 
         chunks = [self._read_chunk(i) for i in range(self.n_chunks)]
         if any(c is None for c in chunks):
             raise RuntimeError(f"feature store {self.directory}: chunks went missing while assembling")
         dim = chunks[0].shape[1]
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-features-", suffix=".npy", dir=self.directory)
-        os.close(fd)
-        try:
+        with atomic_output(self.directory / "features.npy", suffix=".npy") as tmp:  # the umask's mode, not 0600
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(self.n_rows, dim))
             for i, chunk in enumerate(chunks):
                 out[i * self.chunk_rows:i * self.chunk_rows + len(chunk)] = chunk
             out.flush()
             del out
-            os.replace(tmp, self.directory / "features.npy")
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
         manifest = json.loads((self.directory / "manifest.json").read_text())
         atomic_write_json(self.directory / "manifest.json", {**manifest, "complete": True, "dim": int(dim)})
         for i in range(self.n_chunks):
             with contextlib.suppress(FileNotFoundError):
                 self.chunk_path(i).unlink()
-
-
-def _save_atomic(path, array: np.ndarray) -> None:
-    """A chunk as .npy bytes through the cache's atomic write (temp file, fsync, rename, the umask's
-    mode): whole or absent. Chunks are small (chunk_rows x d floats), so the bytes fit in memory."""
-    import io
-
-    from core.cache import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 @contextlib.contextmanager

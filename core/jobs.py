@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.cache import Cache, atomic_write_json
+from core.cache import Cache, atomic_write_json, cache_area, read_regular_text
 from core.config import RunConfig
 
 RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
@@ -98,7 +98,7 @@ def process_identity(pid: int | None) -> dict[str, Any]:
 
 
 def _jobs_dir(cache_root: str | Path) -> Path:
-    return Path(cache_root) / "jobs"
+    return cache_area("jobs", cache_root)
 
 
 def _record_path(cache_root: str | Path, job_id: str) -> Path:
@@ -113,7 +113,7 @@ def log_path(cache_root: str | Path, job_id: str) -> Path:
 
 def read_job(cache_root: str | Path, job_id: str) -> Job | None:
     try:
-        job = Job(**json.loads(_record_path(cache_root, job_id).read_text()))
+        job = Job(**json.loads(read_regular_text(_record_path(cache_root, job_id))))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, TypeError, JobError):
         return None
     if not isinstance(job.pid, int) or job.pid <= 0 or not isinstance(job.identity, dict) or not isinstance(job.meta, dict):

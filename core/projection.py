@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from core.cache import atomic_write_bytes
+from core.cache import CorruptRecord, atomic_write_bytes, cache_area, load_npz
 from core.types import Dataset, flat_features
 
 METHODS = ("pca", "umap")
@@ -90,7 +90,7 @@ class ProjectionStore:
     """On-disk projections under `<cache>/projections/`; atomic writes, npz without pickle."""
 
     def __init__(self, cache_root: str | Path) -> None:
-        self.root = Path(cache_root) / "projections"
+        self.root = cache_area("projections", cache_root)
 
     def path(self, fingerprint: str, space: str, method: str) -> Path:
         return self.root / f"{fingerprint}-{check_space(space)}-{check_method(method)}.npz"
@@ -98,11 +98,10 @@ class ProjectionStore:
     def load(self, fingerprint: str, space: str, method: str) -> np.ndarray | None:
         """The stored coordinates, or None when absent or unreadable (then it is recomputed)."""
         try:
-            with np.load(self.path(fingerprint, space, method), allow_pickle=False) as z:
-                return z["coords"]
+            return load_npz(self.path(fingerprint, space, method))["coords"]
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, EOFError):
+        except (CorruptRecord, KeyError):
             return None
 
     def save(self, fingerprint: str, space: str, method: str, coords: np.ndarray, seconds: float) -> None:
@@ -158,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--dataset", default="digits")
     p.add_argument("--data-dir")
     p.add_argument("--image-size", type=int)
-    p.add_argument("--cache-dir", default="cache")
+    p.add_argument("--cache-dir", help="the cache directory (default: $ALBENCH_CACHE_DIR, else the checkout's cache/)")
     p.add_argument("--space", default=PIXELS, help="feature-space name (default: pixels)")
     p.add_argument("--features", help=".npy float array (n, d), or .npz with a 'features' array (the cached "
                                       "learner features of core.features), to project instead of the pixels")
@@ -167,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, image_size=args.image_size)
     features = load_features(args.features) if args.features else pixel_features(dataset)
     t0 = time.perf_counter()
-    project(features, fingerprint=dataset.fingerprint, space=args.space, method=args.method, cache_root=args.cache_dir)
+    from core.cache import cache_dir
+
+    project(features, fingerprint=dataset.fingerprint, space=args.space, method=args.method,
+            cache_root=cache_dir(args.cache_dir))
     print(f"{args.method} map of {len(features)} points ({args.space}) in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     return 0
 

@@ -13,11 +13,21 @@ Entries can also be declared lazily as "module:attribute" (the datasets family d
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
+import logging
 import pkgutil
-from typing import Callable, Generic, Iterator, TypeVar
+import sys
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class PluginSkipped(UserWarning):
+    """An installed plug-in (or one of its names) was not registered; the message says why."""
 
 
 class Registry(Generic[T]):
@@ -35,6 +45,7 @@ class Registry(Generic[T]):
         self._lazy: dict[str, str] = {}
         self._package, self._group, self._skip = package, entry_point_group, set(skip)
         self._discovered = package is None and entry_point_group is None
+        self._plugin = None  # the entry point being imported, while one is
 
     def _discover(self) -> None:
         if self._discovered:
@@ -46,10 +57,25 @@ class Registry(Generic[T]):
                 if not module.name.startswith("_") and module.name not in self._skip:
                     importlib.import_module(f"{self._package}.{module.name}")
         if self._group is not None:
-            from importlib.metadata import entry_points
+            from importlib import metadata
 
-            for entry in entry_points(group=self._group):
-                entry.load()  # the module's decorators register its entries
+            for entry in metadata.entry_points(group=self._group):
+                self._load_plugin(entry)
+
+    def _load_plugin(self, entry) -> None:
+        """Import one installed plug-in (its decorators register its entries). One that fails to import is
+        skipped, and so is a name it gives that a built-in already has (built-ins win): one warning each."""
+        import warnings
+
+        self._plugin, before = entry, dict(self._items)
+        try:
+            entry.load()
+        except Exception as exc:  # a third party's module: any error it raises is its own, not ours
+            self._items = before  # nothing half-registered stays
+            warnings.warn(f"{self.kind} plug-in {entry.name!r} ({entry.value}) skipped: it failed to import "
+                          f"({type(exc).__name__}: {exc})", PluginSkipped, stacklevel=2)
+        finally:
+            self._plugin = None
 
     def register_lazy(self, name: str, target: str) -> None:
         """Declare `name` as "package.module:attribute"; the module registers it when imported."""
@@ -59,6 +85,13 @@ class Registry(Generic[T]):
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorator(obj: T) -> T:
+            if self._plugin is not None and (name in self._lazy or (name in self._items and self._items[name] is not obj)):
+                import warnings
+
+                warnings.warn(f"{self.kind} plug-in {self._plugin.name!r} ({self._plugin.value}) gives the name "
+                              f"{name!r} of a built-in {self.kind}; the plug-in's is skipped (built-ins win)",
+                              PluginSkipped, stacklevel=2)
+                return obj
             if name in self._items and self._items[name] is not obj:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._lazy.pop(name, None)
@@ -105,3 +138,21 @@ class Registry(Generic[T]):
 
     def items(self) -> list[tuple[str, T]]:
         return [(name, self[name]) for name in self.names()]
+
+
+@functools.lru_cache(maxsize=None)
+def plugin_identity(obj: Any) -> str:
+    """What a plug-in's code is, for the run key: "version:V" when the class declares `version`, else
+    "source:<sha256 of its module's file>" (any edit then makes new runs; declaring `version` lets an
+    author say which edits change results). Memoised per class: the code of a loaded class does not change.
+    """
+    version = getattr(obj, "version", None)
+    if version is not None:
+        return f"version:{version}"
+    module = sys.modules.get(getattr(obj, "__module__", ""), None)
+    path = getattr(module, "__file__", None)
+    try:
+        with open(path, "rb") as f:  # a .py file of an imported module: not a pipe
+            return "source:" + hashlib.sha256(f.read()).hexdigest()[:16]
+    except (OSError, TypeError):  # defined interactively: no file to hash
+        return f"name:{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"

@@ -26,6 +26,7 @@ EXIT_USAGE = 2
 PROG = "python -m core report"
 METRIC_KINDS = ("accuracy", "macro_f1")
 CEILING_MODES = ("auto", "always", "never")
+REPORT_TITLE = "Active-learning verdicts"  # report.html's title: how a previous report in --out is recognised
 
 
 class RunNotFound(ValueError):
@@ -113,12 +114,58 @@ def match_cached(rounds, cache):
     return None, None
 
 
+_INTEGER_COLUMNS = {"repeat": 10**6, "round": 10**6, "seed": 2**32 - 1, "n_labeled": 10**9, "n_queried": 10**9}
+
+
+def _check_rounds(rounds, where: str) -> None:
+    """RunNotFound naming the first row (the file's line number) and column whose value cannot be a round's:
+    integers out of range, metrics outside [0, 1] (NaN, inf), negative timings, a repeated round."""
+    def refuse(index, column: str, value, expected: str):
+        return RunNotFound(f"{where}: line {int(index) + 2} column {column}: {value!r} is not {expected}")
+
+    for index, value in rounds["strategy"].items():
+        if not value.strip():
+            raise refuse(index, "strategy", value, "a strategy name")
+    for column in rounds.columns:
+        limit = _INTEGER_COLUMNS.get(column)
+        is_rate = column.endswith(("_accuracy", "_f1"))
+        is_time = column.endswith("_seconds")
+        if limit is None and not is_rate and not is_time:
+            continue
+        for index, value in rounds[column].items():
+            text = value.strip()
+            if limit is not None:
+                if not re.fullmatch(r"\d{1,10}", text) or int(text) > limit:
+                    raise refuse(index, column, value, f"an integer in [0, {limit}]")
+            elif text:  # an empty metric or timing is "undefined" (a run without a test split)
+                try:
+                    number = float(text)
+                except ValueError:
+                    number = math.nan
+                if not math.isfinite(number) or number < 0 or (is_rate and number > 1):
+                    raise refuse(index, column, value, "a number in [0, 1] or empty" if is_rate
+                                 else "a non-negative number of seconds or empty")
+    for column in rounds.columns:
+        if column.endswith(("_accuracy", "_f1")) and rounds[column].str.strip().eq("").any():
+            filled = rounds[column].str.strip().ne("")
+            if filled.any():  # undefined for some rounds only: the curves would average NaN into "+nan AULC"
+                index = filled.idxmin()  # the first empty row
+                raise refuse(index, column, rounds.at[index, column], "a number in [0, 1] (other rows have one)")
+    repeated = rounds.duplicated(["strategy", "repeat", "round"])
+    if repeated.any():
+        index = repeated.idxmax()
+        raise RunNotFound(f"{where}: line {int(index) + 2} columns strategy, repeat, round: round "
+                          f"{rounds.at[index, 'round']} of {rounds.at[index, 'strategy']!r} repeat "
+                          f"{rounds.at[index, 'repeat']} appears twice")
+
+
 def _read_rounds_csv(path: Path):
     import pandas as pd
 
     try:
-        rounds = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        # As text first: "NaN", "inf" and "1e300" must be seen as written, not as pandas would parse them.
+        rounds = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise RunNotFound(f"run {str(path.parent)!r}: cannot read {path.name} ({exc})") from None
     missing = {"strategy", "repeat", "seed", "round", "n_labeled", "test_accuracy", "pool_accuracy"} - set(rounds.columns)
     if missing:
@@ -126,6 +173,12 @@ def _read_rounds_csv(path: Path):
                           "(is it the rounds.csv of `python -m core run`?)")
     if rounds.empty:
         raise RunNotFound(f"run {str(path.parent)!r}: {path.name} holds no round")
+    _check_rounds(rounds, f"run {str(path.parent)!r}: {path.name}")
+    for column in rounds.columns:
+        if column in _INTEGER_COLUMNS:
+            rounds[column] = rounds[column].astype("int64")
+        elif column.endswith(("_accuracy", "_f1", "_seconds")):
+            rounds[column] = pd.to_numeric(rounds[column].replace("", None), errors="coerce").astype(float)
     return rounds
 
 
@@ -398,7 +451,7 @@ def build_report(runs: Sequence[ReportRun], *, cache, kind: str = "accuracy", ba
         "command": command or "—",
         "written": time.strftime("%Y-%m-%d %H:%M"),
     }
-    page = html_report(f"Active-learning verdicts: {len(runs)} run{'s' * (len(runs) != 1)}",
+    page = html_report(f"{REPORT_TITLE}: {len(runs)} run{'s' * (len(runs) != 1)}",
                        [(title, fig) for _, title, fig in figures], config=config, tables=list(tables.items()))
     # text tables read left to right (the house stylesheet right-aligns every cell for numbers)
     page = page.replace("</style>", "table.dataframe td{text-align:left;vertical-align:top}"
@@ -426,6 +479,47 @@ def _one_browser():
         stop(silence_warnings=True)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralise(text):
+    """A CSV field a spreadsheet will not run as a formula: one that starts with = + - @ tab or CR gets a
+    leading single quote (OWASP CSV injection guidance); other values unchanged.
+    Same rule as core/csvsafe.neutralise."""
+    return "'" + text if isinstance(text, str) and text.startswith(_FORMULA_START) else text
+
+
+def _safe_csv(table) -> bytes:
+    """A table as CSV bytes with every text cell and header neutralised (a class or folder name is data)."""
+    safe = table.map(_neutralise)
+    safe.columns = [_neutralise(str(c)) for c in safe.columns]
+    return safe.to_csv(index=False).encode("utf-8")
+
+
+def _is_report(out: Path) -> bool:
+    """Whether `out` holds a report this command wrote (its report.html opens with the report's title)."""
+    from core.cache import open_regular
+
+    try:
+        with open_regular(out / "report.html") as f:
+            return f"<title>{REPORT_TITLE}".encode() in f.read(4096)
+    except OSError:
+        return False
+
+
+def check_out(out: Path, *, force: bool = False) -> None:
+    """ValueError unless `out` may receive a report: never the filesystem root; a missing or empty folder,
+    a previous report, or (with force) any folder."""
+    if out.resolve() == Path(out.resolve().anchor):
+        raise ValueError(f"--out {str(out)!r} is the filesystem root; give a folder for the report, e.g. out/report")
+    if force or not out.is_dir() or _is_report(out):
+        return
+    entries = sorted(p.name for p in out.iterdir())
+    if entries:
+        raise ValueError(f"--out {str(out)!r} is not empty and holds no previous report ({len(entries)} entries, "
+                         f"e.g. {entries[0]!r}); choose a new or empty folder, or add --force to write into it")
+
+
 def write_report(report: Report, out: Path, *, images: bool = True) -> list[str]:
     """report.html, one CSV per table, and figures/*.png|svg when a browser renders them. Returns notes."""
     from core.cache import atomic_write_bytes
@@ -450,7 +544,7 @@ def write_report(report: Report, out: Path, *, images: bool = True) -> list[str]
                             f"<p class='note'><b>Note:</b> {html.escape(notes[-1])}.</p><h2>Settings</h2>", 1)
     atomic_write_bytes(out / "report.html", page.encode("utf-8"))
     for name, table in report.tables.items():
-        atomic_write_bytes(out / f"{_slug(name.split('(')[0].split(':')[0])}.csv", table.to_csv(index=False).encode())
+        atomic_write_bytes(out / f"{_slug(name.split('(')[0].split(':')[0])}.csv", _safe_csv(table))
     return notes
 
 
@@ -470,7 +564,8 @@ def add_report_parser(subparsers) -> argparse.ArgumentParser:
                    help="a comparison's --out folder (holding rounds.csv) or a comparison key of the cache "
                         "(or a unique prefix of 6+ characters)")
     p.add_argument("--out", default="out/report", help="directory for report.html, CSVs and figures/ (default: out/report)")
-    p.add_argument("--cache-dir", default="cache", help="the cache holding the comparisons and ceilings (default: cache)")
+    p.add_argument("--cache-dir", help="the cache holding the comparisons and ceilings (default: $ALBENCH_CACHE_DIR, "
+                                       "else the checkout's cache/)")
     p.add_argument("--metric", choices=METRIC_KINDS, default="accuracy",
                    help="accuracy or macro_f1, on the test split (on the pool for runs without one) (default: accuracy)")
     p.add_argument("--baseline", default="random", help="the strategy every other is compared with (default: random)")
@@ -482,6 +577,8 @@ def add_report_parser(subparsers) -> argparse.ArgumentParser:
                    help="all-labels ceiling: auto = computed for cheap learners, read from the cache for the cnn; "
                         "always; never (default: auto)")
     p.add_argument("--no-images", action="store_true", help="write no PNG/SVG (faster)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty --out that holds no previous report (its other files are kept)")
     return p
 
 
@@ -512,6 +609,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         cache = Cache(args.cache_dir)
         runs = [resolve_run(text, cache) for text in args.runs]
         out = Path(args.out)
+        check_out(out, force=getattr(args, "force", False))
         check_writable_dir(out, "--out", create=False)
     except (RunNotFound, ValueError, CacheError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -617,7 +617,7 @@ def ceiling_key(config, dataset_fingerprint: str, seed: int) -> str:
 
 
 def _ceiling_path(cache, key: str):
-    return cache.root / "ceilings" / f"{key}.json"
+    return cache.area("ceilings") / f"{key}.json"
 
 
 def _read_ceiling(cache, key: str) -> dict | None:

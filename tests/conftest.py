@@ -34,6 +34,20 @@ def make_pool(n: int = 200, n_classes: int = 4, d: int = 6, n_labeled: int = 20,
                     labels=rng.integers(0, n_classes, n_labeled), strategy=strategy or "test")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache_dir(tmp_path_factory):
+    """The suite's cache directory ($ALBENCH_CACHE_DIR for the whole session): code that takes the
+    default cache (decoded folders, the dashboard, child processes) never writes the checkout's cache/."""
+    root = tmp_path_factory.mktemp("albench-cache")
+    previous = os.environ.get("ALBENCH_CACHE_DIR")
+    os.environ["ALBENCH_CACHE_DIR"] = str(root)
+    yield root
+    if previous is None:
+        os.environ.pop("ALBENCH_CACHE_DIR", None)
+    else:
+        os.environ["ALBENCH_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def small_pool() -> PoolView:
     return make_pool()

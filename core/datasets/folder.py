@@ -82,8 +82,11 @@ class Listing:
 
 
 def dataset_cache_dir() -> Path:
-    """Where decoded folders are cached: $ALBENCH_DATASET_CACHE, default cache/datasets."""
-    return Path(os.environ.get("ALBENCH_DATASET_CACHE", os.path.join("cache", "datasets"))).expanduser()
+    """Where decoded folders are cached: datasets/ of the cache directory (core.cache.cache_dir's rule;
+    the CLI sets $ALBENCH_CACHE_DIR to its --cache-dir while it runs)."""
+    from core.cache import cache_area
+
+    return cache_area("datasets")
 
 
 def _subfolders(directory: Path, root: Path, unreadable: list[str]) -> tuple[list[str], list[str]]:

@@ -62,7 +62,7 @@ def _duration(seconds: float) -> str:
 
 
 def status_path(cache: Cache, sweep_key: str) -> Path:
-    return cache.root / "sweeps" / f"{sweep_key}.json"
+    return cache.area("sweeps") / f"{sweep_key}.json"
 
 
 def _write_status(cache: Cache, key: str, sweep: Sweep, progress: SweepProgress, status: str, executor: str,
@@ -79,7 +79,7 @@ def _write_status(cache: Cache, key: str, sweep: Sweep, progress: SweepProgress,
 def read_statuses(cache: Cache) -> list[dict[str, Any]]:
     """Every sweep the cache has seen, newest first (unreadable files are skipped)."""
     out = []
-    for path in (cache.root / "sweeps").glob("*.json"):
+    for path in cache.area("sweeps").glob("*.json"):
         try:
             out.append(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError):

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from core import jobs
-from core.cache import Cache
+from core.cache import Cache, cache_dir
 from core.config import RunConfig
 from core.datasets import load_dataset
 from core.metrics import default_metric
@@ -26,8 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_cache_dir() -> str:
-    """`ALBENCH_CACHE_DIR` when set (tests, benchmarks), else `cache/` in the repository."""
-    return os.environ.get("ALBENCH_CACHE_DIR") or str(REPO_ROOT / "cache")
+    """The CLI's cache too: `ALBENCH_CACHE_DIR` when set, else the checkout's `cache/` (core.cache.cache_dir)."""
+    return str(cache_dir())
 
 
 def cache_root() -> str:

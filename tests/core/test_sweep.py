@@ -337,3 +337,17 @@ def test_a_sweep_whose_points_the_data_rule_out_keeps_its_launch_key(tmp_path):
     statuses = read_statuses(Cache(tmp_path / "cache"))
     assert [s["key"] for s in statuses] == [launched.key]
     assert statuses[0]["status"] == "done"
+
+
+def test_a_sweep_without_out_never_overwrites_the_previous_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    small = ["--vary", "alpha=0.5,1", "--strategies", "random,hybrid", "--initial", "20", "--batch", "10",
+             "--rounds", "2", "--clusters", "2", "--repeats", "1", "--subset", "200", "--quiet",
+             "--cache-dir", str(tmp_path / "cache")]
+    assert main(["sweep", *small]) == 0
+    first = (tmp_path / "out" / "sweep" / "runs.csv").read_text()
+    capsys.readouterr()
+    assert main(["sweep", *small, "--vary", "alpha=0.25"]) == 0
+    assert "writing to out/sweep-2: out/sweep holds a previous sweep" in capsys.readouterr().err
+    assert (tmp_path / "out" / "sweep" / "runs.csv").read_text() == first
+    assert "0.25" in (tmp_path / "out" / "sweep-2" / "runs.csv").read_text()
