@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from core.metrics import aulc, default_metric, mean_ci
+from core.metrics import aulc, comparable_rounds, default_metric, mean_ci
 
 ALPHA = 0.05
 POWER = 0.8
@@ -132,14 +132,19 @@ def kendall_stability(scores: pd.DataFrame) -> tuple[float, int]:
 # --------------------------------------------------------------------------- tables
 
 
-def paired_table(rounds: pd.DataFrame, metric: str, strategies: Sequence[str] | None = None) -> pd.DataFrame:
+def paired_table(rounds: pd.DataFrame, metric: str, strategies: Sequence[str] | None = None, *,
+                 common: bool = True) -> pd.DataFrame:
     """`metric` with one row per (repeat, n_labeled) and one column per strategy.
 
     Only rows where every strategy has a value are kept: a strategy cancelled early, or a
-    repeat still computing, shortens what is compared rather than unpairing it.
+    repeat still computing, shortens what is compared rather than unpairing it. With `common`
+    (every summary), also only label counts every repeat has reached (`comparable_rounds`), so
+    each repeat's AULC covers the same range; `common=False` keeps what a chart draws.
     """
     order = list(dict.fromkeys(rounds["strategy"])) if strategies is None else list(strategies)
     rows = rounds[rounds["strategy"].isin(order)]
+    if common:
+        rows = comparable_rounds(rows)
     wide = rows.pivot_table(index=["repeat", "n_labeled"], columns="strategy", values=metric, aggfunc="first")
     wide = wide.reindex(columns=order).dropna()
     wide.columns.name = None
@@ -152,7 +157,7 @@ def difference_table(rounds: pd.DataFrame, metric: str | None = None, baseline: 
     interval, the paired t-test p-value (uncorrected) and the repeats behind it."""
     metric = metric or default_metric(rounds)
     columns = ["strategy", "n_labeled", "mean", "ci_low", "ci_high", "p_value", "n_repeats"]
-    wide = paired_table(rounds, metric)
+    wide = paired_table(rounds, metric, common=False)  # drawn per label count, so every count reached
     if baseline not in wide.columns:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -543,6 +548,9 @@ def verdict(rounds: pd.DataFrame, metric: str | None = None, baseline: str = "ra
     n = len(scores.dropna())
     span = paired_table(rounds, metric).index.get_level_values("n_labeled")
     budget = f"{span.min()}–{span.max()} labels" if len(span) else "no labels"
+    drawn = int(rounds["n_labeled"].max())
+    if len(span) and span.max() < drawn:  # a run in progress or cancelled: say what is not summarised
+        budget += f"; partial results: every repeat has reached {span.max()} labels, the curves go to {drawn}"
     rows = []
     for s in others:
         diff = (scores[s] - scores[baseline]).dropna().to_numpy()
