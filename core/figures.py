@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import math
+import textwrap
+from dataclasses import dataclass
 import os
 import shutil
 from pathlib import Path
@@ -22,21 +25,66 @@ METRIC_LABELS = {
     "pool_macro_f1": "Pool macro-F1 (unlabelled samples)",
 }
 _GREY = "#7f7f7f"  # random's colour, and no one else's
-# Distinct colours for every registered strategy: D3's nine non-grey colours first (the six
-# original strategies keep the colours they always had), then Dark24's.
-_PALETTE = list(dict.fromkeys(c.lower() for c in qualitative.D3 + qualitative.Dark24 if c.lower() != _GREY))
+# Okabe & Ito's palette (2008; Wong, Nature Methods 2011): seven colours that stay apart for the
+# common colour-vision deficiencies. Sixteen strategies need more marks than seven colours, so
+# each family (the module that holds a strategy: uncertainty, coverage, bald, ...) also has its
+# own marker and dash, and two strategies share a colour only across families.
+OKABE_ITO = ["#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#f0e442"]
+_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "hexagon", "cross", "pentagon", "triangle-down"]
+_DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
 _FIXED = ["random", "entropy", "least_confidence", "smallest_margin", "largest_margin", "hybrid"]
+MIN_BAND_REPEATS = 4  # a t interval from 2-3 repeats is 12.7x / 4.3x the standard error: too wide to read
 
 
-def strategy_color(strategy: str) -> str:
-    """The same colour for a strategy in every chart (random is always grey); registered strategies never share one."""
-    if strategy == "random":
-        return _GREY
+@dataclass(frozen=True)
+class Style:
+    """How one strategy is drawn in every chart: colour, marker symbol and line dash."""
+
+    color: str
+    symbol: str
+    dash: str
+    family: str
+
+
+def _family(strategy: str) -> str:
+    from core.strategies import STRATEGIES
+
+    return STRATEGIES[strategy].__module__.rsplit(".", 1)[-1] if strategy in STRATEGIES else strategy
+
+
+@functools.cache
+def _styles() -> dict[str, Style]:
+    """Every registered strategy's style: within a family every colour differs; families differ in
+    marker and dash; random is grey, solid, circles."""
     from core.strategies import STRATEGIES
 
     order = _FIXED[1:] + [name for name in STRATEGIES.names() if name not in _FIXED]
-    index = order.index(strategy) if strategy in order else len(order) + sum(map(ord, strategy))
-    return _PALETTE[index % len(_PALETTE)]
+    families = list(dict.fromkeys(_family(s) for s in order))
+    styles = {"random": Style(_GREY, _SYMBOLS[0], _DASHES[0], "random")}
+    taken: dict[str, set[int]] = {}  # colours used per family and per dash
+    for i, name in enumerate(order):
+        f = families.index(_family(name))
+        symbol, dash = _SYMBOLS[f % len(_SYMBOLS)], _DASHES[f % len(_DASHES)]
+        avoid = taken.setdefault(f"family {f}", set()) | taken.setdefault(f"dash {dash}", set())
+        k = next(c % len(OKABE_ITO) for c in range(i, i + len(OKABE_ITO)) if c % len(OKABE_ITO) not in avoid)
+        taken[f"family {f}"].add(k)
+        taken[f"dash {dash}"].add(k)
+        styles[name] = Style(OKABE_ITO[k], symbol, dash, families[f])
+    return styles
+
+
+def strategy_style(strategy: str) -> Style:
+    """The same colour, marker and dash for a strategy in every chart; an unregistered name gets
+    a colour from its letters and the family marks of no registered family."""
+    styles = _styles()
+    if strategy in styles:
+        return styles[strategy]
+    return Style(OKABE_ITO[sum(map(ord, strategy)) % len(OKABE_ITO)], _SYMBOLS[-1], "dot", strategy)
+
+
+def strategy_color(strategy: str) -> str:
+    """The same colour for a strategy in every chart (random is always grey)."""
+    return strategy_style(strategy).color
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -122,14 +170,25 @@ def settings_line(config, repeats: Mapping[str, int] | None = None) -> str:
     return " · ".join(parts)
 
 
-def band_label(counts: Mapping[str, int]) -> str:
-    """What a learning curve's band is over: 'mean and 95% CI over 3 repeats', and where a
-    strategy has a single repeat, that it has no band."""
+def band_label(counts: Mapping[str, int], *, repeats_drawn: bool = False) -> str:
+    """What a learning curve's band is over: 'mean and 95% CI over 5 repeats'; with fewer than
+    `MIN_BAND_REPEATS` (a strategy's, or all) that the band is not shown, and whether the repeats are drawn."""
     if not counts:
         return "no completed round"
+
+    def few(n: int) -> str:
+        if n < 2:
+            return "no band"
+        return f"n={n}: band not shown" + (", repeats drawn" if repeats_drawn else "")
+
     top = max(counts.values())
-    head = f"mean and 95% CI over {top} repeats" if top >= 2 else "1 repeat: mean only, no CI band"
-    others = [f"{s}: {n} repeat{'s' * (n != 1)}" + (", no band" if n < 2 else "")
+    if top >= MIN_BAND_REPEATS:
+        head = f"mean and 95% CI over {top} repeats"
+    elif top >= 2:
+        head = f"mean of {top} repeats, " + few(top)
+    else:
+        head = "1 repeat: mean only, no CI band"
+    others = [f"{s}: {n} repeat{'s' * (n != 1)}" + (", " + few(n) if n < MIN_BAND_REPEATS <= top or n < 2 else "")
               for s, n in counts.items() if n != top]
     return head + (f" ({'; '.join(others)})" if others else "")
 
@@ -149,12 +208,25 @@ def format_setting(value) -> str:
     return str(value)
 
 
+TITLE_CHARS = 95  # a title line at 17 px fits a 1100 px export and a wide dashboard column
+SUBTITLE_CHARS = 150
+
+
+def wrap(text: str, width: int) -> str:
+    """`text` broken into lines of at most `width` characters with <br> (plotly titles do not wrap)."""
+    return "<br>".join(textwrap.wrap(text, width, break_long_words=False)) or text
+
+
 def _title(text: str, subtitle: str | None) -> dict:
-    return dict(text=text, subtitle=dict(text=subtitle or "", font=dict(size=12, color="#555")))
+    return dict(text=wrap(text, TITLE_CHARS),
+                subtitle=dict(text=wrap(subtitle, SUBTITLE_CHARS) if subtitle else "", font=dict(size=12, color="#555")))
 
 
-def _top_margin(subtitle: str | None) -> int:
-    return 100 if subtitle else 70
+def _top_margin(subtitle: str | None, title: str = "") -> int:
+    """Room above the plot for the wrapped title and subtitle."""
+    lines = wrap(title, TITLE_CHARS).count("<br>")
+    sub = (wrap(subtitle, SUBTITLE_CHARS).count("<br>") + 1) if subtitle else 0
+    return 70 + 24 * lines + (30 + 16 * (sub - 1) if sub else 0)
 
 
 def add_ci_band(fig: go.Figure, g: pd.DataFrame, strategy: str, color: str,
@@ -176,32 +248,42 @@ def add_ci_band(fig: go.Figure, g: pd.DataFrame, strategy: str, color: str,
 
 
 def learning_curves(curves: pd.DataFrame, metric: str, title: str | None = None,
-                    subtitle: str | None = None) -> go.Figure:
+                    subtitle: str | None = None, *, rounds: pd.DataFrame | None = None) -> go.Figure:
     """Mean `metric` against labels per strategy, with the 95% CI over repeats as a band.
 
     `curves` is `core.metrics.curve_table(...)`: strategy, n_labeled, mean, ci_low, ci_high,
-    n_repeats. The default title counts the repeats each strategy really has (a band needs 2).
+    n_repeats. A strategy with fewer than `MIN_BAND_REPEATS` repeats gets no band (from 2-3
+    repeats it spans most of [0, 1]); with `rounds` (one row per strategy, repeat and round)
+    its repeats are drawn as thin lines instead. The default title says which.
     """
     label = METRIC_LABELS.get(metric, metric)
     fig = go.Figure()
+    counts = {s: int(n) for s, n in curves.groupby("strategy", sort=False)["n_repeats"].max().items()}
     for strategy, g in curves.groupby("strategy", sort=False):
         g = g.sort_values("n_labeled")
-        color = strategy_color(strategy)
-        add_ci_band(fig, g, strategy, color, bounds=(0.0, 1.0))  # accuracy and F1 live in [0, 1]
+        style = strategy_style(strategy)
+        if counts[strategy] >= MIN_BAND_REPEATS:
+            add_ci_band(fig, g, strategy, style.color, bounds=(0.0, 1.0))  # accuracy and F1 live in [0, 1]
+        elif rounds is not None:
+            for repeat, r in rounds[rounds.strategy == strategy].sort_values("n_labeled").groupby("repeat"):
+                fig.add_trace(go.Scatter(
+                    x=r.n_labeled, y=r[metric], mode="lines", line=dict(color=_rgba(style.color, 0.45), width=1,
+                                                                        dash=style.dash),
+                    legendgroup=strategy, showlegend=False, name=f"{strategy} repeat {repeat}",
+                    hovertemplate=f"{strategy}, repeat {repeat}<br>%{{x}} labels<br>{label}: %{{y:.3f}}<extra></extra>"))
         fig.add_trace(go.Scatter(
             x=g.n_labeled, y=g["mean"], mode="lines+markers", name=strategy, legendgroup=strategy,
-            line=dict(color=color, width=2), marker=dict(size=5),
+            line=dict(color=style.color, width=2, dash=style.dash), marker=dict(size=6, symbol=style.symbol),
             customdata=g[["ci_low", "ci_high", "n_repeats"]].to_numpy(),
             hovertemplate=f"{strategy}<br>%{{x}} labels<br>{label}: %{{y:.3f}}"
                           "<br>95% CI [%{customdata[0]:.3f}, %{customdata[1]:.3f}]<br>repeats: %{customdata[2]}<extra></extra>"))
     if title is None:
-        counts = {s: int(n) for s, n in curves.groupby("strategy", sort=False)["n_repeats"].max().items()}
-        title = f"{label} vs labels ({band_label(counts)})"
+        title = f"{label} vs labels ({band_label(counts, repeats_drawn=rounds is not None)})"
     fig.update_layout(
         title=_title(title, subtitle),
         xaxis_title="Labelled samples (count, initial set included)", yaxis_title=f"{label} (fraction)",
         legend_title_text="Strategy", template="plotly_white", hovermode="closest",
-        margin=dict(l=60, r=20, t=_top_margin(subtitle), b=50))
+        margin=dict(l=60, r=20, t=_top_margin(subtitle, title), b=50))
     return fig
 
 
@@ -237,7 +319,7 @@ def confusion_matrices(panels: list[tuple[str, np.ndarray]], class_names: Sequen
     panel_px = max(300, 14 * n_classes) if many else 300
     gap_px = label_px + 95  # x tick labels, the x title, the next panel's title
     plot_px = rows * panel_px + (rows - 1) * gap_px
-    top, bottom = _top_margin(subtitle) + 20, label_px + 60
+    top, bottom = _top_margin(subtitle, title or "") + 20, label_px + 60
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[t for t, _ in panels] or ["(no round yet)"],
                         shared_yaxes=not many, horizontal_spacing=0.03,
                         vertical_spacing=gap_px / plot_px if rows > 1 else 0.1)
@@ -355,7 +437,7 @@ def query_map(coords: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
                       entrywidthmode="pixels", itemsizing="constant", font=dict(size=11))
     else:
         legend = dict(title_text="True class / marks", orientation="v", x=1.08, itemsizing="constant")
-    top_px = _top_margin(subtitle) + 20
+    top_px = _top_margin(subtitle, title or "") + 20
     fig.update_layout(
         title=_title(title or f"Labelled samples on a {method} map of the pool ({space})", subtitle),
         coloraxis=dict(colorscale="Viridis", cmin=1, cmax=max(top, 2),
@@ -392,7 +474,7 @@ def image_grid(images: np.ndarray, captions: Sequence[str], *, title: str, subti
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor=None)
     fig.update_annotations(font_size=11)
-    top = _top_margin(subtitle) + caption_px
+    top = _top_margin(subtitle, title) + caption_px
     fig.update_layout(title=_title(title, subtitle), template="plotly_white", height=plot_px + top + 10,
                       margin=dict(l=10, r=10, t=top, b=10))
     return fig
@@ -442,14 +524,17 @@ def _settings_table(settings: Mapping, css: str) -> str:
 
 
 def html_report(title: str, figures: Sequence[tuple], *, config: Mapping,
-                tables: Sequence[tuple[str, pd.DataFrame]] = ()) -> str:
-    """One self-contained HTML page: the settings as a readable table, every chart and the tables.
+                tables: Sequence[tuple[str, pd.DataFrame]] = (), paragraphs: Sequence[tuple[str, str]] = ()) -> str:
+    """One self-contained HTML page: the settings as a readable table, `paragraphs` ((heading,
+    text): the verdict), the tables and every chart.
 
     `figures` holds (name, figure) or (name, figure, shown): `shown` (a mapping) is what the
     chart was drawn with (round, repeat, normalisation...), printed above it. Values read as
     a person writes them (`format_setting`): no None, {} or Python lists.
     """
     parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Settings</h2>", _settings_table(config, "config")]
+    for heading, text in paragraphs:
+        parts += [f"<h2>{html.escape(heading)}</h2>", f"<p class='verdict'>{html.escape(text)}</p>"]
     for name, table in tables:
         parts += [f"<h2>{html.escape(name)}</h2>", table.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="")]
     for i, (name, fig, *rest) in enumerate(figures):

@@ -26,6 +26,9 @@ st.info(plain(verdict_sentence(view.rounds, metric)), icon=":material/gavel:")  
 st.subheader("Summary")
 if note := partial_note(view.rounds):
     st.caption(plain(note))
-st.dataframe(charts.summary_display(charts.summary(view, metric, target)), hide_index=True, key="compare_summary")
+# Interval columns get room for "0.912 [0.905, 0.918]" (the default width cut it).
+st.dataframe(charts.summary_display(charts.summary(view, metric, target)), hide_index=True, key="compare_summary",
+             column_config={name: st.column_config.TextColumn(width="medium")
+                            for name in ("Final (at labels)", "AULC", "AULC gain vs random")})
 st.caption("AULC: area under the learning curve, normalised by the label range. The gain over random pairs repeats "
            "with the same seed (same initial labels); 95% t intervals and a paired t-test p-value need 2+ repeats.")

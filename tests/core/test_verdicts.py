@@ -270,3 +270,21 @@ def test_a_partial_comparison_is_judged_at_the_labels_every_repeat_reached():
     sentence = v.verdict_sentence(rounds, "test_accuracy")
     assert "20–40 labels" in sentence and "110" in sentence
     assert v.difference_table(rounds, "test_accuracy").n_labeled.max() == 110  # drawn, not summarised
+
+
+def test_the_power_chart_stops_its_axis_and_names_a_strategy_that_needs_hundreds_of_repeats():
+    """One strategy with a tiny effect needs ~230 repeats: the axis ends at 50 so the others stay
+    readable, and a note names the one beyond it with its count."""
+    from core.verdict_figures import power_figure
+
+    small_d = 0.186  # 80% power at about 230 pairs
+    table = pd.DataFrame([
+        {"strategy": "entropy", "repeats": 5, "gain": 0.01, "effect_size": small_d,
+         "needed_observed": v.repeats_needed(small_d, 1.0)},
+        {"strategy": "hybrid", "repeats": 5, "gain": 0.03, "effect_size": 1.2, "needed_observed": v.repeats_needed(1.2, 1.0)},
+    ])
+    assert table.needed_observed[0] > 200 and table.needed_observed[1] < 20
+    fig = power_figure(table, "random")
+    assert fig.layout.xaxis.range[1] <= 51
+    note = " ".join(a.text for a in fig.layout.annotations).replace("<br>", " ")
+    assert f"entropy needs {table.needed_observed[0]}" in note and "hybrid" not in note

@@ -171,7 +171,7 @@ def test_export_offers_every_chart_and_the_tables(small_cache):
     keys = {b.proto.id for b in at.get("download_button")}
     labels = [b.proto.label for b in at.get("download_button")]
     assert {"rounds.csv", "summary.csv", "report.html"} <= set(labels)
-    assert labels.count("HTML") == 5 and len(keys) == len(labels)
+    assert labels.count("HTML") == 10 and len(keys) == len(labels)  # 5 page charts, 5 Verdict charts
 
 
 @pytest.fixture(scope="module")
