@@ -58,6 +58,7 @@ def _chart_max_x(page) -> float:
         .flatMap(p => (p.data || []).flatMap(t => Array.from(t.x || []))).map(Number).filter(Number.isFinite))""")
 
 
+@pytest.mark.slow
 def test_run_watch_and_export(server):
     playwright = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)

@@ -239,6 +239,7 @@ def pretrained_cache(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_query_map_offers_the_backbone_features_and_titles_say_random_init(pretrained_cache, monkeypatch):
     from dashboard.components import maps
 
