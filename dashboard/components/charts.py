@@ -55,7 +55,7 @@ def summary(view: View, metric: str, target: float | None) -> pd.DataFrame:
     return summary_table(view.rounds, metric, target=target)
 
 
-TARGET_COLUMN = "Labels to reach target (mean of the repeats that reached it)"
+TARGET_COLUMN = "Labels to target (mean of repeats reaching it)"
 
 
 def summary_display(table: pd.DataFrame) -> pd.DataFrame:
