@@ -308,7 +308,7 @@ def _early_stops(config, comparison) -> list[str]:
 def cmd_run(args: argparse.Namespace) -> int:
     from core.cache import Cache, CacheError, atomic_write_bytes, check_writable_dir
     from core.learners import LearnerError
-    from core.metrics import curve_table, default_metric, summary_table
+    from core.metrics import curve_table, default_metric, partial_note, summary_table
     from core.params import Interval, ParamError, check_value
     from core.runner import Cancelled, comparison_complete, prepare, run_comparison
 
@@ -373,6 +373,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{prog}: error: {_io_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
     _print_summary(summary, metric)
+    if note := partial_note(rounds):  # runs that stopped early: the summary compares at the common label count
+        print(note)
     print(f"\nwrote {out / 'rounds.csv'}, {out / 'summary.csv'}, {out / 'curves.html'}, {out / 'config.json'} in {time.perf_counter() - t0:.1f}s",
           file=sys.stderr)
     return 0

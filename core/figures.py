@@ -1,160 +1,31 @@
-"""Plotly figure builders shared by the dashboard, its export and the CLI."""
+"""Plotly figure builders shared by the dashboard, its export and the CLI: learning curves,
+confusion matrices, the query map and image grids.
+
+What used to live here too has a module of its own, and its names are still importable from
+here: setting labels (`core.chart_labels`), colours and title layout (`core.chart_style`), PNG/SVG/HTML
+export (`core.image_export`), the HTML report (`core.html_report`) and the sweep heatmap
+(`core.sweep_heatmap`).
+"""
 
 from __future__ import annotations
 
 import html
 import math
-import os
-import shutil
-from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-METRIC_LABELS = {
-    "test_accuracy": "Test accuracy",
-    "pool_accuracy": "Pool accuracy (unlabelled samples)",
-    "test_macro_f1": "Test macro-F1",
-    "pool_macro_f1": "Pool macro-F1 (unlabelled samples)",
-}
-_GREY = "#7f7f7f"  # random's colour, and no one else's
-# Distinct colours for every registered strategy: D3's nine non-grey colours first (the six
-# original strategies keep the colours they always had), then Dark24's.
-_PALETTE = list(dict.fromkeys(c.lower() for c in qualitative.D3 + qualitative.Dark24 if c.lower() != _GREY))
-_FIXED = ["random", "entropy", "least_confidence", "smallest_margin", "largest_margin", "hybrid"]
-
-
-def strategy_color(strategy: str) -> str:
-    """The same colour for a strategy in every chart (random is always grey); registered strategies never share one."""
-    if strategy == "random":
-        return _GREY
-    from core.strategies import STRATEGIES
-
-    order = _FIXED[1:] + [name for name in STRATEGIES.names() if name not in _FIXED]
-    index = order.index(strategy) if strategy in order else len(order) + sum(map(ord, strategy))
-    return _PALETTE[index % len(_PALETTE)]
-
-
-def _rgba(hex_color: str, alpha: float) -> str:
-    h = hex_color.lstrip("#")
-    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-# --------------------------------------------------------------------------- titles and settings
-# One place builds what a chart's title says about the run, so the page, the export and the
-# command line say the same thing, and only what is there.
-
-
-def dataset_label(config) -> str:
-    """'digits', 'folder fruits360', 'cifar10 (32 px)': the data a comparison ran on, by name."""
-    name = str(config.dataset)
-    data_dir = getattr(config, "data_dir", None)
-    if data_dir:
-        folder = Path(str(data_dir)).name
-        if folder and folder != name:
-            name = f"{name} {folder}"
-    if getattr(config, "image_size", None):
-        name += f" ({config.image_size} px)"
-    return name
-
-
-def learner_label(config) -> str:
-    """'logistic', 'cnn (epochs=5, lr=0.001)'."""
-    params = dict(getattr(config, "learner_params", None) or {})
-    from core.learners import LEARNERS
-
-    if config.learner in LEARNERS:  # a learner may always show some settings (the pretrained backbone, its weights)
-        params = LEARNERS[config.learner].label_settings(params)
-    return config.learner + (f" ({', '.join(f'{k}={format_setting(v)}' for k, v in sorted(params.items()))})"
-                             if params else "")
-
-
-def budget_label(config) -> str:
-    """'budget 110 labels (20 initial + 9 × 10)'."""
-    steps = f" + {config.rounds - 1} × {config.batch}" if config.rounds > 1 else ""
-    return f"budget {config.budget} labels ({config.initial} initial{steps})"
-
-
-def strategy_label(config, strategy: str) -> str:
-    """'hybrid (alpha 0.5, clusters 5, measure entropy)': a strategy with its declared parameters'
-    values (defaults filled in); a strategy without parameters is its name."""
-    params = config.params_for(strategy)
-    params.pop("policy", None)
-    params.pop("threshold", None)
-    return strategy + (f" ({', '.join(f'{k} {format_setting(v)}' for k, v in params.items())})" if params else "")
-
-
-def strategies_settings(config) -> list[str]:
-    """The label of every chosen strategy that has parameters (what a chart's subtitle states)."""
-    return [label for label in (strategy_label(config, s) for s in config.strategies) if "(" in label]
-
-
-def repeats_label(counts: Mapping[str, int]) -> str:
-    """'3 repeats', or per strategy where they differ ('3 repeats; hybrid: 1')."""
-    if not counts:
-        return "no repeat yet"
-    top = max(counts.values())
-    others = [f"{s}: {n}" for s, n in counts.items() if n != top]
-    return f"{top} repeat{'s' * (top != 1)}" + (f" ({'; '.join(others)})" if others else "")
-
-
-def settings_line(config, repeats: Mapping[str, int] | None = None) -> str:
-    """The settings that matter for reading a chart of `config`, on one line.
-
-    `repeats` (strategy -> repeats present) says how many repeats are really behind the
-    chart; a cancelled comparison may hold fewer than `config.repeats`.
-    """
-    parts = [dataset_label(config), learner_label(config), budget_label(config)]
-    parts.extend(strategies_settings(config))
-    if getattr(config, "mode", "pool") == "stream":
-        parts.append(f"stream, threshold {config.threshold:g}" if config.stream_policy == "threshold"
-                     else "stream, budget policy")
-    if getattr(config, "subset", None):
-        parts.append(f"pool of {config.subset}")
-    if getattr(config, "test_size", 0.25) == 0:
-        parts.append("no test split")
-    parts.append(repeats_label(repeats) if repeats is not None else f"{config.repeats} repeat{'s' * (config.repeats != 1)}")
-    return " · ".join(parts)
-
-
-def band_label(counts: Mapping[str, int]) -> str:
-    """What a learning curve's band is over: 'mean and 95% CI over 3 repeats', and where a
-    strategy has a single repeat, that it has no band."""
-    if not counts:
-        return "no completed round"
-    top = max(counts.values())
-    head = f"mean and 95% CI over {top} repeats" if top >= 2 else "1 repeat: mean only, no CI band"
-    others = [f"{s}: {n} repeat{'s' * (n != 1)}" + (", no band" if n < 2 else "")
-              for s, n in counts.items() if n != top]
-    return head + (f" ({'; '.join(others)})" if others else "")
-
-
-def format_setting(value) -> str:
-    """A setting as a reader writes it: None -> '—', {} -> 'none', lists joined, 0.5 -> '0.5'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}={format_setting(v)}" for k, v in value.items()) if value else "none"
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return ", ".join(format_setting(v) for v in value) if value else "none"
-    return str(value)
-
-
-def _title(text: str, subtitle: str | None) -> dict:
-    return dict(text=text, subtitle=dict(text=subtitle or "", font=dict(size=12, color="#555")))
-
-
-def _top_margin(subtitle: str | None) -> int:
-    return 100 if subtitle else 70
+from core.chart_labels import (METRIC_LABELS, MIN_BAND_REPEATS, band_label, budget_label, dataset_label,  # noqa: F401
+                               format_setting, learner_label, repeats_label, settings_line, strategies_settings,
+                               strategy_label)
+from core.chart_style import (OKABE_ITO, SUBTITLE_CHARS, TITLE_CHARS, Style, _grid, _rgba, _title, _top_margin,  # noqa: F401
+                              class_colors, strategy_color, strategy_style, wrap)
+from core.html_report import html_report  # noqa: F401
+from core.image_export import ExportUnavailable, browser_available, figure_html, figure_image  # noqa: F401
+from core.sweep_heatmap import sweep_heatmap  # noqa: F401
 
 
 def add_ci_band(fig: go.Figure, g: pd.DataFrame, strategy: str, color: str,
@@ -176,38 +47,43 @@ def add_ci_band(fig: go.Figure, g: pd.DataFrame, strategy: str, color: str,
 
 
 def learning_curves(curves: pd.DataFrame, metric: str, title: str | None = None,
-                    subtitle: str | None = None) -> go.Figure:
+                    subtitle: str | None = None, *, rounds: pd.DataFrame | None = None) -> go.Figure:
     """Mean `metric` against labels per strategy, with the 95% CI over repeats as a band.
 
     `curves` is `core.metrics.curve_table(...)`: strategy, n_labeled, mean, ci_low, ci_high,
-    n_repeats. The default title counts the repeats each strategy really has (a band needs 2).
+    n_repeats. A strategy with fewer than `MIN_BAND_REPEATS` repeats gets no band (from 2-3
+    repeats it spans most of [0, 1]); with `rounds` (one row per strategy, repeat and round)
+    its repeats are drawn as thin lines instead. The default title says which.
     """
     label = METRIC_LABELS.get(metric, metric)
     fig = go.Figure()
+    counts = {s: int(n) for s, n in curves.groupby("strategy", sort=False)["n_repeats"].max().items()}
     for strategy, g in curves.groupby("strategy", sort=False):
         g = g.sort_values("n_labeled")
-        color = strategy_color(strategy)
-        add_ci_band(fig, g, strategy, color, bounds=(0.0, 1.0))  # accuracy and F1 live in [0, 1]
+        style = strategy_style(strategy)
+        if counts[strategy] >= MIN_BAND_REPEATS:
+            add_ci_band(fig, g, strategy, style.color, bounds=(0.0, 1.0))  # accuracy and F1 live in [0, 1]
+        elif rounds is not None:
+            for repeat, r in rounds[rounds.strategy == strategy].sort_values("n_labeled").groupby("repeat"):
+                fig.add_trace(go.Scatter(
+                    x=r.n_labeled, y=r[metric], mode="lines", line=dict(color=_rgba(style.color, 0.45), width=1,
+                                                                        dash=style.dash),
+                    legendgroup=strategy, showlegend=False, name=f"{strategy} repeat {repeat}",
+                    hovertemplate=f"{strategy}, repeat {repeat}<br>%{{x}} labels<br>{label}: %{{y:.3f}}<extra></extra>"))
         fig.add_trace(go.Scatter(
             x=g.n_labeled, y=g["mean"], mode="lines+markers", name=strategy, legendgroup=strategy,
-            line=dict(color=color, width=2), marker=dict(size=5),
+            line=dict(color=style.color, width=2, dash=style.dash), marker=dict(size=6, symbol=style.symbol),
             customdata=g[["ci_low", "ci_high", "n_repeats"]].to_numpy(),
             hovertemplate=f"{strategy}<br>%{{x}} labels<br>{label}: %{{y:.3f}}"
                           "<br>95% CI [%{customdata[0]:.3f}, %{customdata[1]:.3f}]<br>repeats: %{customdata[2]}<extra></extra>"))
     if title is None:
-        counts = {s: int(n) for s, n in curves.groupby("strategy", sort=False)["n_repeats"].max().items()}
-        title = f"{label} vs labels ({band_label(counts)})"
+        title = f"{label} vs labels ({band_label(counts, repeats_drawn=rounds is not None)})"
     fig.update_layout(
         title=_title(title, subtitle),
         xaxis_title="Labelled samples (count, initial set included)", yaxis_title=f"{label} (fraction)",
         legend_title_text="Strategy", template="plotly_white", hovermode="closest",
-        margin=dict(l=60, r=20, t=_top_margin(subtitle), b=50))
+        margin=dict(l=60, r=20, t=_top_margin(subtitle, title), b=50))
     return fig
-
-
-def _grid(n: int, max_cols: int) -> tuple[int, int]:
-    cols = max(1, min(n, max_cols))
-    return -(-n // cols), cols
 
 
 MANY_CLASSES = 15  # beyond this a confusion matrix gets a row of its own and every class a 14 px row
@@ -237,7 +113,7 @@ def confusion_matrices(panels: list[tuple[str, np.ndarray]], class_names: Sequen
     panel_px = max(300, 14 * n_classes) if many else 300
     gap_px = label_px + 95  # x tick labels, the x title, the next panel's title
     plot_px = rows * panel_px + (rows - 1) * gap_px
-    top, bottom = _top_margin(subtitle) + 20, label_px + 60
+    top, bottom = _top_margin(subtitle, title or "") + 20, label_px + 60
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[t for t, _ in panels] or ["(no round yet)"],
                         shared_yaxes=not many, horizontal_spacing=0.03,
                         vertical_spacing=gap_px / plot_px if rows > 1 else 0.1)
@@ -268,18 +144,6 @@ def confusion_matrices(panels: list[tuple[str, np.ndarray]], class_names: Sequen
         template="plotly_white", height=top + plot_px + bottom,
         margin=dict(l=label_px + 50, r=20, t=top, b=bottom))
     return fig
-
-
-_CLASS_PALETTE = qualitative.D3
-# Strong colours only (the pale Light24 and Pastel sets vanish on white at the pool's opacity).
-_MANY_CLASS_PALETTE = list(dict.fromkeys(c.upper() for c in qualitative.Dark24 + qualitative.Alphabet + qualitative.Bold
-                                         + qualitative.Vivid + qualitative.Safe + qualitative.Prism))
-
-
-def class_colors(n_classes: int) -> list[str]:
-    """One colour per class (distinct up to about 90 classes, then repeating)."""
-    palette = _CLASS_PALETTE if n_classes <= 10 else _MANY_CLASS_PALETTE
-    return [palette[c % len(palette)] for c in range(n_classes)]
 
 
 def query_map(coords: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
@@ -355,7 +219,7 @@ def query_map(coords: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
                       entrywidthmode="pixels", itemsizing="constant", font=dict(size=11))
     else:
         legend = dict(title_text="True class / marks", orientation="v", x=1.08, itemsizing="constant")
-    top_px = _top_margin(subtitle) + 20
+    top_px = _top_margin(subtitle, title or "") + 20
     fig.update_layout(
         title=_title(title or f"Labelled samples on a {method} map of the pool ({space})", subtitle),
         coloraxis=dict(colorscale="Viridis", cmin=1, cmax=max(top, 2),
@@ -392,252 +256,7 @@ def image_grid(images: np.ndarray, captions: Sequence[str], *, title: str, subti
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor=None)
     fig.update_annotations(font_size=11)
-    top = _top_margin(subtitle) + caption_px
+    top = _top_margin(subtitle, title) + caption_px
     fig.update_layout(title=_title(title, subtitle), template="plotly_white", height=plot_px + top + 10,
                       margin=dict(l=10, r=10, t=top, b=10))
     return fig
-
-
-class ExportUnavailable(RuntimeError):
-    """PNG/SVG export needs a Chrome or Chromium browser for kaleido; HTML export does not."""
-
-
-def _ensure_browser_path() -> None:
-    if "BROWSER_PATH" not in os.environ:
-        found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-        if found:
-            os.environ["BROWSER_PATH"] = found
-
-
-def browser_available() -> bool:
-    """Whether kaleido can find a Chrome/Chromium to render PNG and SVG."""
-    _ensure_browser_path()
-    path = os.environ.get("BROWSER_PATH", "")
-    return bool(path) and os.path.exists(path)
-
-
-def figure_image(fig: go.Figure, fmt: str, *, width: int = 1100, height: int | None = None, scale: float = 2) -> bytes:
-    """PNG or SVG bytes via kaleido; raises ExportUnavailable when no browser is installed."""
-    if fmt not in ("png", "svg"):
-        raise ValueError(f"image format must be 'png' or 'svg'; got {fmt!r}")
-    _ensure_browser_path()
-    try:
-        return fig.to_image(format=fmt, width=width, height=height or fig.layout.height or 520,
-                            scale=scale if fmt == "png" else 1)
-    except RuntimeError as exc:  # plotly's wrapper of kaleido's ChromeNotFoundError
-        raise ExportUnavailable(
-            "PNG and SVG export need Chrome or Chromium (Debian: apt-get install -y chromium); "
-            f"HTML export works without it. ({str(exc).strip().splitlines()[0]})") from None
-
-
-def figure_html(fig: go.Figure) -> str:
-    """A self-contained HTML page (plotly.js inline): opens offline."""
-    return fig.to_html(include_plotlyjs=True, full_html=True)
-
-
-def _settings_table(settings: Mapping, css: str) -> str:
-    return (f"<table class='{css}'>" + "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(format_setting(v))}</td></tr>" for k, v in settings.items())
-        + "</table>")
-
-
-def html_report(title: str, figures: Sequence[tuple], *, config: Mapping,
-                tables: Sequence[tuple[str, pd.DataFrame]] = ()) -> str:
-    """One self-contained HTML page: the settings as a readable table, every chart and the tables.
-
-    `figures` holds (name, figure) or (name, figure, shown): `shown` (a mapping) is what the
-    chart was drawn with (round, repeat, normalisation...), printed above it. Values read as
-    a person writes them (`format_setting`): no None, {} or Python lists.
-    """
-    parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Settings</h2>", _settings_table(config, "config")]
-    for name, table in tables:
-        parts += [f"<h2>{html.escape(name)}</h2>", table.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="")]
-    for i, (name, fig, *rest) in enumerate(figures):
-        parts.append(f"<h2>{html.escape(name)}</h2>")
-        if rest and rest[0]:
-            parts.append(_settings_table(rest[0], "shown"))
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-             "table.config th,table.shown th,table.config td,table.shown td{text-align:left}"
-             "table.shown{font-size:90%}")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
-
-
-def _same(a, b) -> bool:
-    """Grid values compare as read back from JSON or CSV too (1 == 1.0, '0.5' == 0.5)."""
-    return a == b or str(a) == str(b)
-
-
-def sweep_heatmap(runs: pd.DataFrame, x: str, y: str | None = None, *, metric: str = "test_accuracy",
-                  strategies: Sequence[str] | None = None, title: str | None = None,
-                  skipped: Sequence[Mapping] = ()) -> go.Figure:
-    """AULC over one or two swept options, one panel per strategy, each with its own colour scale.
-
-    `runs` is `core.sweep.SweepResult.runs` (one row per grid point x strategy); `skipped`
-    the parameters of grid points left out as invalid (`Sweep.skipped`, or the status file's
-    "skipped" entries' params): their cells read "skipped", other empty cells "no result".
-    Each cell shows the mean and ±half its 95% CI; the best cell of a panel reads "best" and
-    every cell whose CI overlaps the best one's reads "≈ best" (a difference within noise).
-    A strategy the axes do not change (random under alpha: the same runs in every cell) gets
-    no panel; a note under the title gives its single value. Where other options are swept
-    too, a cell shows the best grid point among those sharing its x and y (its hover names them).
-    """
-    label = METRIC_LABELS.get(metric, metric)
-    runs = runs.dropna(subset=["aulc"])
-    if strategies is not None:
-        runs = runs[runs.strategy.isin(strategies)]
-    names = list(dict.fromkeys(runs.strategy))
-    others = [c for c in runs.columns if c not in {x, y, "strategy"} and c not in _SWEEP_RESULT_COLUMNS]
-    skipped = [dict(p) for p in skipped]
-    xs = list(dict.fromkeys([*runs[x], *(p[x] for p in skipped if x in p)]))
-    ys = list(dict.fromkeys([*runs[y], *(p[y] for p in skipped if y in p)])) if y is not None else [None]
-    xs = sorted(dict.fromkeys(xs), key=_sort_key)
-    if y is not None:
-        ys = sorted(ys, key=_sort_key)
-    xs = [v for i, v in enumerate(xs) if not any(_same(v, w) for w in xs[:i])]
-    ys = [v for i, v in enumerate(ys) if not any(_same(v, w) for w in ys[:i])]
-
-    def position(row) -> tuple[int, int]:
-        i = next(k for k, v in enumerate(ys) if _same(v, row[y])) if y else 0
-        return i, next(k for k, v in enumerate(xs) if _same(v, row[x]))
-
-    entries = []
-    for strategy in names:
-        g = runs[runs.strategy == strategy]
-        best = g.loc[g.groupby([x] + ([y] if y else []), sort=False)["aulc"].idxmax()]
-        z = np.full((len(ys), len(xs)), np.nan)
-        low, high = z.copy(), z.copy()
-        hover = np.full(z.shape, "", dtype=object)
-        for row in best.to_dict("records"):  # not itertuples: it renames columns such as "learner_params.C"
-            i, j = position(row)
-            z[i, j], low[i, j], high[i, j] = row["aulc"], row["aulc_ci_low"], row["aulc_ci_high"]
-            half = (row["aulc_ci_high"] - row["aulc_ci_low"]) / 2
-            ci = (f"[{row['aulc_ci_low']:.3f}, {row['aulc_ci_high']:.3f}], width {2 * half:.3f}" if np.isfinite(half)
-                  else "n/a (1 repeat)")
-            rest = "".join(f"<br>{o} = {row[o]}" for o in others if o in row)
-            hover[i, j] = (f"{strategy}<br>{x} = {row[x]}" + (f"<br>{y} = {row[y]}" if y else "")
-                           + f"<br>AULC {row['aulc']:.3f}<br>95% CI {ci}<br>repeats: {row['repeats']}{rest}")
-        values = z[np.isfinite(z)]
-        unchanged = values.size > 1 and np.ptp(values) <= 1e-12 * max(1.0, abs(values[0]))
-        entries.append((strategy, z, low, high, hover, unchanged))
-    # A strategy the axes cannot change repeats one value in every cell: say it once instead of a panel
-    # (unless no strategy changes at all, when the panels are all there is to show).
-    constant = [e for e in entries if e[5]] if not all(e[5] for e in entries) else []
-    panels = [e[:5] for e in entries if not (e[5] and constant)]
-
-    n = max(1, len(panels))
-    rows, cols = _grid(n, 3)
-    titles = []
-    for strategy, z, low, high, _ in panels:
-        flat = [axis for axis, changes in ((x, _varies(z, 1)), (y, _varies(z, 0))) if axis and not changes
-                and (len(xs) if axis == x else len(ys)) > 1]
-        notes_of = [f"the same for every {' and '.join(flat)}"] if flat else []
-        if _all_near_best(z, low, high) and (_varies(z, 0) or _varies(z, 1)):
-            notes_of.append("every cell within noise of the best")
-        titles.append(strategy + (f" ({'; '.join(notes_of)})" if notes_of else ""))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles or ["(no result)"], horizontal_spacing=0.14,
-                        vertical_spacing=0.22 if rows > 1 else 0.1)
-    one_repeat = False
-    for k, (strategy, z, low, high, hover) in enumerate(panels):
-        row, col = k // cols + 1, k % cols + 1
-        text = np.full(z.shape, "", dtype=object)
-        finite = np.isfinite(z)
-        b, near = _near_best(z, low, high)
-        for i, j in zip(*np.nonzero(finite)):
-            half = (high[i, j] - low[i, j]) / 2
-            if not np.isfinite(half):
-                one_repeat = True
-            text[i, j] = f"{z[i, j]:.3f}" + (f"<br>±{half:.3f}" if np.isfinite(half) else "<br>(1 repeat)")
-            if (i, j) == b:
-                text[i, j] += "<br><b>best</b>"
-            elif near[i, j]:
-                text[i, j] += "<br>≈ best"
-        axis = "coloraxis" if k == 0 else f"coloraxis{k + 1}"
-        xlabels = [str(v) for v in xs]
-        ylabels = [str(v) for v in ys] if y else [""]
-        fig.add_trace(go.Heatmap(
-            z=z, x=xlabels, y=ylabels, text=text, texttemplate="%{text}", customdata=hover,
-            hovertemplate="%{customdata}<extra></extra>", coloraxis=axis, xgap=2, ygap=2), row=row, col=col)
-        missing = ~finite
-        if missing.any():  # grey cells that say why they are empty
-            marks = np.full(z.shape, "", dtype=object)
-            for i, j in zip(*np.nonzero(missing)):
-                marks[i, j] = "skipped" if _is_skipped(skipped, strategy, x, xs[j], y, ys[i]) else "no result"
-            fig.add_trace(go.Heatmap(
-                z=np.where(missing, 0.0, np.nan), x=xlabels, y=ylabels, text=marks, texttemplate="%{text}",
-                textfont=dict(color="#666"), colorscale=[[0, "#e6e6e6"], [1, "#e6e6e6"]], showscale=False,
-                zmin=0, zmax=1, xgap=2, ygap=2, hovertemplate="%{text}<extra></extra>"), row=row, col=col)
-        xaxis = fig.layout[f"xaxis{'' if k == 0 else k + 1}"]
-        yaxis = fig.layout[f"yaxis{'' if k == 0 else k + 1}"]
-        lo, hi = (np.nanmin(z), np.nanmax(z)) if finite.any() else (0.0, 1.0)
-        fig.layout[axis] = dict(colorscale="Viridis", cmin=lo, cmax=hi if hi > lo else lo + 1e-6, colorbar=dict(
-            title=dict(text="AULC", side="top"), x=xaxis.domain[1] + 0.01, xanchor="left", thickness=12,
-            y=sum(yaxis.domain) / 2, len=yaxis.domain[1] - yaxis.domain[0], tickformat=".3f", nticks=4))
-        fig.update_xaxes(title_text=x, type="category", row=row, col=col)
-        fig.update_yaxes(title_text=(y or "") if col == 1 else "", type="category", row=row, col=col)
-    notes = []
-    if constant:
-        def once(entry) -> str:
-            strategy, z, low, high = entry[:4]
-            k = int(np.flatnonzero(np.isfinite(z.ravel()))[0])
-            half = (high.ravel()[k] - low.ravel()[k]) / 2
-            return f"{strategy} AULC {z.ravel()[k]:.3f}" + (f" ±{half:.3f}" if np.isfinite(half) else "")
-
-        axes = [a for a in (x, y) if a]
-        notes.append(f"Not drawn ({' and '.join(axes)} {'do' if len(axes) > 1 else 'does'} not change their runs: "
-                     "the same value in every cell): " + "; ".join(once(e) for e in constant))
-    notes.append("Each panel has its own colour scale. ≈ best: 95% CI overlaps the best cell's (a difference within noise)"
-                 + ("; cells of 1 repeat have no CI, so their differences are untested" if one_repeat else ""))
-    default = f"AULC of {label.lower()} per strategy (cell: mean ± half the 95% CI over repeats" \
-              + ("; best over the other swept options)" if others else ")")
-    subtitle = "<br>".join(notes)
-    fig.update_layout(
-        title=_title(title or default, subtitle), template="plotly_white",
-        margin=dict(l=60, r=60, t=_top_margin(subtitle) + 14 * len(notes) + 10, b=50),
-        height=_top_margin(subtitle) + 14 * len(notes) + rows * (90 + 60 * max(len(ys), 2 if y else 1) + 40) + 40)
-    return fig
-
-
-def _near_best(z: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[tuple[int, ...] | None, np.ndarray]:
-    """(the best cell, cells whose 95% CI reaches the best cell's CI): differences within noise."""
-    finite = np.isfinite(z)
-    if not finite.any():
-        return None, np.zeros(z.shape, bool)
-    best = np.unravel_index(np.nanargmax(np.where(finite, z, -np.inf)), z.shape)
-    near = finite & np.isfinite(high) & np.isfinite(low[best]) & (high >= low[best])
-    return best, near
-
-
-def _all_near_best(z: np.ndarray, low: np.ndarray, high: np.ndarray) -> bool:
-    best, near = _near_best(z, low, high)
-    return best is not None and np.isfinite(z).sum() > 1 and bool(near[np.isfinite(z)].all())
-
-
-def _varies(z: np.ndarray, axis: int) -> bool:
-    """Whether z changes along `axis` (1: across columns, 0: across rows) anywhere."""
-    spread = np.nanmax(z, axis=axis) - np.nanmin(z, axis=axis) if np.isfinite(z).any() else np.zeros(1)
-    return bool(np.nan_to_num(spread, nan=0.0).max() > 1e-12)
-
-
-def _is_skipped(skipped: Sequence[Mapping], strategy: str, x: str, xv, y: str | None, yv) -> bool:
-    for params in skipped:
-        if x in params and not _same(params[x], xv):
-            continue
-        if y and y in params and not _same(params[y], yv):
-            continue
-        chosen = params.get("strategies")
-        if chosen is not None and strategy not in ([chosen] if isinstance(chosen, str) else list(chosen)):
-            continue
-        return True
-    return False
-
-
-_SWEEP_RESULT_COLUMNS = {"point", "repeats", "metric", "final_n_labeled", "aulc", "aulc_ci_low", "aulc_ci_high",
-                         "aulc_ci_width", "final", "final_ci_low", "final_ci_high", "gain_vs_random", "complete",
-                         "config_key"}
-
-
-def _sort_key(value):
-    return (0, value, "") if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, 0, str(value))

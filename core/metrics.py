@@ -99,9 +99,38 @@ def curve_table(rounds: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["strategy", "n_labeled", "mean", "ci_low", "ci_high", "n_repeats"])
 
 
+def common_n_labeled(rounds: pd.DataFrame) -> int | None:
+    """The largest label count that every repeat of every strategy in `rounds` has reached
+    (None for no rounds). While a comparison runs, or after Cancel, repeats stop at different
+    counts; a mean over them would mix a repeat at 70 labels with one at 20."""
+    if rounds.empty:
+        return None
+    return int(rounds.groupby(["strategy", "repeat"])["n_labeled"].max().min())
+
+
+def comparable_rounds(rounds: pd.DataFrame) -> pd.DataFrame:
+    """The rounds every summary compares: those up to `common_n_labeled` (all of them once the
+    comparison is complete). The rest is drawn, never summarised."""
+    common = common_n_labeled(rounds)
+    if common is None or common >= rounds["n_labeled"].max():
+        return rounds
+    return rounds[rounds["n_labeled"] <= common]
+
+
+def partial_note(rounds: pd.DataFrame) -> str:
+    """'' for a comparison whose repeats all reached the same label count, else one sentence
+    saying where summaries compare and how far the curves go."""
+    common = common_n_labeled(rounds)
+    if common is None or common >= rounds["n_labeled"].max():
+        return ""
+    return (f"Partial results: summaries compare at {common} labels, the most that every repeat of every "
+            f"strategy shown has reached; curves are drawn up to {int(rounds['n_labeled'].max())}.")
+
+
 def per_repeat(rounds: pd.DataFrame, metric: str, target: float | None) -> pd.DataFrame:
+    """Per (strategy, repeat): AULC, final value and labels to `target`, over `comparable_rounds`."""
     rows = []
-    for (strategy, repeat), g in rounds.sort_values("round").groupby(["strategy", "repeat"]):
+    for (strategy, repeat), g in comparable_rounds(rounds).sort_values("round").groupby(["strategy", "repeat"]):
         n, acc = g["n_labeled"].to_numpy(), g[metric].to_numpy(dtype=float)
         rows.append({"strategy": strategy, "repeat": repeat, "aulc": aulc(n, acc), "final": acc[-1],
                      "final_n_labeled": int(n[-1]),

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.figures import METRIC_LABELS, add_ci_band, learning_curves, strategy_color
-from core.verdicts import ALPHA, MAX_REPEATS_NEEDED, POWER, PairwiseMatrix, paired_power
+from core.figures import METRIC_LABELS, add_ci_band, learning_curves, strategy_color, strategy_style
+from core.verdicts import ALPHA, MAX_REPEATS_NEEDED, POWER, PairwiseMatrix, needed_text, paired_power
 
 X_LABELS = "Labelled samples (count, initial set included)"
 
@@ -41,11 +41,11 @@ def difference_figure(diffs: pd.DataFrame, metric: str, baseline: str, *, title:
     fig = go.Figure()
     for strategy, g in diffs.groupby("strategy", sort=False):
         g = g.sort_values("n_labeled")
-        color = strategy_color(strategy)
-        add_ci_band(fig, g, strategy, color)
+        style = strategy_style(strategy)
+        add_ci_band(fig, g, strategy, style.color)
         fig.add_trace(go.Scatter(
             x=g.n_labeled, y=g["mean"], mode="lines+markers", name=strategy, legendgroup=strategy,
-            line=dict(color=color, width=2), marker=dict(size=5),
+            line=dict(color=style.color, width=2, dash=style.dash), marker=dict(size=6, symbol=style.symbol),
             customdata=g[["ci_low", "ci_high", "p_value", "n_repeats"]].to_numpy(),
             hovertemplate=f"{strategy} − {baseline}<br>%{{x}} labels<br>difference: %{{y:+.3f}}"
                           "<br>95% CI [%{customdata[0]:+.3f}, %{customdata[1]:+.3f}]<br>paired t-test p = "
@@ -64,9 +64,10 @@ def difference_figure(diffs: pd.DataFrame, metric: str, baseline: str, *, title:
 
 
 def curves_with_ceiling(curves: pd.DataFrame, metric: str, ceiling: dict | None, *, title: str | None = None,
-                        subtitle: str | None = None, note: str | None = None) -> go.Figure:
+                        subtitle: str | None = None, note: str | None = None,
+                        rounds: pd.DataFrame | None = None) -> go.Figure:
     """`core.figures.learning_curves` plus the ceiling (`core.verdicts.ceiling_summary`) as a dashed line."""
-    fig = learning_curves(curves, metric, title=title, subtitle=subtitle)
+    fig = learning_curves(curves, metric, title=title, subtitle=subtitle, rounds=rounds)
     if ceiling is not None and len(curves):
         x = [int(curves.n_labeled.min()), int(curves.n_labeled.max())]
         ci = (f", 95% CI [{ceiling['ci_low']:.3f}, {ceiling['ci_high']:.3f}]" if math.isfinite(ceiling["ci_low"]) else "")
@@ -152,25 +153,40 @@ def regime_figure(table: pd.DataFrame, metric: str, baseline: str, *, title: str
     return fig
 
 
+POWER_AXIS_REPEATS = 50  # the power chart's axis ends here (or at 3x the repeats run): past it the curves are flat
+
+
 def power_figure(table: pd.DataFrame, baseline: str, *, power: float = POWER, alpha: float = ALPHA,
                  cap: int = MAX_REPEATS_NEEDED, title: str | None = None, subtitle: str | None = None) -> go.Figure:
     """Power of the paired t-test against repeats, at each strategy's observed effect size
-    (`core.verdicts.repeats_table`), with the target power and the repeats run so far."""
+    (`core.verdicts.repeats_table`), with the target power and the repeats run so far.
+
+    The axis stops at `POWER_AXIS_REPEATS` (or 3x the repeats run, if more), so one strategy that
+    needs hundreds of repeats does not squash the others; it is named with its count in a note.
+    """
     fig = go.Figure()
     finite = [r for r in table.itertuples() if isinstance(r.effect_size, float) and math.isfinite(r.effect_size)
               and r.effect_size > 0]
     needed = [r.needed_observed for r in finite if r.needed_observed is not None]
     have = int(table["repeats"].max()) if len(table) else 0
     top = int(min(cap, max([have * 2, 20, *(int(n * 1.3) + 2 for n in needed)])))
+    top = min(top, max(POWER_AXIS_REPEATS, 3 * have))
     ns = np.unique(np.round(np.linspace(2, top, min(top - 1, 120))).astype(int))
     for r in finite:
+        style = strategy_style(r.strategy)
         fig.add_trace(go.Scatter(
             x=ns, y=[paired_power(int(n), r.effect_size, alpha) for n in ns], mode="lines", name=r.strategy,
-            line=dict(color=strategy_color(r.strategy), width=2),
+            line=dict(color=style.color, width=2, dash=style.dash),
             hovertemplate=f"{r.strategy} (effect size d = {r.effect_size:.2f}, gain {r.gain:+.3f})<br>"
                           "%{x} repeats: power %{y:.0%}<extra></extra>"))
+    beyond = [f"{r.strategy} needs {needed_text(r.needed_observed, cap)}" for r in finite
+              if r.needed_observed is None or r.needed_observed > top]
+    if beyond:
+        fig.add_annotation(text=_wrap(f"Beyond the axis ({top} repeats): " + "; ".join(beyond) + ".", 110),
+                           xref="paper", yref="paper", x=1, y=0.02, xanchor="right", yanchor="bottom", showarrow=False,
+                           align="right", font=dict(size=11, color="#555"), bgcolor="rgba(255,255,255,0.8)")
     fig.add_hline(y=power, line=dict(color="#444", width=1, dash="dot"), annotation_text=f"{power:.0%} power",
-                  annotation_position="bottom right")
+                  annotation_position="bottom right" if not beyond else "top left")
     if have:
         fig.add_vline(x=have, line=dict(color="#888", width=1, dash="dash"), annotation_text=f"{have} repeats run",
                       annotation_position="top right")
@@ -180,4 +196,3 @@ def power_figure(table: pd.DataFrame, baseline: str, *, power: float = POWER, al
         xaxis=dict(title="Repeats (paired seeds)", range=[0, top + 1]), yaxis=dict(title="Power", tickformat=".0%", range=[0, 1.02]),
         legend_title_text="Strategy", template="plotly_white", margin=dict(l=70, r=20, t=_top(subtitle), b=50))
     return fig
-

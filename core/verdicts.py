@@ -7,7 +7,8 @@ strategies. Tests are two-sided paired (one-sample) t-tests of that difference, 
 `ALPHA`; where one question is asked at many label counts (or many runs x regimes), the
 p-values are Holm-Bonferroni corrected within each pair.
 
-scipy is imported where first needed (scipy.special is cheap; scipy.stats only for Kendall's tau).
+The tests themselves live in `core.paired_tests` and the all-labels ceiling in `core.ceiling`;
+their names are still importable from here.
 """
 
 from __future__ import annotations
@@ -19,127 +20,29 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from core.metrics import aulc, default_metric, mean_ci
-
-ALPHA = 0.05
-POWER = 0.8
-MAX_REPEATS_NEEDED = 1000
-CORRECTION = "Holm-Bonferroni"
-
-
-# --------------------------------------------------------------------------- tests
-
-
-def paired_t(diff: np.ndarray) -> tuple[float, float]:
-    """(t, two-sided p) of the paired t-test of mean difference 0 (scipy.stats.ttest_1samp).
-
-    Fewer than 2 differences: (nan, nan). Differences all equal: no spread to test against;
-    as scipy, a constant non-zero difference is t = ±inf, p = 0, and all zeros are p = 1
-    (scipy says nan; "no difference at all" is the reading a verdict needs).
-    """
-    diff = np.asarray(diff, dtype=float)
-    diff = diff[np.isfinite(diff)]
-    n = diff.size
-    if n < 2:
-        return math.nan, math.nan
-    mean, sd = float(diff.mean()), float(diff.std(ddof=1))
-    if sd <= 1e-12 * max(1.0, abs(mean)):
-        if abs(mean) <= 1e-15:
-            return 0.0, 1.0
-        return math.copysign(math.inf, mean), 0.0
-    from scipy import special
-
-    t = mean / (sd / math.sqrt(n))
-    return t, float(2.0 * special.stdtr(n - 1, -abs(t)))
-
-
-def holm(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN
-    and does not count as a test."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    m = ok.size
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out[order] = adjusted
-    return out
-
-
-def paired_power(n: int, effect_size: float, alpha: float = ALPHA) -> float:
-    """Power of the two-sided paired t-test with n pairs at standardised effect d = mean / sd
-    of the differences (noncentral t, df n - 1, noncentrality d * sqrt(n))."""
-    if n < 2:
-        return math.nan
-    from scipy import special
-
-    df, d = n - 1, abs(float(effect_size))
-    crit = float(special.stdtrit(df, 1.0 - alpha / 2.0))
-    if math.isinf(d):
-        return 1.0
-    nc = d * math.sqrt(n)
-    return float(1.0 - special.nctdtr(df, nc, crit) + special.nctdtr(df, nc, -crit))
-
-
-def repeats_needed(effect: float, sd: float, *, power: float = POWER, alpha: float = ALPHA,
-                   cap: int = MAX_REPEATS_NEEDED) -> int | None:
-    """The fewest repeats (>= 2) at which a paired t-test detects a mean difference `effect`
-    whose per-repeat differences have standard deviation `sd`, with `power`, two-sided `alpha`.
-
-    None when more than `cap` are needed (or the effect is 0: it cannot be detected);
-    NaN inputs give None too. d = 1 at 80% power, alpha 0.05 needs 10.
-    """
-    if not (math.isfinite(effect) and math.isfinite(sd)) or effect == 0:
-        return None
-    d = math.inf if sd <= 0 else abs(effect) / sd
-    # Power grows with n: double to bracket the answer, then bisect.
-    low, high = 1, 2
-    while paired_power(high, d, alpha) < power:
-        if high >= cap:
-            return None
-        low, high = high, min(2 * high, cap)
-    while high - low > 1:
-        mid = (low + high) // 2
-        if paired_power(mid, d, alpha) >= power:
-            high = mid
-        else:
-            low = mid
-    return max(high, 2)
-
-
-def kendall_stability(scores: pd.DataFrame) -> tuple[float, int]:
-    """Mean Kendall tau (scipy's tau-b) between the rankings of every two repeats.
-
-    `scores`: one row per repeat, one column per strategy (e.g. AULC). Returns (mean tau,
-    pairs of repeats counted); pairs where a ranking is all ties (tau undefined) are left out.
-    """
-    values = scores.dropna().to_numpy(dtype=float)
-    if values.shape[0] < 2 or values.shape[1] < 2:
-        return math.nan, 0
-    from scipy.stats import kendalltau
-
-    taus = []
-    for a in range(len(values)):
-        for b in range(a + 1, len(values)):
-            tau = kendalltau(values[a], values[b]).statistic
-            if np.isfinite(tau):
-                taus.append(float(tau))
-    return (float(np.mean(taus)), len(taus)) if taus else (math.nan, 0)
+from core.ceiling import (CEILING_COLUMNS, cached_ceiling, ceiling, ceiling_is_cheap, ceiling_key,  # noqa: F401
+                          ceiling_summary)
+from core.metrics import aulc, comparable_rounds, default_metric, mean_ci
+from core.paired_tests import (ALPHA, CORRECTION, MAX_REPEATS_NEEDED, POWER, holm, kendall_stability,  # noqa: F401
+                               paired_power, paired_t, repeats_needed)
 
 
 # --------------------------------------------------------------------------- tables
 
 
-def paired_table(rounds: pd.DataFrame, metric: str, strategies: Sequence[str] | None = None) -> pd.DataFrame:
+def paired_table(rounds: pd.DataFrame, metric: str, strategies: Sequence[str] | None = None, *,
+                 common: bool = True) -> pd.DataFrame:
     """`metric` with one row per (repeat, n_labeled) and one column per strategy.
 
     Only rows where every strategy has a value are kept: a strategy cancelled early, or a
-    repeat still computing, shortens what is compared rather than unpairing it.
+    repeat still computing, shortens what is compared rather than unpairing it. With `common`
+    (every summary), also only label counts every repeat has reached (`comparable_rounds`), so
+    each repeat's AULC covers the same range; `common=False` keeps what a chart draws.
     """
     order = list(dict.fromkeys(rounds["strategy"])) if strategies is None else list(strategies)
     rows = rounds[rounds["strategy"].isin(order)]
+    if common:
+        rows = comparable_rounds(rows)
     wide = rows.pivot_table(index=["repeat", "n_labeled"], columns="strategy", values=metric, aggfunc="first")
     wide = wide.reindex(columns=order).dropna()
     wide.columns.name = None
@@ -152,7 +55,7 @@ def difference_table(rounds: pd.DataFrame, metric: str | None = None, baseline: 
     interval, the paired t-test p-value (uncorrected) and the repeats behind it."""
     metric = metric or default_metric(rounds)
     columns = ["strategy", "n_labeled", "mean", "ci_low", "ci_high", "p_value", "n_repeats"]
-    wide = paired_table(rounds, metric)
+    wide = paired_table(rounds, metric, common=False)  # drawn per label count, so every count reached
     if baseline not in wide.columns:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -543,6 +446,9 @@ def verdict(rounds: pd.DataFrame, metric: str | None = None, baseline: str = "ra
     n = len(scores.dropna())
     span = paired_table(rounds, metric).index.get_level_values("n_labeled")
     budget = f"{span.min()}–{span.max()} labels" if len(span) else "no labels"
+    drawn = int(rounds["n_labeled"].max())
+    if len(span) and span.max() < drawn:  # a run in progress or cancelled: say what is not summarised
+        budget += f"; partial results: every repeat has reached {span.max()} labels, the curves go to {drawn}"
     rows = []
     for s in others:
         diff = (scores[s] - scores[baseline]).dropna().to_numpy()
@@ -602,110 +508,6 @@ def verdict(rounds: pd.DataFrame, metric: str | None = None, baseline: str = "ra
 def verdict_sentence(rounds_df: pd.DataFrame, metric: str | None = None, baseline: str = "random") -> str:
     """The verdict in one or two sentences (the Compare page's line)."""
     return verdict(rounds_df, metric, baseline).sentence
-
-
-# --------------------------------------------------------------------------- the ceiling
-
-
-def ceiling_key(config, dataset_fingerprint: str, seed: int) -> str:
-    """What an all-labels fit depends on: data, split, learner and its settings, seed."""
-    from core.config import SCHEMA_VERSION, stable_hash
-
-    return stable_hash({"ceiling": 1, "dataset_fingerprint": dataset_fingerprint, "learner": config.learner,
-                        "learner_params": dict(config.learner_params), "subset": config.subset,
-                        "test_size": float(config.test_size), "seed": int(seed), "schema": SCHEMA_VERSION})
-
-
-def _ceiling_path(cache, key: str):
-    return cache.area("ceilings") / f"{key}.json"
-
-
-def _read_ceiling(cache, key: str) -> dict | None:
-    import json
-
-    try:
-        item = json.loads(_ceiling_path(cache, key).read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return item if isinstance(item, dict) and "test_accuracy" in item else None
-
-
-CEILING_COLUMNS = ["repeat", "seed", "n_labeled", "test_accuracy", "test_macro_f1", "fit_seconds"]
-
-
-def cached_ceiling(config, dataset, cache) -> pd.DataFrame | None:
-    """The ceiling of every repeat as stored under `<cache>/ceilings/`, or None while any is missing."""
-    rows = []
-    for repeat in range(config.repeats):
-        item = _read_ceiling(cache, ceiling_key(config, dataset.fingerprint, config.seed + repeat))
-        if item is None:
-            return None
-        rows.append({**item, "repeat": repeat, "seed": config.seed + repeat})
-    return pd.DataFrame(rows, columns=CEILING_COLUMNS)
-
-
-def ceiling(config, dataset, cache=None) -> pd.DataFrame:
-    """The upper reference: the same learner fitted on every pool label of each repeat's split,
-    evaluated on that repeat's test split. One row per repeat (NaN metrics without a test split).
-
-    With `cache`, each repeat's result is read from / written (atomically) to
-    `<cache>/ceilings/<key>.json`, so a page rerun fits nothing.
-    """
-    import time
-
-    from threadpoolctl import threadpool_limits
-
-    from core.cache import atomic_write_json
-    from core.learners import make_learner
-    from core.metrics import evaluate
-    from core.runner import make_split
-
-    rows = []
-    for repeat in range(config.repeats):
-        seed = config.seed + repeat
-        key = ceiling_key(config, dataset.fingerprint, seed)
-        item = _read_ceiling(cache, key) if cache is not None else None
-        if item is None:
-            split = make_split(dataset, seed, config.test_size, config.subset)
-            learner = make_learner(config.learner, dataset.info, seed=seed, **config.learner_params)
-            t0 = time.perf_counter()
-            with threadpool_limits(limits=learner.blas_threads):
-                learner.fit(dataset.images[split.pool], dataset.labels[split.pool], X_unlabeled=None)
-                if len(split.test):
-                    pred = learner.predict_proba(dataset.images[split.test]).argmax(axis=1)
-                    acc, f1, _ = evaluate(dataset.labels[split.test], pred, dataset.n_classes)
-                else:
-                    acc = f1 = math.nan
-            item = {"n_labeled": int(len(split.pool)), "test_accuracy": None if math.isnan(acc) else acc,
-                    "test_macro_f1": None if math.isnan(f1) else f1, "fit_seconds": time.perf_counter() - t0}
-            if cache is not None:
-                try:
-                    atomic_write_json(_ceiling_path(cache, key), item)
-                except OSError:  # a read-only cache: the ceiling is still shown, just refitted next time
-                    pass
-        rows.append({**item, "repeat": repeat, "seed": seed})
-    frame = pd.DataFrame(rows, columns=CEILING_COLUMNS)
-    return frame.astype({"test_accuracy": float, "test_macro_f1": float})
-
-
-def ceiling_summary(frame: pd.DataFrame | None, metric: str) -> dict | None:
-    """Mean and 95% CI of the ceiling for `metric` ('test_accuracy' or 'test_macro_f1'); None when undefined."""
-    if frame is None or metric not in frame.columns:
-        return None
-    values = frame[metric].to_numpy(dtype=float)
-    if not np.isfinite(values).any():
-        return None
-    mean, lo, hi = mean_ci(values, bounds=(0.0, 1.0))
-    return {"mean": mean, "ci_low": lo, "ci_high": hi, "n_labeled": int(frame["n_labeled"].max()),
-            "repeats": int(np.isfinite(values).sum())}
-
-
-def ceiling_is_cheap(config) -> bool:
-    """Whether the all-labels ceiling is computed without asking (learners declare `expensive_fit`)."""
-    from core.learners import LEARNERS
-
-    return not LEARNERS[config.learner].expensive_fit
-
 
 __all__ = ["ALPHA", "CORRECTION", "MAX_REPEATS_NEEDED", "POWER", "PairwiseMatrix", "Verdict",
            "aulc_by_repeat", "cached_ceiling", "ceiling", "ceiling_is_cheap", "ceiling_summary", "difference_table",

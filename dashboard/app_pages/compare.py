@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.metrics import partial_note
 from core.verdicts import verdict_sentence
 from dashboard.components import charts
 from dashboard.components.results import current_view
@@ -23,6 +24,11 @@ st.plotly_chart(charts.learning_curves(view, metric), key="compare_curves")
 st.info(plain(verdict_sentence(view.rounds, metric)), icon=":material/gavel:")  # the evidence: Verdict page
 
 st.subheader("Summary")
-st.dataframe(charts.summary_display(charts.summary(view, metric, target)), hide_index=True, key="compare_summary")
+if note := partial_note(view.rounds):
+    st.caption(plain(note))
+# Interval columns get room for "0.912 [0.905, 0.918]" (the default width cut it).
+st.dataframe(charts.summary_display(charts.summary(view, metric, target)), hide_index=True, key="compare_summary",
+             column_config={name: st.column_config.TextColumn(width="medium")
+                            for name in ("Final (at labels)", "AULC", "AULC gain vs random")})
 st.caption("AULC: area under the learning curve, normalised by the label range. The gain over random pairs repeats "
            "with the same seed (same initial labels); 95% t intervals and a paired t-test p-value need 2+ repeats.")

@@ -9,12 +9,15 @@ from dashboard.components import charts, maps
 from dashboard.components.results import cache_root, current_view
 
 KEPT = "widgets_kept"  # widgets.keep's memory of the values of widgets not on this page
+# A deferred download button shows a spinner in place of its icon while the file renders.
+RENDER_HELP = "Rendered with Chromium when clicked: 4-8 seconds, the button spins meanwhile."
 
 st.header("Export")
 view = current_view()
 c = view.config
 shown = charts.shown_settings(view, charts.page_state(st.session_state, st.session_state.get(KEPT)))
-compare, confusion, query, uncertain = (shown[p] for p in ("compare", "confusion", "map", "uncertain"))
+compare, confusion, query, uncertain, verdict = (shown[p] for p in ("compare", "confusion", "map", "uncertain",
+                                                                   "verdict"))
 metric = charts.metric_name(view, compare["metric"])
 summary = charts.summary(view, metric, target=compare["target"])
 
@@ -43,6 +46,8 @@ if view.results(uncertain["strategy"], uncertain["repeat"]):
                                           uncertain["count"])
     chart_list += [(f"Most uncertain images ({uncertain['strategy']})", "uncertain_most", most, uncertain),
                    (f"Least uncertain images ({uncertain['strategy']})", "uncertain_least", least, uncertain)]
+verdict_sentence, verdict_charts = charts.verdict_section(view, verdict, cache_root())
+chart_list += [(f"Verdict: {title}", slug, fig, verdict) for title, slug, fig in verdict_charts]
 
 can_render = figures.browser_available()
 if not can_render:
@@ -59,11 +64,13 @@ for title, slug, fig, page in chart_list:
     cols[0].caption(f"{page.page}: " + " · ".join(f"{k} {v}" for k, v in charts.describe(page, view).items()))
     if can_render:
         cols[1].download_button("PNG", data=lambda fig=fig: figures.figure_image(fig, "png"), file_name=f"{slug}.png",
-                                mime="image/png", key=f"export_{slug}_png", on_click="ignore", icon=":material/image:")
+                                mime="image/png", key=f"export_{slug}_png", on_click="ignore", icon=":material/image:",
+                                help=RENDER_HELP)
         cols[2].download_button("SVG", data=lambda fig=fig: figures.figure_image(fig, "svg"), file_name=f"{slug}.svg",
-                                mime="image/svg+xml", key=f"export_{slug}_svg", on_click="ignore")
+                                mime="image/svg+xml", key=f"export_{slug}_svg", on_click="ignore",
+                                icon=":material/draw:", help=RENDER_HELP)
     cols[3].download_button("HTML", data=lambda fig=fig: figures.figure_html(fig), file_name=f"{slug}.html",
-                            mime="text/html", key=f"export_{slug}_html", on_click="ignore")
+                            mime="text/html", key=f"export_{slug}_html", on_click="ignore", icon=":material/code:")
 
 st.subheader("Tables and report")
 cols = st.columns(3)
@@ -77,5 +84,6 @@ cols[2].download_button(
     "report.html", key="export_report", on_click="ignore", mime="text/html", file_name="report.html",
     data=lambda: figures.html_report(
         report_title, [(t, f, charts.describe(p, view)) for t, _, f, p in chart_list], config=charts.settings_table(view),
-        tables=[(f"Summary ({metric_label}, target {compare['target']:.2f})", charts.summary_display(summary))]),
-    help="Every chart above, the summary table and the settings in one offline HTML file.")
+        tables=[(f"Summary ({metric_label}, target {compare['target']:.2f})", charts.summary_display(summary))],
+        paragraphs=[(f"Verdict (against {verdict['baseline']})", verdict_sentence)]),
+    help="Every chart above, the verdict, the summary table and the settings in one offline HTML file.")

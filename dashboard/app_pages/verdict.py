@@ -100,7 +100,7 @@ else:
 ceiling = v.ceiling_summary(ceiling_frame, metric)
 st.plotly_chart(vf.curves_with_ceiling(curve_table(rounds, metric), metric, ceiling,
                                        title=f"{vf.metric_label(metric)} vs labels, with the all-labels ceiling",
-                                       subtitle=subtitle), key="verdict_curves")
+                                       subtitle=subtitle, rounds=rounds), key="verdict_curves")
 if ceiling is not None:
     st.caption(f"Dashed: the same learner fitted on all {ceiling['n_labeled']} pool labels of each repeat "
                f"({ceiling['mean']:.3f} on the test split, mean of {ceiling['repeats']} repeats). The gap to it is what "

@@ -16,6 +16,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core import figures
+from core import verdict_figures as vf
+from core import verdicts as v
+from core.cache import Cache
 from core.metrics import curve_table, summary_table
 from dashboard.components.results import View
 
@@ -44,12 +47,15 @@ def learning_curves(view: View, metric: str) -> go.Figure:
     label = figures.METRIC_LABELS.get(metric, metric).split(" (")[0]
     curves = curve_table(view.rounds, metric)
     counts = {s: int(n) for s, n in curves.groupby("strategy", sort=False)["n_repeats"].max().items()}
-    return figures.learning_curves(curves, metric, title=f"{label} vs labels ({figures.band_label(counts)})",
-                                   subtitle=settings_line(view))
+    return figures.learning_curves(curves, metric, subtitle=settings_line(view), rounds=view.rounds,
+                                   title=f"{label} vs labels ({figures.band_label(counts, repeats_drawn=True)})")
 
 
 def summary(view: View, metric: str, target: float | None) -> pd.DataFrame:
     return summary_table(view.rounds, metric, target=target)
+
+
+TARGET_COLUMN = "Labels to target (mean of repeats reaching it)"
 
 
 def summary_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +71,7 @@ def summary_display(table: pd.DataFrame) -> pd.DataFrame:
         "Repeats": table["repeats"],
         "Final (at labels)": [f"{ci(r.final, r.final_ci_low, r.final_ci_high)} @ {r.final_n_labeled}" for r in table.itertuples()],
         "AULC": [ci(r.aulc, r.aulc_ci_low, r.aulc_ci_high) for r in table.itertuples()],
-        "Labels to reach target": [("not reached" if pd.isna(r.labels_to_target) else f"{r.labels_to_target:.0f}")
+        TARGET_COLUMN: [("not reached" if pd.isna(r.labels_to_target) else f"{r.labels_to_target:.0f}")
                                    + (f" ({r.reached_target} repeats)" if r.reached_target else "")
                                    for r in table.itertuples()],
         "AULC gain vs random": [ci(r.gain_vs_random, r.gain_ci_low, r.gain_ci_high, signed=True) for r in table.itertuples()],
@@ -227,7 +233,12 @@ def shown_settings(view: View, state: Mapping) -> dict[str, Shown]:
     uncertain_strategy = _pick(state, "uncertain_strategy", strategies, default_uncertain_strategy(strategies))
     uncertain_repeat = _pick(state, "uncertain_repeat", range(c.repeats), 0)
     target = state.get("compare_target", 0.9)
+    baseline_default = "random" if "random" in strategies else strategies[0]
     return {
+        "verdict": Shown("Verdict", {
+            "metric": _pick(state, "verdict_metric", ["accuracy", "macro_f1"], "accuracy"),
+            "baseline": _pick(state, "verdict_baseline", strategies, baseline_default),
+            "cuts": state.get("verdict_cuts", "") if isinstance(state.get("verdict_cuts", ""), str) else ""}),
         "compare": Shown("Compare", {
             "metric": _pick(state, "compare_metric", ["accuracy", "macro_f1"], "accuracy"),
             "target": float(target) if isinstance(target, (int, float)) else 0.9}),
@@ -251,6 +262,9 @@ def describe(shown: Shown, view: View) -> dict[str, str]:
     """A page's settings as the rows of a readable table (the Export page and the report)."""
     s = shown.settings
     repeat = "all (summed)" if s.get("repeat") == ALL_REPEATS else str(s.get("repeat"))
+    if shown.page == "Verdict":
+        return {"Metric": {"accuracy": "accuracy", "macro_f1": "macro-F1"}[s["metric"]], "Baseline": s["baseline"],
+                "Budget regime cut points": s["cuts"] or "thirds"}
     if shown.page == "Compare":
         return {"Metric": {"accuracy": "accuracy", "macro_f1": "macro-F1"}[s["metric"]],
                 "Target for 'labels to reach'": f"{s['target']:.2f}"}
@@ -263,6 +277,44 @@ def describe(shown: Shown, view: View) -> dict[str, str]:
                 "Feature space": s["space"] + (f", round {s['feature_round']}" if s["space"] != "Raw pixels"
                                                and s["feature_round"] else "")}
     return {"Strategy": s["strategy"], "Round": str(s["round"]), "Repeat": repeat, "Images": str(s["count"])}
+
+
+def verdict_section(view: View, shown: Shown, cache_root: str) -> tuple[str, list[tuple[str, str, go.Figure]]]:
+    """The Verdict page's sentence and charts as it shows them (metric, baseline, cut points),
+    for the Export page and its report: (sentence, [(title, file slug, figure)])."""
+    rounds, baseline = view.rounds, shown["baseline"]
+    metric = metric_name(view, shown["metric"])
+    try:
+        cuts = v.parse_cuts(shown["cuts"])
+        v.regime_scores(rounds, metric, cuts)
+    except ValueError:  # the page shows thirds then, and says why
+        cuts = None
+    subtitle = settings_line(view)
+    sentence = v.verdict(rounds, metric, baseline, cuts=cuts).sentence
+    out = []
+    diffs = v.difference_table(rounds, metric, baseline)
+    if len(diffs):
+        out.append((f"Difference to {baseline}", "verdict_difference",
+                    vf.difference_figure(diffs, metric, baseline, subtitle=subtitle)))
+    ceiling = None
+    if not metric.startswith("pool"):  # the ceiling as the Verdict page has it: computed when cheap, else if cached
+        cache = Cache(cache_root)
+        frame = (v.ceiling(view.config, view.dataset, cache) if v.ceiling_is_cheap(view.config)
+                 else v.cached_ceiling(view.config, view.dataset, cache))
+        ceiling = v.ceiling_summary(frame, metric)
+    out.append(("Learning curves and the ceiling", "verdict_curves", vf.curves_with_ceiling(
+        curve_table(rounds, metric), metric, ceiling, subtitle=subtitle, rounds=rounds,
+        title=f"{vf.metric_label(metric)} vs labels, with the all-labels ceiling")))
+    matrix = v.pairwise_matrix(rounds, metric)
+    if len(matrix.strategies) >= 2:
+        out.append(("Pairwise penalty matrix", "verdict_matrix", vf.penalty_heatmap(matrix, subtitle=subtitle)))
+    regimes = v.regime_table(rounds, metric, cuts, baseline)
+    if len(regimes):
+        out.append(("Budget regimes", "verdict_regimes", vf.regime_figure(regimes, metric, baseline, subtitle=subtitle)))
+    repeats = v.repeats_table(rounds, metric, baseline)
+    if len(repeats) and repeats["repeats"].max() >= 2:
+        out.append(("Repeats needed", "verdict_power", vf.power_figure(repeats, baseline, subtitle=subtitle)))
+    return sentence, out
 
 
 def settings_table(view: View) -> dict[str, str]:

@@ -124,6 +124,7 @@ def count_rounds(cache_dir: Path) -> int:
     return len(list((cache_dir / "runs").glob("*/round_*.npz"))) if (cache_dir / "runs").exists() else 0
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_resumes_to_identical_results(tmp_path):
     cache_dir = tmp_path / "cache"
     proc = subprocess.Popen(cli(cache_dir, tmp_path / "a"), cwd=ROOT, stderr=subprocess.DEVNULL)
@@ -145,6 +146,7 @@ def test_sigkill_mid_run_then_rerun_resumes_to_identical_results(tmp_path):
     assert count_rounds(cache_dir) == 50
 
 
+@pytest.mark.slow
 def test_two_processes_running_the_same_config_leave_a_valid_cache(tmp_path):
     cache_dir = tmp_path / "cache"
     procs = [subprocess.Popen(cli(cache_dir, tmp_path / f"out{i}"), cwd=ROOT, stderr=subprocess.PIPE) for i in range(2)]

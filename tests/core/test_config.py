@@ -161,6 +161,7 @@ def test_cnn_channels_accept_text_or_a_list():
             make_learner("cnn", DIGITS_INFO, channels=bad)
 
 
+@pytest.mark.slow
 def test_a_diverged_cnn_fit_is_a_learner_error():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)

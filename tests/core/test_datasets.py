@@ -299,6 +299,7 @@ def test_folder_training_and_test_subfolders_are_the_pool_and_the_test_split(tmp
     assert np.bincount(data.labels[data.is_test]).tolist() == [2, 2, 2]
 
 
+@pytest.mark.slow
 def test_a_class_found_only_in_test_is_named_in_a_warning(tmp_path):
     _folder(tmp_path / "Training", classes=("apple", "banana"), n=4)
     _folder(tmp_path / "Test", n=2)  # cherry has test images but nothing to learn it from

@@ -82,8 +82,55 @@ def test_learning_curve_title_says_when_there_is_no_band():
     one = figures.learning_curves(_curves({"random": 1, "entropy": 1}), "test_accuracy")
     assert "1 repeat: mean only, no CI band" in one.layout.title.text
     assert "95% CI over" not in one.layout.title.text
-    mixed = figures.learning_curves(_curves({"random": 3, "hybrid": 1}), "test_accuracy")
-    assert "mean and 95% CI over 3 repeats (hybrid: 1 repeat, no band)" in mixed.layout.title.text
+    mixed = figures.learning_curves(_curves({"random": 5, "hybrid": 1}), "test_accuracy")
+    assert "mean and 95% CI over 5 repeats (hybrid: 1 repeat, no band)" in mixed.layout.title.text.replace("<br>", " ")
+
+
+def _bands(fig) -> list[str]:
+    return [t.name for t in fig.data if t.fill == "toself"]
+
+
+def test_two_or_three_repeats_draw_the_repeats_not_a_band_that_spans_the_axis():
+    """A t interval from 2 repeats is 12.7 standard errors wide and clips at 1.0: no band, the
+    repeats themselves as thin lines, and the title says so."""
+    rows = pd.DataFrame([{"strategy": s, "repeat": r, "n_labeled": n, "test_accuracy": 0.5 + 0.01 * n + 0.1 * r}
+                         for s, count in {"random": 2, "entropy": 5}.items() for r in range(count) for n in (10, 20, 30)])
+    curves = curve_table(rows, "test_accuracy")
+    fig = figures.learning_curves(curves, "test_accuracy", rounds=rows)
+    assert _bands(fig) == ["entropy 95% CI"]
+    assert [t.name for t in fig.data if t.name.startswith("random repeat")] == ["random repeat 0", "random repeat 1"]
+    title = fig.layout.title.text.replace("<br>", " ")
+    assert "mean and 95% CI over 5 repeats (random: 2 repeats, n=2: band not shown, repeats drawn)" in title
+    two = figures.learning_curves(curve_table(rows[rows.strategy == "random"], "test_accuracy"), "test_accuracy")
+    assert _bands(two) == [] and "mean of 2 repeats, n=2: band not shown" in two.layout.title.text
+
+
+def test_a_long_title_wraps_and_the_plot_moves_down_to_make_room():
+    counts = {s: n for s, n in zip(["random", "entropy", "least_confidence", "smallest_margin", "hybrid"], [5, 4, 2, 1, 1])}
+    fig = figures.learning_curves(_curves(counts), "test_accuracy", subtitle="digits · logistic · " + "x " * 120)
+    lines = fig.layout.title.text.split("<br>")
+    assert len(lines) >= 2 and max(map(len, lines)) <= figures.TITLE_CHARS
+    short = figures.learning_curves(_curves({"random": 5}), "test_accuracy", subtitle="digits")
+    assert fig.layout.margin.t >= short.layout.margin.t + 24 * (len(lines) - 1) + 16
+
+
+def test_every_registered_strategy_is_told_apart_by_colour_blind_safe_colour_or_family_marks():
+    from core.strategies import STRATEGIES
+
+    styles = {name: figures.strategy_style(name) for name in STRATEGIES.names()}
+    assert all(s.color in figures.OKABE_ITO for n, s in styles.items() if n != "random")
+    assert styles["random"].color not in figures.OKABE_ITO
+    for a in styles:
+        for b in styles:
+            if a < b and styles[a].color == styles[b].color:  # a shared colour: another family, marker and dash
+                assert styles[a].family != styles[b].family, (a, b)
+                assert styles[a].symbol != styles[b].symbol and styles[a].dash != styles[b].dash, (a, b)
+    assert styles["coreset"].color != styles["entropy"].color and styles["bald"].color != styles["dropquery"].color
+    first_seven = ["random", "entropy", "least_confidence", "smallest_margin", "largest_margin", "hybrid", "margin_density"]
+    assert len({styles[s].color for s in first_seven}) == 7  # the tutorial's strategies and one more: seven colours
+    fig = figures.learning_curves(_curves({"entropy": 1, "coreset": 1}), "test_accuracy")
+    lines = {t.name: t for t in fig.data}
+    assert lines["coreset"].marker.symbol != lines["entropy"].marker.symbol
 
 
 def test_report_settings_read_as_a_person_writes_them():

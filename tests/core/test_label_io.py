@@ -81,6 +81,7 @@ def test_export_then_import_gives_the_same_labels_and_the_csv_reads_as_a_folder_
     assert all(r["annotator"] == "ann" and r["time"] for r in lines)
 
 
+@pytest.mark.slow
 def test_the_label_command_from_init_to_export(tmp_path):
     root = tmp_path / "images"
     _images(root, {"cat": 4, "dog": 4, "unsorted": 0, ".": 6})

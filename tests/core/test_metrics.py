@@ -102,3 +102,26 @@ def test_intervals_of_accuracy_and_aulc_stay_within_0_and_1():
     assert summary["final_ci_low"].iloc[0] == 0.0 and summary["final_ci_high"].iloc[0] == 1.0
     curve = curve_table(rounds, "test_accuracy")
     assert (curve.ci_low >= 0).all() and (curve.ci_high <= 1).all()
+
+
+def test_a_partial_comparison_is_summarised_at_the_labels_every_repeat_reached():
+    """During a run or after Cancel, repeats stop at different label counts: the summary compares
+    every strategy at the largest count all shown repeats reached (here 20), never a mean of a
+    repeat at 70 labels and one at 20, and says so."""
+    from core.metrics import common_n_labeled, partial_note
+
+    frame = rounds_frame({
+        "random": [[0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0], [0.0, 0.1]],  # repeat 1 cancelled after 20 labels
+        "entropy": [[0.5, 0.7, 0.8, 0.9, 0.95, 1.0, 1.0], [0.1, 0.3, 0.5]],
+    })
+    assert common_n_labeled(frame) == 20
+    summary = summary_table(frame, "test_accuracy", target=0.5).set_index("strategy")
+    assert summary["final_n_labeled"].tolist() == [20, 20]
+    assert summary.loc["random", "final"] == pytest.approx(np.mean([0.6, 0.1]))
+    assert summary.loc["entropy", "final"] == pytest.approx(np.mean([0.7, 0.3]))
+    assert summary.loc["random", "aulc"] == pytest.approx(np.mean([aulc([10, 20], [0.5, 0.6]), aulc([10, 20], [0.0, 0.1])]))
+    assert summary.loc["entropy", "reached_target"] == "1/2"  # repeat 1 reached 0.5 only at 30 labels: not compared
+    note = partial_note(frame)
+    assert "20 labels" in note and "70" in note
+    complete = rounds_frame({"random": [[0.5, 0.6], [0.4, 0.5]]})
+    assert partial_note(complete) == "" and summary_table(complete, "test_accuracy")["final_n_labeled"].tolist() == [20]

@@ -87,6 +87,7 @@ def test_unknown_run_is_one_line_naming_valid_keys_exit_2_and_nothing_written(tw
     assert "holds no rounds.csv" in capsys.readouterr().err and not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not figures.browser_available(), reason="PNG/SVG export needs Chrome or Chromium")
 def test_report_writes_png_and_svg_of_every_chart(two_runs, tmp_path):
     cache, _, key_b = two_runs
@@ -99,6 +100,7 @@ def test_report_writes_png_and_svg_of_every_chart(two_runs, tmp_path):
     assert all(b"<svg" in p.read_bytes()[:2000] for p in svgs)
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="Debian chromium is not installed")
 def test_the_report_opens_in_a_browser_with_every_chart_drawn(two_runs, tmp_path, monkeypatch):

@@ -254,3 +254,37 @@ def test_ceiling_fits_all_pool_labels_once_and_is_read_back_from_the_cache(tmp_p
     assert summary["n_labeled"] == 200 and summary["repeats"] == 2
     assert v.ceiling_summary(again, "pool_accuracy") is None
     assert not v.ceiling_is_cheap(RunConfig(dataset="digits", learner="cnn"))
+
+
+def test_a_partial_comparison_is_judged_at_the_labels_every_repeat_reached():
+    """Repeat 0 of both strategies reached 110 labels, repeat 1 only 40: AULC, ranks, regimes and
+    the verdict compare both repeats over 20-40 labels, and the sentence says the rest is not summarised."""
+    rounds = make_rounds({"random": 0.0, "entropy": 0.05}, repeats=4)
+    rounds = rounds[(rounds.repeat != 1) | (rounds.n_labeled <= 40)]
+    scores = v.aulc_by_repeat(rounds, "test_accuracy")
+    for repeat in range(4):
+        g = rounds[(rounds.repeat == repeat) & (rounds.strategy == "random") & (rounds.n_labeled <= 40)]
+        assert scores.loc[repeat, "random"] == pytest.approx(aulc(g.n_labeled, g.test_accuracy))
+    assert v.pairwise_matrix(rounds, "test_accuracy").tested.loc["random", "entropy"] == 3  # 20, 30 and 40 labels
+    assert all(hi <= 40 for _, _, hi, _ in v.regime_scores(rounds, "test_accuracy"))
+    sentence = v.verdict_sentence(rounds, "test_accuracy")
+    assert "20–40 labels" in sentence and "110" in sentence
+    assert v.difference_table(rounds, "test_accuracy").n_labeled.max() == 110  # drawn, not summarised
+
+
+def test_the_power_chart_stops_its_axis_and_names_a_strategy_that_needs_hundreds_of_repeats():
+    """One strategy with a tiny effect needs ~230 repeats: the axis ends at 50 so the others stay
+    readable, and a note names the one beyond it with its count."""
+    from core.verdict_figures import power_figure
+
+    small_d = 0.186  # 80% power at about 230 pairs
+    table = pd.DataFrame([
+        {"strategy": "entropy", "repeats": 5, "gain": 0.01, "effect_size": small_d,
+         "needed_observed": v.repeats_needed(small_d, 1.0)},
+        {"strategy": "hybrid", "repeats": 5, "gain": 0.03, "effect_size": 1.2, "needed_observed": v.repeats_needed(1.2, 1.0)},
+    ])
+    assert table.needed_observed[0] > 200 and table.needed_observed[1] < 20
+    fig = power_figure(table, "random")
+    assert fig.layout.xaxis.range[1] <= 51
+    note = " ".join(a.text for a in fig.layout.annotations).replace("<br>", " ")
+    assert f"entropy needs {table.needed_observed[0]}" in note and "hybrid" not in note

@@ -54,10 +54,13 @@ def _nudge(page, label: str, key: str, times: int) -> str:
 
 
 def _chart_max_x(page) -> float:
+    # _fullData: plotly.js's decoded traces (`data` keeps numpy arrays as base64 {dtype, bdata} objects)
     return page.evaluate("""() => Math.max(...Array.from(document.querySelectorAll('.js-plotly-plot'))
-        .flatMap(p => (p.data || []).flatMap(t => Array.from(t.x || []))).map(Number).filter(Number.isFinite))""")
+        .flatMap(p => (p._fullData || p.data || []).flatMap(t => Array.from(t.x || []))).map(Number)
+        .filter(Number.isFinite))""")
 
 
+@pytest.mark.slow
 def test_run_watch_and_export(server):
     playwright = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -111,8 +114,16 @@ def test_run_watch_and_export(server):
         page.get_by_role("button", name="report.html").wait_for(timeout=60_000)  # the page's last widget
         _settle(page)
         page.screenshot(path=ARTIFACTS / "5-export.png", full_page=True)
+        buttons = page.locator('[data-testid="stDownloadButton"]')
+        for label, icon in (("PNG", "image"), ("SVG", "draw"), ("HTML", "code")):  # every format has an icon
+            button = buttons.filter(has_text=label).first
+            assert button.locator('[data-testid="stIconMaterial"]', has_text=icon).count() >= 1, label
+        png = buttons.filter(has_text="PNG").first
         with page.expect_download(timeout=60_000) as download:
-            page.get_by_role("button", name="PNG").first.click()
+            png.get_by_role("button").click()
+            # rendering takes seconds: the button shows a spinner and stays disabled until the file is there
+            playwright.expect(png.get_by_role("button")).to_be_disabled(timeout=5_000)
+            page.screenshot(path=ARTIFACTS / "5b-export-rendering.png")
         target = ARTIFACTS / "export-learning_curves.png"
         download.value.save_as(target)
         assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

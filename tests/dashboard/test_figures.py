@@ -45,7 +45,8 @@ def _app(root, page: str, **state) -> AppTest:
 
 def test_learning_curve_title_counts_the_repeats_each_strategy_has(small_cache):
     fig = charts.learning_curves(_view(small_cache, cancelled=[("hybrid", 1)]), "test_accuracy")
-    assert fig.layout.title.text == "Test accuracy vs labels (mean and 95% CI over 2 repeats (hybrid: 1 repeat, no band))"
+    assert fig.layout.title.text.replace("<br>", " ") == (
+        "Test accuracy vs labels (mean of 2 repeats, n=2: band not shown, repeats drawn (hybrid: 1 repeat, no band))")
     assert fig.layout.title.subtitle.text == ("digits · logistic · budget 40 labels (20 initial + 2 × 10) · "
                                               "hybrid (alpha 0.5, clusters 5, measure entropy) · pool of 300 · 2 repeats (hybrid: 1)")
 
@@ -129,3 +130,28 @@ def test_export_follows_the_confusion_page_settings(small_cache):
                "hybrid" in captions, captions
         assert any(c.startswith("Uncertain images: Strategy entropy") for c in captions)
         at.run()
+
+
+def test_the_export_report_has_the_verdict_sentence_and_charts_as_the_verdict_page_shows_them(small_cache):
+    from core import figures, verdicts
+
+    view = _view(small_cache)
+    shown = charts.shown_settings(view, {"verdict_baseline": "entropy", "verdict_metric": "macro_f1"})["verdict"]
+    assert charts.describe(shown, view) == {"Metric": "macro-F1", "Baseline": "entropy",
+                                             "Budget regime cut points": "thirds"}
+    sentence, verdict_charts = charts.verdict_section(view, shown, str(small_cache))
+    assert sentence == verdicts.verdict(view.rounds, "test_macro_f1", "entropy").sentence
+    slugs = [slug for _, slug, _ in verdict_charts]
+    assert slugs == ["verdict_difference", "verdict_curves", "verdict_matrix", "verdict_regimes", "verdict_power"]
+    assert "difference to entropy" in verdict_charts[0][2].layout.title.text
+    page = figures.html_report("r", [(t, f) for t, _, f in verdict_charts], config={},
+                               paragraphs=[("Verdict (against entropy)", sentence)])
+    assert "<h2>Verdict (against entropy)</h2>" in page and sentence.split(":")[0] in page
+
+
+def test_export_page_offers_the_verdict_charts(small_cache):
+    at = _app(small_cache, "export.py")
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [m.value for m in at.markdown]
+    assert "**Verdict: Pairwise penalty matrix**" in titles and "**Verdict: Difference to random**" in titles
+    assert any(c.value.startswith("Verdict: Metric accuracy · Baseline random") for c in at.caption)

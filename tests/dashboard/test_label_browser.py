@@ -72,6 +72,7 @@ def _label_batch(page, grid, truth) -> tuple[str, dict[str, str]]:
     return batch, done
 
 
+@pytest.mark.slow
 def test_two_batches_with_the_keyboard_an_undo_and_a_killed_server_lose_nothing(project, tmp_path):
     from playwright.sync_api import sync_playwright
 

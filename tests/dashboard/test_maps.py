@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from core import jobs
 from core.datasets import load_dataset
@@ -93,6 +94,7 @@ def test_a_feature_space_that_is_gone_falls_back_to_raw_pixels(small_cache):
     assert maps.choice_for(view, 0, "CNN features of the entropy run", 2, str(small_cache)) == maps.PIXEL_CHOICE
 
 
+@pytest.mark.slow
 def test_a_pretrained_comparison_offers_the_backbone_features_once(tmp_path):
     """Query map: the frozen backbone's features come from the feature store; no per-round choice."""
     from core.cache import Cache

@@ -171,7 +171,7 @@ def test_export_offers_every_chart_and_the_tables(small_cache):
     keys = {b.proto.id for b in at.get("download_button")}
     labels = [b.proto.label for b in at.get("download_button")]
     assert {"rounds.csv", "summary.csv", "report.html"} <= set(labels)
-    assert labels.count("HTML") == 5 and len(keys) == len(labels)
+    assert labels.count("HTML") == 10 and len(keys) == len(labels)  # 5 page charts, 5 Verdict charts
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +239,7 @@ def pretrained_cache(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_query_map_offers_the_backbone_features_and_titles_say_random_init(pretrained_cache, monkeypatch):
     from dashboard.components import maps
 
@@ -450,3 +451,25 @@ def test_opening_a_saved_comparison_that_is_no_longer_valid_explains_why(tmp_pat
     assert not at.exception
     assert any(_text(e).startswith("Cannot open this comparison: hybrid.alpha must be a number in (0, 1]; got 0.0")
                for e in at.sidebar.error)
+
+
+def test_compare_summarises_a_partial_comparison_at_the_labels_every_repeat_reached(tmp_path, small_cache):
+    """random's repeat 1 stopped after its first round (Cancel): the summary, its AULC and the
+    verdict compare at 20 labels for every strategy, and the page says the rest is only drawn."""
+    import shutil
+
+    from core.datasets import load_dataset
+
+    root = tmp_path / "cache"
+    shutil.copytree(small_cache, root)
+    spec = next(s for s in SMALL.specs() if s.strategy == "random" and s.repeat == 1)
+    run_dir = Cache(root).run(spec.key(load_dataset("digits").fingerprint)).root
+    for name in ("round_0001.npz", "round_0002.npz"):
+        (run_dir / name).unlink()
+    at = _app(root, "compare.py")
+    _no_problems(at)
+    table = at.dataframe[0].value
+    assert [cell.rsplit("@ ", 1)[1] for cell in table["Final (at labels)"]] == ["20", "20", "20"]
+    shown = " ".join(_text(c) for c in at.caption) + " ".join(_text(i) for i in at.info)
+    assert "summaries compare at 20 labels" in shown and "drawn up to 40" in shown
+    assert "partial results: every repeat has reached 20 labels" in " ".join(_text(i) for i in at.info)

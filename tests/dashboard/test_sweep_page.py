@@ -34,6 +34,7 @@ def _page(root) -> AppTest:
     return at
 
 
+@pytest.mark.slow  # the module's sweep fixture runs a sweep (about 7 s)
 def test_finished_sweep_shows_heatmap_best_table_and_progress(sweep_cache):
     at = _page(sweep_cache)
     assert not at.exception, [e.value for e in at.exception]
@@ -47,6 +48,7 @@ def test_finished_sweep_shows_heatmap_best_table_and_progress(sweep_cache):
     assert any("12/12 runs" in p.proto.text for p in at.get("progress"))
 
 
+@pytest.mark.slow  # the module's sweep fixture runs a sweep (about 7 s)
 def test_grid_widgets_explain_invalid_values_and_open_a_point(sweep_cache):
     at = _page(sweep_cache)
     at.text_input(key="sweep_values_hybrid.alpha").set_value("0.5, 0.5").run()
@@ -80,6 +82,7 @@ def _reaper(job_id: str):
     return next(t for t in threading.enumerate() if t.name == f"reap-{job_id}")
 
 
+@pytest.mark.slow
 def test_a_launched_sweep_is_listed_at_once_and_followed_to_the_end(tmp_path, monkeypatch):
     """Launch shows the new sweep as 'starting' before its process writes anything (the process
     waits on a FIFO here), then done with its results; the ended process is reaped."""
