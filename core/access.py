@@ -6,6 +6,7 @@ at start (or the owner's password), as Jupyter does. The server keeps only hashe
     stored = token_hash(token)                    # "sha256$<hex>": tokens are random, a fast hash is enough
     stored = password_hash(password)              # "scrypt$n$r$p$<salt>$<hex>": people choose weak ones
     matches(candidate, stored)                    # constant-time comparison of the hashes
+    session_proof(stored)                         # the browser session's cookie after sign-in
     check_inside_roots(path, roots) -> Path       # the resolved path, or OutsideRootsError naming the roots
 """
 
@@ -76,6 +77,12 @@ def matches(candidate: str, stored: str) -> bool:
         computed = hashlib.scrypt(candidate.encode(), salt=salt, n=n, r=r, p=p, dklen=len(digest))
         return hmac.compare_digest(computed, digest)
     return False
+
+
+def session_proof(stored: str) -> str:
+    """What a browser keeps (a session cookie) once it signed in with the secret behind `stored`:
+    derived from the hash, so it reveals neither the token nor the password, and dies with the hash."""
+    return hmac.new(stored.encode(), b"albench-dashboard session", hashlib.sha256).hexdigest()
 
 
 def read_password_file(path: str | os.PathLike[str]) -> str:

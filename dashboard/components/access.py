@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import os
@@ -12,7 +13,7 @@ from typing import Mapping
 import streamlit as st
 
 from core import jobs
-from core.access import OutsideRootsError, check_inside_roots, matches, resolve_roots
+from core.access import OutsideRootsError, check_inside_roots, matches, resolve_roots, session_proof
 
 
 def refusal(address_option: str | None, client_ip: str | None) -> str | None:
@@ -83,6 +84,24 @@ def role_for(candidate: str, tokens: Mapping[str, str]) -> str | None:
     return found[0] if found else None
 
 
+def _cookie_name() -> str:
+    return f"albench_access_{st.get_option('server.port')}"  # cookies ignore ports: one per server
+
+
+def _role_from_cookie(tokens: Mapping[str, str]) -> str | None:
+    proof = st.context.cookies.get(_cookie_name())
+    if not isinstance(proof, str):  # no cookie (AppTest has no browser: a stand-in object)
+        return None
+    found = [role for role, stored in tokens.items() if hmac.compare_digest(session_proof(stored), proof)]
+    return found[0] if found else None
+
+
+def _keep_in_browser(role: str, stored: str) -> None:
+    """A session cookie (gone when the browser closes) so a reload of the token-less URL stays signed in."""
+    st.html(f"<script>document.cookie = '{_cookie_name()}={session_proof(stored)}; path=/; SameSite=Strict';</script>",
+            unsafe_allow_javascript=True)
+
+
 def gate() -> str | None:
     """The session's role; without the served dashboard's token, one screen and nothing else (st.stop)."""
     tokens = settings().tokens
@@ -96,6 +115,10 @@ def gate() -> str | None:
         ss[_ROLE] = role
         if "token" in st.query_params:
             del st.query_params["token"]  # the address bar can be shared now; this session keeps the role
+        _keep_in_browser(role, tokens[role])
+        return role
+    if role := _role_from_cookie(tokens):
+        ss[_ROLE] = role
         return role
     st.title("Sign-in needed")
     st.error("This dashboard is served to a network and needs its link with the token. "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.access import (OutsideRootsError, PasswordFileError, check_inside_roots, matches, new_token,
-                         password_hash, read_password_file, token_hash)
+                         password_hash, read_password_file, session_proof, token_hash)
 
 
 @pytest.fixture
@@ -73,3 +73,10 @@ def test_a_password_file_without_a_hash_is_refused(tmp_path, content):
 def test_a_missing_password_file_names_itself(tmp_path):
     with pytest.raises(PasswordFileError, match="--password-file .*nope"):
         read_password_file(tmp_path / "nope")
+
+
+def test_the_session_cookie_reveals_no_secret_and_differs_per_secret():
+    token, other = new_token(), new_token()
+    proof = session_proof(token_hash(token))
+    assert proof == session_proof(token_hash(token)) and proof != session_proof(token_hash(other))
+    assert token not in proof and token_hash(token).split("$")[1] not in proof

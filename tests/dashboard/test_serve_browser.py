@@ -89,6 +89,10 @@ def test_tokens_roles_roots_and_the_job_limit_of_a_served_dashboard(served):
             assert page.get_by_text("Comparison settings").count() == 0
             assert page.get_by_role("button", name="Run", exact=True).count() == 0
             page.screenshot(path=str(ARTIFACTS / "2-labeller.png"), full_page=True)
+            page.reload()  # the address bar has no token now: the browser session keeps the role
+            page.get_by_role("heading", name="Label").wait_for(timeout=60_000)
+            _settle(page)
+            assert page.get_by_text(REFUSED).count() == 0 and page.get_by_text("Comparison settings").count() == 0
 
             # The full token: every page, the settings and Run.
             page = browser.new_context().new_page()
