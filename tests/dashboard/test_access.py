@@ -170,3 +170,17 @@ def test_the_launcher_refuses_bad_serving_options_with_one_line(tmp_path):
                               env={**os.environ, "PYTHONPATH": str(ROOT), "ALBENCH_CACHE_DIR": str(tmp_path)},
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and expected in done.stderr and len(done.stderr.strip().splitlines()) == 1, done
+
+
+def test_a_password_server_asks_for_it_on_the_sign_in_screen(monkeypatch, tmp_path):
+    from core.access import password_hash
+
+    served = ServeSettings({FULL: password_hash("open sesame"), LABELLER: token_hash(LABELLER_TOKEN)})
+    monkeypatch.setenv(SERVE_ENV, served.to_env())
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["cache_dir"] = str(tmp_path / "cache")
+    at.run()
+    at.text_input(key="access_password").set_value("open sesam").run()
+    assert "Sign-in needed" in _page_titles(at) and not at.button
+    at.text_input(key="access_password").set_value("open sesame").run()
+    assert not at.exception and "Sign-in needed" not in _page_titles(at) and at.button(key="sidebar_run")
