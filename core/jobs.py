@@ -254,3 +254,27 @@ def start_run(config: RunConfig, cache_root: str | Path, *, cwd: str | Path | No
                str(Path(cache_root).resolve()), "--out", str(out.resolve())]
     return start(cache_root, job_id, command, kind="run", cwd=cwd or Path(__file__).resolve().parent.parent,
                  meta={"config": config.to_dict(), "config_key": config.key()})
+
+
+class JobLimitError(JobError):
+    """Starting another job would pass the server's limit on concurrent jobs."""
+
+
+USER_JOB_KINDS = ("run", "sweep")  # what a person starts with a button; projections start themselves, once each
+
+
+def live_jobs(cache_root: str | Path, kinds: tuple[str, ...] = USER_JOB_KINDS) -> list[Job]:
+    """The jobs of `kinds` whose process is running now (on this host)."""
+    found = (read_job(cache_root, record.stem) for record in sorted(_jobs_dir(cache_root).glob("*.json"))
+             if not record.name.endswith(".config.json"))
+    return [job for job in found if job is not None and job.kind in kinds and is_alive(job)]
+
+
+def check_job_limit(cache_root: str | Path, limit: int | None, kinds: tuple[str, ...] = USER_JOB_KINDS) -> None:
+    """JobLimitError, naming the running jobs, when `limit` jobs of `kinds` already run (None: no limit)."""
+    if limit is None:
+        return
+    running = live_jobs(cache_root, kinds)
+    if len(running) >= limit:
+        raise JobLimitError(f"this server runs at most {limit} job(s) at a time (--max-jobs); running now: "
+                            f"{', '.join(job.job_id for job in running)}. Wait for it to finish or cancel it.")

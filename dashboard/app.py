@@ -12,7 +12,7 @@ if str(_ROOT) not in sys.path:  # `streamlit run` puts dashboard/ first on the p
 import streamlit as st  # noqa: E402
 
 from dashboard.components import results  # noqa: E402
-from dashboard.components.access import local_only  # noqa: E402
+from dashboard.components.access import gate, local_only, only_label_page  # noqa: E402
 from dashboard.components.param_widgets import session_defaults  # noqa: E402
 from dashboard.components.run_panel import progress_panel, run_buttons  # noqa: E402
 from dashboard.components.sidebar import run_form  # noqa: E402
@@ -31,11 +31,13 @@ DEFAULTS = {
     "compare_target": 0.9,
 }
 local_only()  # a server nobody chose to expose serves only this machine
+role = gate()  # a served dashboard: no app for a session without its link's token
 restore_kept()  # first: page widgets get back the values a run that did not draw them dropped
 for key, value in {**DEFAULTS, **session_defaults()}.items():  # declared plug-in parameters: their defaults
     st.session_state.setdefault(key, value)
 
 PAGES = _ROOT / "dashboard" / "app_pages"
+only_label_page(role, PAGES / "label.py")  # the labeller token opens the Label page and nothing else
 pages = [
     st.Page(PAGES / "compare.py", title="Compare", icon=":material/show_chart:", default=True),
     st.Page(PAGES / "confusion.py", title="Confusion matrices", icon=":material/grid_on:"),

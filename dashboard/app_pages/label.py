@@ -16,6 +16,7 @@ from core.labels.recommend import recommend
 from core.labels.store import LabelStore, ProjectError, check_class_names
 from core.learners import LEARNERS
 from core.strategies import STRATEGIES
+from dashboard.components.access import allowed_path, allowed_project, refuse_outside_roots
 from dashboard.components.labeling import (apply_events, batch_done, label_grid, maybe_refit, new_batch,
                                            progress_figures, proposer_for, settings_json)
 from dashboard.components.results import cache_root
@@ -60,6 +61,7 @@ def _create_project() -> None:
                 return
             db = Path(folder).expanduser() / DEFAULT_DB
             try:
+                allowed_project(db)  # a served dashboard: under its --data-root, and the labeller's projects
                 names = check_class_names(n for n in classes.split(",") if n.strip())
                 store = LabelStore.create(db, Path(folder).expanduser())
                 store.add_classes(names)
@@ -75,6 +77,7 @@ def _create_project() -> None:
 
 
 _create_project()
+refuse_outside_roots("label_db", project=True)  # a served dashboard: its roots and the labeller's projects
 st.text_input("Project file", key="label_db", help=f"a labelling project ({DEFAULT_DB}); create one above")
 if not st.session_state.label_db:
     st.info("Create a project from a folder of images, or enter the path of an existing project file.")
@@ -180,6 +183,7 @@ with st.expander("Export the labels"):
     out = st.text_input("CSV file (path,label)", value=str(store.path.parent / "labels.csv"), key="label_export_path")
     if st.button("Write CSV", key="label_export"):
         try:
+            allowed_path(out)  # a served dashboard writes only under its --data-root
             n = export_csv(store, out)
         except OSError as exc:
             st.error(f"cannot write {out} ({exc.strerror or exc})")

@@ -22,6 +22,7 @@ from core.params import Interval, Options
 from core.strategies import STRATEGIES
 from core.sweep import GridError, load_sweep_results, parse_grid, read_statuses, start_sweep, sweep_job_id
 from dashboard.components import results
+from dashboard.components.access import check_job_limit
 from dashboard.components.sidebar import apply_config
 from dashboard.components.widgets import keep, keep_valid, plain
 
@@ -163,6 +164,7 @@ with st.expander("New sweep", expanded=not sweeps):
         if st.button("Launch sweep", type="primary", key="sweep_launch", disabled=sweep is None or running,
                      help="Runs in the background and resumes from the cache; already cached runs are not recomputed."):
             try:
+                check_job_limit(root)  # a served dashboard: at most --max-jobs runs and sweeps
                 start_sweep(sweep, root, executor=executor, jobs=n_jobs, ray_address=address)
             except (jobs.JobError, OSError) as exc:
                 st.error(plain(f"The sweep could not be started: {exc}"), icon=":material/error:")

@@ -12,6 +12,7 @@ import streamlit as st
 from core import jobs
 from core.config import RunConfig
 from dashboard.components import results
+from dashboard.components.access import check_job_limit
 from dashboard.components.widgets import plain
 
 POLL_SECONDS = 1.0
@@ -32,10 +33,11 @@ def run_buttons(config: RunConfig | None) -> None:
                    help="All rounds of these settings are cached" if complete else "Run in the background; resumes "
                                                                                      "from the cache"):
         try:
+            check_job_limit(results.cache_root())  # a served dashboard: at most --max-jobs runs and sweeps
             jobs.start_run(config, results.cache_root())
-        except jobs.JobError as exc:
+            st.rerun()
+        except jobs.JobError as exc:  # shown until the next interaction (a rerun would wipe it at once)
             sb.error(plain(exc))
-        st.rerun()
     if col2.button("Cancel", key="sidebar_cancel", width="stretch", disabled=state != jobs.RUNNING,
                    help="Stop after the round in progress; completed rounds stay cached"):
         jobs.cancel(results.cache_root(), jobs.run_job_id(config))

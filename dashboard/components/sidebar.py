@@ -23,6 +23,7 @@ from core.params import ParamError
 from core.runner import pool_candidates, prepare
 from core.strategies import STRATEGIES
 from dashboard.components import results
+from dashboard.components.access import refuse_outside_roots
 from dashboard.components.param_widgets import (changed_values, learner_key, param_widget, set_values,
                                                 strategy_key)
 from dashboard.components.widgets import plain
@@ -90,6 +91,7 @@ def run_form() -> RunConfig | None:
     sb.selectbox("Dataset", DATASETS.names(), key="sidebar_dataset", help="Registered datasets; digits works offline.")
     options = dataset_option_names(ss["sidebar_dataset"])
     if "data_dir" in options:
+        refuse_outside_roots("sidebar_data_dir", sb)  # a served dashboard reads data only under its --data-root
         sb.text_input("Data directory", key="sidebar_data_dir", placeholder="folder holding the dataset files",
                       help="Where the dataset's files (or class folders) are; empty = the dataset's default.")
     if "image_size" in options:
