@@ -11,7 +11,7 @@ import streamlit as st
 from core.cache import Cache
 from core.labels.cli import DEFAULT_DB
 from core.labels.io import export_csv, import_folder
-from core.labels.recommend import recommend
+from core.labels.recommend import comparison_command, recommend
 from core.labels.store import LabelStore, ProjectError, check_class_names
 from core.learners import LEARNERS
 from core.strategies import STRATEGIES
@@ -196,8 +196,15 @@ with st.expander("Export the labels"):
         except OSError as exc:
             st.error(f"cannot write {out} ({exc.strerror or exc})")
         else:
-            st.success(f"Wrote {n} labels to {out}. Compare strategies on them: choose the folder dataset with this "
-                       f"file as its data folder, or `.venv/bin/albench run --dataset folder --data-dir {out}`.")
+            command, why = comparison_command(store, out, learner=learner)
+            st.success(f"Wrote {n} labels to {out}." + (" Compare strategies on them with the command below "
+                                                         "(or the folder dataset with this file as its data folder)."
+                                                         if command else ""))
+            if command:
+                st.code(command, language="bash")
+                st.caption(why)
+            else:
+                st.info(why)
 rounds = store.rounds()
 if rounds:
     last = rounds[-1]

@@ -222,3 +222,25 @@ def test_an_image_too_large_to_show_is_given_back_not_a_traceback(project):
     assert drop_unviewable(store, batch) == ["d10.png"]
     assert batch.items == [12]
     assert store.claim("bob", 1, candidates=[item], session="tab2")[0].item_id == item  # its claim was released
+
+
+def test_the_comparison_the_page_suggests_after_export_runs_on_the_labels(project, tmp_path):
+    import shlex
+
+    from core.cli import main
+
+    store, truth = project
+    for row in store.items():
+        if row["id"] not in store.current():
+            store.decide(row["id"], "label", annotator="ann", label=CLASSES[truth[row["id"] - 1]])
+    at = _page(str(store.path))
+    at.text_input(key="label_export_path").input(str(tmp_path / "out" / "labels.csv"))
+    at.button(key="label_export").click()
+    at.run()
+    _ok(at)
+    assert any("Wrote 30 labels" in s.value for s in at.success)
+    assert any(f"label export csv labels.csv --db {store.path}" in s.value for s in at.success)  # every image decided
+    (command,) = [c.value for c in at.code]
+    args = shlex.split(command)
+    assert args[:2] == ["albench", "run"]
+    assert main([*args[1:], "--out", str(tmp_path / "report"), "--cache-dir", str(tmp_path / "c"), "--quiet"]) == 0
