@@ -99,7 +99,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     try:
         return _COMMANDS[args.label_command](args)
     except (ProjectError, Conflict, DatasetError, ValueError, sqlite3.Error) as exc:
-        print(f"{PROG} {args.label_command}: error: {exc}", file=sys.stderr)
+        print(f"{PROG} {args.label_command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # a target of the wrong kind, a name too long, no permission, a full disk
         where = f" {exc.filename}" if exc.filename else ""

@@ -107,7 +107,11 @@ def _build(conn: sqlite3.Connection, version: int) -> None:
 
 
 class ProjectError(ValueError):
-    """A file that cannot be used as a labelling project; the message names the file."""
+    """A file that cannot be used as a labelling project; the message (one line) names the file."""
+
+    def __init__(self, message: str) -> None:
+        # the message can quote a damaged file (SQLite echoes its schema text): keep it on one line
+        super().__init__(" ".join(str(message).split()))
 
 
 class Conflict(RuntimeError):
@@ -212,7 +216,10 @@ class LabelStore:
             self._check()
         else:
             self._initialise(Path(_create_root).expanduser())
-        self.root = self._root()
+        try:
+            self.root = self._root()
+        except sqlite3.DatabaseError as exc:  # damage quick_check did not reach
+            raise ProjectError(f"labelling project {self.path} is corrupt or unreadable ({exc})") from None
 
     def _root(self) -> Path:
         """The image folder: a directory other than the file system's root (which would open every file)."""
@@ -278,7 +285,7 @@ class LabelStore:
                 if app_id != APPLICATION_ID:
                     raise ProjectError(f"{self.path} is an SQLite database but not an albench labelling project "
                                        f"(application_id {app_id:#x}); nothing was changed")
-                problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+                problems = [" ".join(str(r[0]).split()) for r in conn.execute("PRAGMA quick_check(5)")]  # one line
                 if problems != ["ok"]:
                     raise ProjectError(f"labelling project {self.path} is corrupt ({'; '.join(problems)}); "
                                        "restore it from a copy or an export")
@@ -309,6 +316,9 @@ class LabelStore:
                 conn.close()
         except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
             raise ProjectError(f"labelling project {self.path} is corrupt or unreadable ({exc})") from None
+        except UnicodeDecodeError as exc:  # text that is not UTF-8: damage, or not written by SQLite's text API
+            raise ProjectError(f"labelling project {self.path} holds text that is not UTF-8 ({exc.reason} at "
+                               f"byte {exc.start}); refused") from None
 
     def _check_schema(self, conn: sqlite3.Connection, version: int) -> None:
         """The tables, columns, indexes and views must be exactly ours, with no trigger: SQL stored in a
@@ -337,11 +347,21 @@ class LabelStore:
             ("SELECT id FROM items WHERE typeof(path) != 'text' OR typeof(sha256) != 'text'",
              "item {} has a path or checksum that is not text"),
             ("SELECT id FROM classes WHERE typeof(name) != 'text'", "class {} has a name that is not text"),
+            ("SELECT id FROM rounds WHERE NOT json_valid(params) OR NOT json_valid(metrics) "
+             "OR json_type(params) != 'object' OR json_type(metrics) != 'object'",
+             "model round {} has settings or metrics that are not a JSON object"),
         ]
+        broken = conn.execute("PRAGMA foreign_key_check").fetchone()  # e.g. an event of a deleted class
+        if broken is not None:
+            raise ProjectError(f"labelling project {self.path}: a row of {broken[0]!r} refers to a missing row of "
+                               f"{broken[2]!r}; refused")
         for query, message in checks:
             row = conn.execute(query + " LIMIT 1").fetchone()
             if row is not None:
                 raise ProjectError(f"labelling project {self.path}: {message.format(row[0])}; refused")
+        for table in ("meta", "classes", "items", "events", "claims", "rounds", "proposals"):
+            for _ in conn.execute(f"SELECT * FROM {table}"):  # every text value decodes (else UnicodeDecodeError)
+                pass
         for (name,) in conn.execute("SELECT name FROM classes"):
             try:
                 check_class_names([name])

@@ -331,3 +331,11 @@ def test_propose_near_the_end_proposes_what_is_left_even_when_some_cannot_be_rea
     round_id = propose(project, Settings(batch_size=8), ImageCache(project.root, 8))
     proposed = [project.item_path(p["item_id"]) for p in project.proposals(round_id)]
     assert sorted(proposed) == ["c.png", "d.png"] and proposed[0] == "c.png"
+
+
+def test_a_round_with_damaged_json_is_one_line(project):
+    project.record_round(strategy="entropy", learner="logistic", params={}, n_labeled=2, metrics={}, proposals=[])
+    project.close()
+    _edit(project.path, "UPDATE rounds SET metrics = '{not json'")
+    with pytest.raises(ProjectError, match="JSON"):
+        LabelStore(project.path).rounds()
