@@ -213,7 +213,9 @@ def _export(args: argparse.Namespace) -> int:
         n = export_tree(store, args.out, copy=args.copy)
     else:
         n = export_jsonl(store, args.out, force=args.force)
-    print(f"wrote {n} {'decisions' if args.format == 'jsonl' else 'labels'} to {args.out}")
+    by = store.status()["per_annotator"]
+    print(f"wrote {n} {'decisions' if args.format == 'jsonl' else 'labels'} to {args.out}"
+          + (f" (labels per annotator: {', '.join(f'{k} {v}' for k, v in by.items())})" if by else ""))
     return 0
 
 

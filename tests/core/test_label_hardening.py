@@ -217,6 +217,8 @@ def test_status_counts_labels_per_annotator(project, capsys):
     assert project.status()["per_annotator"] == {"ann": 2, "bea": 1}
     code = main(["label", "status", "--db", str(project.path)])
     assert code == 0 and "labels per annotator: ann 2, bea 1" in capsys.readouterr().out
+    code = main(["label", "export", "csv", str(project.root / "l.csv"), "--db", str(project.path)])
+    assert code == 0 and "(labels per annotator: ann 2, bea 1)" in capsys.readouterr().out
 
 
 # -- 20.7, 20.9, 20.18: imports ------------------------------------------------------------------------------------
