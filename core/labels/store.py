@@ -524,15 +524,17 @@ class LabelStore:
         """
         ms = _check_ms(ms)
         with self._write() as c:
-            who, value = ("session", session) if session is not None else ("annotator", annotator)
+            # with a session: this tab's decisions under this name (a tab token pasted in a link to someone
+            # with another name still never undoes their decisions); without: the annotator's
+            mine = "e.annotator = ? AND (? IS NULL OR e.session = ?)"
             row = c.execute(
-                f"SELECT e.id, e.item_id FROM events e WHERE e.{who} = ? AND e.kind != 'undo' "
+                f"SELECT e.id, e.item_id FROM events e WHERE {mine} AND e.kind != 'undo' "
                 "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.id) ORDER BY e.id DESC LIMIT 1",
-                (value,)).fetchone()
+                (annotator, session, session)).fetchone()
             if row is None:
                 return None
-            later = c.execute(f"SELECT annotator FROM events WHERE item_id = ? AND id > ? AND {who} IS NOT ? LIMIT 1",
-                              (row[1], row[0], value)).fetchone()
+            later = c.execute(f"SELECT annotator FROM events e WHERE item_id = ? AND id > ? AND NOT ({mine}) LIMIT 1",
+                              (row[1], row[0], annotator, session, session)).fetchone()
             if later is not None:
                 raise Conflict(f"{self.item_path(row[1])} was decided by {later[0]!r} after you; not undone")
             c.execute("INSERT INTO events (item_id, kind, undoes, annotator, ms, at, session) "

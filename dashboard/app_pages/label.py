@@ -73,6 +73,7 @@ def _create_project() -> None:
 _create_project()
 st.text_input("Project file", key="label_db", help=f"a labelling project ({DEFAULT_DB}); create one above")
 if not st.session_state.label_db:
+    st.query_params.pop("project", None)
     st.info("Create a project from a folder of images, or enter the path of an existing project file.")
     st.stop()
 try:

@@ -208,6 +208,7 @@ def test_undo_in_one_tab_never_reverts_another_tabs_decision_under_the_same_name
     assert project.undo("me", session="tab-1").item_id == c
     assert project.undo("me", session="tab-1") is None  # tab 1 has nothing left to undo
     assert project.labels()["d.png"] == "dog"
+    assert project.undo("you", session="tab-2") is None  # the same tab token under another name: not yours
     assert project.undo("me", session="tab-2").item_id == d
     assert project.status()["per_annotator"] == {"ann": 2}
 
