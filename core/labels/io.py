@@ -15,16 +15,16 @@ An import never replaces a person's decision nor labels an item a tab holds, unl
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
-import io
 import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from core.cache import atomic_write_bytes, file_sha256
-from core.csvsafe import neutralise
+from core.csvsafe import neutralise, restore
 from core.datasets.folder import IMAGE_EXTENSIONS, list_folder, list_labels_csv
 from core.labels.store import MAX_NAME_BYTES, LabelStore, ProjectError, check_class_names, inside
 
@@ -113,8 +113,6 @@ def import_folder(store: LabelStore, folder: str | os.PathLike | None = None, *,
 
 def _csv_lines(csv_path: Path, paths: set[str]) -> dict[str, list[int]]:
     """Line numbers of the rows of a labels CSV (already read by `list_labels_csv`) that list `paths`."""
-    from core.csvsafe import restore
-
     text = csv_path.read_bytes().decode("utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in next(reader, [])]

@@ -99,7 +99,8 @@ def comparison_command(store, csv_path: str | Path, *, learner: str = "logistic"
     except ConfigError as exc:
         return None, f"The {n} labels are too few for a comparison ({exc}); label more first."
     args = ["albench", "run", "--dataset", "folder", "--data-dir", str(csv_path), "--learner", learner,
-            "--initial", str(initial), "--batch", str(batch), "--rounds", str(rounds), "--test-size", str(test_size), "--clusters", str(clusters)]
+            "--initial", str(initial), "--batch", str(batch), "--rounds", str(rounds), "--test-size", str(test_size),
+            "--clusters", str(clusters)]
     split = (f"the test split is the size of your audit sample ({status['audit_labeled']})"
              if status["audit_labeled"] and test_size else
              "no test split (a class has a single label): pool accuracy only" if not test_size else

@@ -203,7 +203,8 @@ def propose(store: LabelStore, settings: Settings, images: ImageCache | None = N
         scores = selection.scores
         proposals = [(int(pool_ids[r]), int(proba[r].argmax()), float(proba[r].max()),
                       None if scores is None else float(scores[r])) for r in rows]
-    proposals += [(int(i), None, None, None) for i in np.array(undecided, dtype=np.int64)[~ok_pool][: k - len(proposals)]]
+    unreadable = np.array(undecided, dtype=np.int64)[~ok_pool]
+    proposals += [(int(i), None, None, None) for i in unreadable[: k - len(proposals)]]
     metrics: dict[str, Any] = {"fit_seconds": round(fit_seconds, 3), "n_train": int(len(y))}
     if audited:
         X_audit, ok_audit = images.get([paths[i] for i, _ in audited])

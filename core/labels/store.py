@@ -667,7 +667,8 @@ class LabelStore:
         audit = {r[0] for r in self.conn.execute("SELECT id FROM items WHERE audit = 1")}
         return {"items": self.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0],
                 "labeled": kinds["label"], "skipped": kinds["skip"], "unsure": kinds["unsure"],
-                "per_class": per_class, "per_annotator": dict(sorted(per_annotator.items())), "median_ms": (sorted(ms)[len(ms) // 2] if ms else None),
+                "per_class": per_class, "per_annotator": dict(sorted(per_annotator.items())),
+                "median_ms": (sorted(ms)[len(ms) // 2] if ms else None),
                 "audit": len(audit), "audit_labeled": sum(1 for i, e in current.items() if i in audit and e.kind == "label"),
                 "rounds": self.conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from PIL import Image
 
 from core.cli import main
 from core.labels.io import export_csv, export_jsonl, export_tree, import_csv, import_folder
-from core.labels.store import Conflict, LabelStore, ProjectError
+from core.labels.store import LabelStore, ProjectError
 
 
 @pytest.fixture(autouse=True)
