@@ -29,6 +29,7 @@ through `LabelStore.file`, which resolves symlinks and refuses a path outside th
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -155,16 +156,24 @@ def check_class_names(names: Iterable[str]) -> list[str]:
     return clean
 
 
+_BAD_PARTS = frozenset({"", ".", ".."})
+
+
+@functools.cache
+def _image_extensions() -> tuple[str, ...]:
+    from core.datasets.folder import IMAGE_EXTENSIONS  # imported late: it loads Pillow and numpy
+
+    return tuple(IMAGE_EXTENSIONS)
+
+
 def check_item_path(rel: object) -> str:
     """`rel` when it is a relative POSIX path of an image that stays inside its root (no '..', no absolute
     path); ProjectError otherwise. The file may still be a symlink out of the root: `LabelStore.file` checks that."""
-    from core.datasets.folder import IMAGE_EXTENSIONS
-
     if not isinstance(rel, str) or not rel or "\x00" in rel or rel.startswith("/") \
-            or any(part in ("", ".", "..") for part in rel.split("/")):
+            or not _BAD_PARTS.isdisjoint(rel.split("/")):
         raise ProjectError(f"item path {str(rel)[:120]!r} is not a plain path inside the project's image folder")
-    if not rel.lower().endswith(IMAGE_EXTENSIONS):  # items are images: never a key file under a wide root
-        raise ProjectError(f"item path {rel[:120]!r} is not an image file ({', '.join(IMAGE_EXTENSIONS)})")
+    if not rel.lower().endswith(_image_extensions()):  # items are images: never a key file under a wide root
+        raise ProjectError(f"item path {rel[:120]!r} is not an image file ({', '.join(_image_extensions())})")
     return rel
 
 
@@ -176,10 +185,8 @@ def inside(root: Path, rel: str) -> Path:
     links, and a project over them must read them); a link to any other file, or a path that
     climbs out, is refused, so a project file or folder from elsewhere cannot read, say, a key file.
     """
-    from core.datasets.folder import IMAGE_EXTENSIONS
-
     path = (root / check_item_path(rel)).resolve()
-    if not path.is_relative_to(root) and not path.name.lower().endswith(IMAGE_EXTENSIONS):
+    if not path.is_relative_to(root) and not path.name.lower().endswith(_image_extensions()):
         raise ProjectError(f"item {rel!r} leads outside the project's image folder {root} (to {path})")
     return path
 
@@ -280,6 +287,7 @@ class LabelStore:
         schema; bring an older schema up to date."""
         try:
             conn = self._connect("rw")
+            conn.row_factory = None  # plain tuples: reading every row to check it costs half as much
             try:
                 app_id = conn.execute("PRAGMA application_id").fetchone()[0]
                 if app_id != APPLICATION_ID:
@@ -299,7 +307,7 @@ class LabelStore:
                     raise ProjectError(f"labelling project {self.path} has schema version {version}, newer than "
                                        f"this albench reads ({SCHEMA_VERSION}); upgrade albench")
                 self._check_schema(conn, version)
-                self._check_rows(conn)
+                self._check_rows(conn, version)
                 if version < SCHEMA_VERSION:
                     conn.execute("BEGIN IMMEDIATE")
                     try:
@@ -334,7 +342,7 @@ class LabelStore:
                                           f"missing or changed: {', '.join(missing[:5])}" if missing else ""]))
                 + "; refused, nothing was changed")
 
-    def _check_rows(self, conn: sqlite3.Connection) -> None:
+    def _check_rows(self, conn: sqlite3.Connection, version: int) -> None:
         """Values a hand-edited file could hold that the code below would trip on: one line naming the first."""
         checks = [
             ("SELECT key FROM meta WHERE key IN ('root', 'schema_version') AND typeof(value) != 'text'",
@@ -359,15 +367,22 @@ class LabelStore:
             row = conn.execute(query + " LIMIT 1").fetchone()
             if row is not None:
                 raise ProjectError(f"labelling project {self.path}: {message.format(row[0])}; refused")
-        for table in ("meta", "classes", "items", "events", "claims", "rounds", "proposals"):
-            for _ in conn.execute(f"SELECT * FROM {table}"):  # every text value decodes (else UnicodeDecodeError)
-                pass
+        # every text value must decode (else UnicodeDecodeError, refused by the caller): the small tables whole,
+        # the large ones by their text columns
+        for query in ("SELECT * FROM meta", "SELECT * FROM claims", "SELECT * FROM rounds",
+                      f"SELECT annotator, source{', session' if version >= 2 else ''} FROM events", "SELECT path, sha256 FROM items"):
+            conn.execute(query).fetchall()
         for (name,) in conn.execute("SELECT name FROM classes"):
             try:
                 check_class_names([name])
             except ValueError as exc:
                 raise ProjectError(f"labelling project {self.path}: {exc}; refused") from None
-        for (path,) in conn.execute("SELECT path FROM items"):
+        # SQL picks the paths that may be bad (fast on 100k items); check_item_path says why
+        ends = " OR ".join(f"lower(path) LIKE '%{ext}'" for ext in _image_extensions())
+        suspects = ("SELECT path FROM items WHERE path = '' OR path LIKE '/%' OR instr(path, char(0)) > 0 "
+                    "OR ('/' || path || '/') LIKE '%/./%' OR ('/' || path || '/') LIKE '%/../%' "
+                    f"OR path LIKE '%//%' OR NOT ({ends})")
+        for (path,) in conn.execute(suspects):
             try:
                 check_item_path(path)
             except ProjectError as exc:
