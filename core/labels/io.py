@@ -54,8 +54,8 @@ def _add_files(store: LabelStore, paths: list[Path]) -> tuple[dict[Path, int], l
     """Add the readable files inside the root as items; returns ({path: item id}, unreadable paths)."""
     pairs, unreadable, rels = [], [], {}
     for p in paths:
+        rel = _relative(store, p)  # a file outside the root: ProjectError, as before anything is added
         try:
-            rel = _relative(store, p)
             pairs.append((rel, file_sha256(inside(store.root, rel))))
         except (OSError, ProjectError):  # missing, a broken link, no permission, a link out of the root
             unreadable.append(str(p))
