@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import uuid
 from pathlib import Path
 
@@ -158,7 +159,7 @@ if batch is None and undecided:
             "they come back here when that lease expires (10 minutes without a decision).")
 elif batch is None:
     st.success(f"Every image is decided. Export the labels with "
-               f"`python -m core label export csv labels.csv --db {store.path}`.")
+               f"`python -m core label export csv labels.csv --db {shlex.quote(str(store.path))}`.")
 elif batch_done(store, batch):
     st.info(f"The {undecided} undecided image(s) are held in another tab or by another annotator "
             "(Backspace still undoes your last decision)." if undecided else
