@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.csvsafe import restore
 from core.datasets.base import DATASETS, check_two_classes
 from core.datasets.download import DatasetError, MissingDataError
 from core.datasets.images import check_image_size, resize_image
@@ -211,7 +212,8 @@ def list_labels_csv(path: Path) -> Listing:
     rows, incomplete = [], []
     try:
         for row in reader:
-            rel, label = ((row.get(columns[c]) or "").strip() for c in ("path", "label"))
+            # a spreadsheet-safe export (core.csvsafe) prefixed formula-like fields with a quote: undo exactly that
+            rel, label = (restore((row.get(columns[c]) or "").strip()) for c in ("path", "label"))
             if rel and label:
                 rows.append((rel, label))
             else:

@@ -52,6 +52,9 @@ def add_label_parser(subparsers) -> argparse.ArgumentParser:
     imp.add_argument("source", metavar="CSV|FOLDER")
     db_option(imp)
     imp.add_argument("--annotator", default="import", help="who the imported labels are recorded as (default import)")
+    imp.add_argument("--override", action="store_true",
+                     help="also replace decisions a person made and label items a tab is labelling now "
+                          "(default: leave them and say how many were skipped)")
 
     exp = sub.add_parser("export", help="export the labels: csv (path,label), tree (root/<class>/), or jsonl",
                          description="csv: path,label, paths relative to the CSV (what `--dataset folder --data-dir "
@@ -61,6 +64,8 @@ def add_label_parser(subparsers) -> argparse.ArgumentParser:
     exp.add_argument("out", metavar="OUT")
     db_option(exp)
     exp.add_argument("--copy", action="store_true", help="tree: copy the files instead of symlinking them")
+    exp.add_argument("--force", action="store_true",
+                     help="csv/jsonl: replace an existing file that is not an earlier export (never the project)")
 
     prop = sub.add_parser("propose", help="fit a learner on the labels and record the next batch a strategy proposes")
     db_option(prop)
@@ -93,8 +98,12 @@ def cmd_label(args: argparse.Namespace) -> int:
 
     try:
         return _COMMANDS[args.label_command](args)
-    except (ProjectError, Conflict, DatasetError, ValueError, FileNotFoundError, sqlite3.Error) as exc:
-        print(f"{PROG} {args.label_command}: error: {exc}", file=sys.stderr)
+    except (ProjectError, Conflict, DatasetError, ValueError, sqlite3.Error) as exc:
+        print(f"{PROG} {args.label_command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a target of the wrong kind, a name too long, no permission, a full disk
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"{PROG} {args.label_command}: error:{where} {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -112,8 +121,14 @@ def _init(args: argparse.Namespace) -> int:
     store.add_classes(names)
     report = import_folder(store, class_folders=not args.no_class_folders)
     if args.labels:
-        report["labels"] += import_csv(store, args.labels)["labels"]
+        from_csv = import_csv(store, args.labels)
+        report["labels"] += from_csv["labels"]
+        _say_skipped({**from_csv, "unreadable": []})
+        report["unreadable"] += from_csv["unreadable"]
     audit = store.mark_audit(args.audit, args.seed) if args.audit else []
+    if len(audit) < args.audit:
+        print(f"warning: --audit {args.audit}: only {len(audit)} image(s) were undecided to draw the audit sample "
+              "from (imported labels are not audited)", file=sys.stderr)
     print(f"created {db}: {report['items']} images, {report['labels']} labels, classes {store.classes or '(none yet)'}"
           + (f", audit sample of {len(audit)}" if audit else ""))
     if report["unreadable"]:
@@ -135,6 +150,8 @@ def _status(args: argparse.Namespace) -> int:
     print(f"  labelled {s['labeled']}, skipped {s['skipped']}, unsure {s['unsure']}, "
           f"undecided {s['items'] - s['labeled'] - s['skipped'] - s['unsure']}")
     print("  per class: " + (", ".join(f"{k} {v}" for k, v in s["per_class"].items()) or "(no classes)"))
+    if s["per_annotator"]:
+        print("  labels per annotator: " + ", ".join(f"{k} {v}" for k, v in s["per_annotator"].items()))
     if s["median_ms"] is not None:
         print(f"  median time per label: {s['median_ms'] / 1000:.1f} s")
     if s["audit"]:
@@ -163,10 +180,26 @@ def _import(args: argparse.Namespace) -> int:
 
     store = LabelStore(_db(args))
     source = Path(args.source)
-    report = (import_folder(store, source, annotator=args.annotator) if source.is_dir()
-              else import_csv(store, source, annotator=args.annotator))
+    report = (import_folder(store, source, annotator=args.annotator, override=args.override) if source.is_dir()
+              else import_csv(store, source, annotator=args.annotator, override=args.override))
     print(f"imported {report['items']} images, {report['labels']} new or changed labels into {store.path}")
+    _say_skipped(report)
     return 0
+
+
+def _say_skipped(report: dict) -> None:
+    """What an import left alone, and why (stderr)."""
+    if report["skipped_person"]:
+        print(f"skipped {report['skipped_person']} item(s) a person already decided (--override replaces them)",
+              file=sys.stderr)
+    if report["skipped_claimed"]:
+        print(f"skipped {report['skipped_claimed']} item(s) being labelled in a tab now (--override labels them)",
+              file=sys.stderr)
+    for line in report["conflicting"]:
+        print(f"not imported, listed with different labels: {line}", file=sys.stderr)
+    if report["unreadable"]:
+        print(f"not imported, missing or unreadable: {len(report['unreadable'])} file(s), e.g. "
+              f"{report['unreadable'][:3]}", file=sys.stderr)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -175,12 +208,14 @@ def _export(args: argparse.Namespace) -> int:
 
     store = LabelStore(_db(args))
     if args.format == "csv":
-        n = export_csv(store, args.out)
+        n = export_csv(store, args.out, force=args.force)
     elif args.format == "tree":
         n = export_tree(store, args.out, copy=args.copy)
     else:
-        n = export_jsonl(store, args.out)
-    print(f"wrote {n} {'decisions' if args.format == 'jsonl' else 'labels'} to {args.out}")
+        n = export_jsonl(store, args.out, force=args.force)
+    by = store.status()["per_annotator"]
+    print(f"wrote {n} {'decisions' if args.format == 'jsonl' else 'labels'} to {args.out}"
+          + (f" (labels per annotator: {', '.join(f'{k} {v}' for k, v in by.items())})" if by else ""))
     return 0
 
 

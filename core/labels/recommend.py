@@ -61,3 +61,49 @@ def recommend(cache, folder: str | Path) -> Recommendation:
     why = (f"{seen} finished comparison(s) on this folder recommend no strategy over random" if seen else
            "no finished comparison on this folder yet (run one on Compare with the folder dataset)")
     return Recommendation(DEFAULT, f"{DEFAULT}: {why}")
+
+
+def comparison_command(store, csv_path: str | Path, *, learner: str = "logistic") -> tuple[str | None, str]:
+    """(the `albench run` command that compares strategies on the exported labels, why / what it does); the
+    command is None when the labels are too few for any comparison.
+
+    The sizes follow the labels the person has, not the defaults (20 initial, 10 x 10 rounds,
+    which 30 labels cannot fill): the test split is as large as the audit sample when there is
+    one (else a quarter), at least one image per class; the initial set a third of the rest (at
+    least one per class, at most 20); the rest is spent in up to 10 rounds. The result is checked
+    with the run's own validation (`RunConfig`, `check_against_data`) before it is shown.
+    """
+    import math
+    import shlex
+
+    from core.config import ConfigError, RunConfig, check_against_data
+
+    status = store.status()
+    counts = [c for c in status["per_class"].values() if c > 0]
+    n, n_classes = sum(counts), len(counts)
+    if n_classes < 2:
+        return None, "Label at least two classes to compare strategies on them."
+    wanted = status["audit_labeled"] or round(0.25 * n)
+    # a stratified split needs two images of every class; without them only the pool accuracy is measured
+    test_size = 0.0 if min(counts) < 2 else round(min(max(wanted, n_classes), n // 2) / n, 4)
+    pool = n - math.ceil(test_size * n)
+    initial = max(n_classes, min(20, pool // 3))
+    spend = pool - initial
+    batch = max(2, math.ceil(spend / 9))  # hybrid (alpha 0.5) needs round(alpha * batch) >= 1 cluster
+    rounds = max(1, min(10, 1 + spend // batch))
+    clusters = max(1, min(5, round(0.5 * batch)))  # hybrid's clusters fit in its uncertain half of a batch
+    config = dict(dataset="folder", data_dir=str(csv_path), learner=learner, initial=initial, batch=batch,
+                  rounds=rounds, test_size=test_size, clusters=clusters)
+    try:
+        check_against_data(RunConfig.from_dict(config), n_classes, pool)
+    except ConfigError as exc:
+        return None, f"The {n} labels are too few for a comparison ({exc}); label more first."
+    args = ["albench", "run", "--dataset", "folder", "--data-dir", str(csv_path), "--learner", learner,
+            "--initial", str(initial), "--batch", str(batch), "--rounds", str(rounds), "--test-size", str(test_size),
+            "--clusters", str(clusters)]
+    split = (f"the test split is the size of your audit sample ({status['audit_labeled']})"
+             if status["audit_labeled"] and test_size else
+             "no test split (a class has a single label): pool accuracy only" if not test_size else
+             f"a quarter of the labels ({math.ceil(test_size * n)}) are held out for testing")
+    return shlex.join(args), (f"Sized to your {n} labels: {initial} initial, then {rounds - 1} round(s) of {batch}; "
+                              f"{split}.")

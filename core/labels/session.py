@@ -53,16 +53,28 @@ class ImageCache:
     """Decoded uint8 images of a project's items (resized), decoded once per process with the folder reader."""
 
     def __init__(self, root: Path, image_size: int = DEFAULT_IMAGE_SIZE) -> None:
+        from core.datasets.images import check_image_size
+
+        check_image_size(image_size)  # 0 or 100000 would fail (or fill memory) at the first decode
         self.root, self.image_size = root, image_size
         self._arrays: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def get(self, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(images (m, s, s, 3) uint8, mask of the `paths` that could be read)."""
+        """(images (m, s, s, 3) uint8, mask of the `paths` that could be read).
+
+        A path that leads outside the root (`store.inside`) counts as unreadable: it is never opened."""
         from core.datasets.folder import Listing, decode_folder
+        from core.labels.store import ProjectError, inside
 
         with self._lock:
             missing = [p for p in dict.fromkeys(paths) if p not in self._arrays]
+            for p in missing:
+                try:
+                    inside(self.root, p)
+                except ProjectError:
+                    self._arrays[p] = np.empty(0, np.uint8)
+            missing = [p for p in missing if p not in self._arrays]
             if missing:
                 listing = Listing([(p, 0, False) for p in missing], ("?",))
                 arrays = decode_folder(self.root, listing, self.image_size)
@@ -182,13 +194,19 @@ def propose(store: LabelStore, settings: Settings, images: ImageCache | None = N
     strategy = STRATEGIES[settings.strategy].build(strategy_values)
     mask = np.zeros(len(X_train) + len(X_pool), dtype=bool)
     mask[: len(X_train)] = True
-    view = declared_view(learner, mask, X_pool, X_train, y, strategy.required(), settings.strategy)
-    selection = strategy.select(view, k, rng=rng)
-    rows = selection.indices - len(X_train)  # PoolView indices -> rows of X_pool
-    proba = view.proba
-    scores = selection.scores
-    proposals = [(int(pool_ids[r]), int(proba[r].argmax()), float(proba[r].max()),
-                  None if scores is None else float(scores[r])) for r in rows]
+    proposals = []
+    # Near the end the readable undecided items can be fewer than k: the strategy ranks those it can read,
+    # and the unreadable ones follow without a guess (the person skips them) instead of failing the round.
+    if len(pool_ids):
+        view = declared_view(learner, mask, X_pool, X_train, y, strategy.required(), settings.strategy)
+        selection = strategy.select(view, min(k, len(pool_ids)), rng=rng)
+        rows = selection.indices - len(X_train)  # PoolView indices -> rows of X_pool
+        proba = view.proba
+        scores = selection.scores
+        proposals = [(int(pool_ids[r]), int(proba[r].argmax()), float(proba[r].max()),
+                      None if scores is None else float(scores[r])) for r in rows]
+    unreadable = np.array(undecided, dtype=np.int64)[~ok_pool]
+    proposals += [(int(i), None, None, None) for i in unreadable[: k - len(proposals)]]
     metrics: dict[str, Any] = {"fit_seconds": round(fit_seconds, 3), "n_train": int(len(y))}
     if audited:
         X_audit, ok_audit = images.get([paths[i] for i, _ in audited])

@@ -7,7 +7,8 @@ What it holds:
   `audit` flag (the random audit sample: labelled first, never trained on);
 - `classes`: class names in the order they were added (a class can be added at any time);
 - `events`: every decision, append-only: `label` (with a class), `skip`, `unsure`, `undo`
-  (naming the event it reverts), with the annotator, the time taken (ms) and a timestamp.
+  (naming the event it reverts), with the annotator, the tab (`session`) that made it, the time
+  taken (ms) and a timestamp. Undo reverts what one tab did, never another tab's decision.
   An item's current state is its latest decision that no undo reverted;
 - `claims`: a lease (annotator, token, expiry) per item handed out, so two annotators or two
   browser tabs never get the same item at once; an expired lease is free again;
@@ -18,10 +19,17 @@ moment loses no decision whose call returned. Decisions are compare-and-set on t
 event id: labelling an item someone else decided in the meantime raises `Conflict`, never a
 silent overwrite. A file that is not an albench project (not SQLite, corrupt, another
 application's database) raises `ProjectError` naming the file, and is never written to.
+
+A project file can come from someone else, so opening one checks it is exactly what this module
+builds: the same tables, columns, indexes and views, no trigger (SQL stored in a file would run
+on every decision), a `root` that is a folder other than `/`, and clean rows (class names that are
+folder names, item paths that stay inside the root, integer times). Every read of an image goes
+through `LabelStore.file`, which resolves symlinks and refuses a path outside the root.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -33,7 +41,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 APPLICATION_ID = 0x616C6262  # "albb": PRAGMA application_id of every albench labelling project
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_CLAIM_SECONDS = 600.0  # a tab that goes away frees its items after this long
 BUSY_TIMEOUT_MS = 10_000
 DECISIONS = ("label", "skip", "unsure")
@@ -74,10 +82,37 @@ CREATE VIEW current AS
                   WHERE f.item_id = e.item_id AND f.kind != 'undo'
                     AND NOT EXISTS (SELECT 1 FROM events v WHERE v.undoes = f.id));
 """
+# Schema version -> the statements that bring a project of the version before up to it. A new project
+# runs them too, so every project of one version has the same `sqlite_master` (what `_check` compares).
+_MIGRATIONS = {2: ["ALTER TABLE events ADD COLUMN session TEXT"]}
+MAX_NAME_BYTES = 255  # the longest file or folder name on common file systems (a class is a folder on export)
+
+
+def _expected_master(version: int) -> set[tuple]:
+    """The `sqlite_master` rows (type, name, table, sql) of a project of schema `version`."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        _build(conn, version)
+        return set(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    finally:
+        conn.close()
+
+
+def _build(conn: sqlite3.Connection, version: int) -> None:
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    for v in range(2, version + 1):
+        for statement in _MIGRATIONS[v]:
+            conn.execute(statement)
 
 
 class ProjectError(ValueError):
-    """A file that cannot be used as a labelling project; the message names the file."""
+    """A file that cannot be used as a labelling project; the message (one line) names the file."""
+
+    def __init__(self, message: str) -> None:
+        # the message can quote a damaged file (SQLite echoes its schema text): keep it on one line
+        super().__init__(" ".join(str(message).split()))
 
 
 class Conflict(RuntimeError):
@@ -113,10 +148,47 @@ def check_class_names(names: Iterable[str]) -> list[str]:
     clean = []
     for name in names:
         name = str(name).strip()
-        if not name or "/" in name or name in (".", ".."):
-            raise ValueError(f"class name must be non-empty text without '/'; got {name!r}")
+        if (not name or "/" in name or "\x00" in name or name in (".", "..")
+                or len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES):
+            raise ValueError(f"class name must be non-empty text without '/' or NUL, not '.' or '..', "
+                             f"at most {MAX_NAME_BYTES} bytes; got {name[:80]!r}")
         clean.append(name)
     return clean
+
+
+_BAD_PARTS = frozenset({"", ".", ".."})
+
+
+@functools.cache
+def _image_extensions() -> tuple[str, ...]:
+    from core.datasets.folder import IMAGE_EXTENSIONS  # imported late: it loads Pillow and numpy
+
+    return tuple(IMAGE_EXTENSIONS)
+
+
+def check_item_path(rel: object) -> str:
+    """`rel` when it is a relative POSIX path of an image that stays inside its root (no '..', no absolute
+    path); ProjectError otherwise. The file may still be a symlink out of the root: `LabelStore.file` checks that."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel or rel.startswith("/") \
+            or not _BAD_PARTS.isdisjoint(rel.split("/")):
+        raise ProjectError(f"item path {str(rel)[:120]!r} is not a plain path inside the project's image folder")
+    if not rel.lower().endswith(_image_extensions()):  # items are images: never a key file under a wide root
+        raise ProjectError(f"item path {rel[:120]!r} is not an image file ({', '.join(_image_extensions())})")
+    return rel
+
+
+def inside(root: Path, rel: str) -> Path:
+    """The file `root/rel` with symlinks resolved; ProjectError when `rel` is malformed or leads out of `root`
+    to anything but an image file.
+
+    A symlink to an image elsewhere is kept working (`label export tree` makes exactly such
+    links, and a project over them must read them); a link to any other file, or a path that
+    climbs out, is refused, so a project file or folder from elsewhere cannot read, say, a key file.
+    """
+    path = (root / check_item_path(rel)).resolve()
+    if not path.is_relative_to(root) and not path.name.lower().endswith(_image_extensions()):
+        raise ProjectError(f"item {rel!r} leads outside the project's image folder {root} (to {path})")
+    return path
 
 
 def _file_error(path: Path) -> None:
@@ -151,8 +223,26 @@ class LabelStore:
             self._check()
         else:
             self._initialise(Path(_create_root).expanduser())
-        root = self.meta("root")
-        self.root = (self.path.resolve().parent / root).resolve()
+        try:
+            self.root = self._root()
+        except sqlite3.DatabaseError as exc:  # damage quick_check did not reach
+            raise ProjectError(f"labelling project {self.path} is corrupt or unreadable ({exc})") from None
+
+    def _root(self) -> Path:
+        """The image folder: a directory other than the file system's root (which would open every file)."""
+        rel = self.meta("root")
+        if not isinstance(rel, str) or not rel or "\x00" in rel:
+            raise ProjectError(f"labelling project {self.path} names no image folder (meta 'root'); "
+                               "it was not made by albench")
+        root = (self.path.resolve().parent / rel).resolve()
+        if root == Path(root.anchor):
+            raise ProjectError(f"labelling project {self.path} names the file system root {root} as its image "
+                               "folder; refused (it would expose every file)")
+        return root
+
+    def file(self, rel: str) -> Path:
+        """The image file of item `rel`, symlinks resolved, refused (ProjectError) outside the root."""
+        return inside(self.root, rel)
 
     # -- opening -------------------------------------------------------------------------------------------
     @classmethod
@@ -181,9 +271,7 @@ class LabelStore:
             if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:  # created by a racing process
                 conn.execute("ROLLBACK")
                 raise ProjectError(f"{self.path} already exists; open it, or choose another --db path")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            _build(conn, SCHEMA_VERSION)
             rel = os.path.relpath(root.resolve(), self.path.resolve().parent)
             conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("schema_version", str(SCHEMA_VERSION)), ("root", rel), ("created", repr(time.time())),
@@ -195,27 +283,110 @@ class LabelStore:
             conn.close()
 
     def _check(self) -> None:
+        """Refuse (ProjectError, one line, the file untouched) anything but an albench project of a known
+        schema; bring an older schema up to date."""
         try:
             conn = self._connect("rw")
+            conn.row_factory = None  # plain tuples: reading every row to check it costs half as much
             try:
                 app_id = conn.execute("PRAGMA application_id").fetchone()[0]
                 if app_id != APPLICATION_ID:
                     raise ProjectError(f"{self.path} is an SQLite database but not an albench labelling project "
                                        f"(application_id {app_id:#x}); nothing was changed")
-                problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+                problems = [" ".join(str(r[0]).split()) for r in conn.execute("PRAGMA quick_check(5)")]  # one line
                 if problems != ["ok"]:
                     raise ProjectError(f"labelling project {self.path} is corrupt ({'; '.join(problems)}); "
                                        "restore it from a copy or an export")
-                version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() \
+                    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() \
+                    else None
+                if row is None or not str(row[0]).isdigit() or int(row[0]) < 1:
+                    raise ProjectError(f"labelling project {self.path} has no schema version in its meta table")
+                version = int(row[0])
+                if version > SCHEMA_VERSION:
+                    raise ProjectError(f"labelling project {self.path} has schema version {version}, newer than "
+                                       f"this albench reads ({SCHEMA_VERSION}); upgrade albench")
+                self._check_schema(conn, version)
+                self._check_rows(conn, version)
+                if version < SCHEMA_VERSION:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        for v in range(version + 1, SCHEMA_VERSION + 1):
+                            for statement in _MIGRATIONS[v]:
+                                conn.execute(statement)
+                        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
             finally:
                 conn.close()
         except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
             raise ProjectError(f"labelling project {self.path} is corrupt or unreadable ({exc})") from None
-        if version is None or not str(version[0]).isdigit():
-            raise ProjectError(f"labelling project {self.path} has no schema version in its meta table")
-        if int(version[0]) > SCHEMA_VERSION:
-            raise ProjectError(f"labelling project {self.path} has schema version {version[0]}, newer than this "
-                               f"albench reads ({SCHEMA_VERSION}); upgrade albench")
+        except UnicodeDecodeError as exc:  # text that is not UTF-8: damage, or not written by SQLite's text API
+            raise ProjectError(f"labelling project {self.path} holds text that is not UTF-8 ({exc.reason} at "
+                               f"byte {exc.start}); refused") from None
+
+    def _check_schema(self, conn: sqlite3.Connection, version: int) -> None:
+        """The tables, columns, indexes and views must be exactly ours, with no trigger: SQL stored in a
+        project file someone sent would otherwise run on every decision."""
+        found = {tuple(r) for r in conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")}
+        expected = _expected_master(version)
+        if found != expected:
+            extra = sorted(f"{t} {n!r}" for t, n, _, _ in found - expected)
+            missing = sorted(f"{t} {n!r}" for t, n, _, _ in expected - found)
+            raise ProjectError(
+                f"labelling project {self.path} does not have albench's schema (version {version}): "
+                + "; ".join(filter(None, [f"not ours: {', '.join(extra[:5])}" if extra else "",
+                                          f"missing or changed: {', '.join(missing[:5])}" if missing else ""]))
+                + "; refused, nothing was changed")
+
+    def _check_rows(self, conn: sqlite3.Connection, version: int) -> None:
+        """Values a hand-edited file could hold that the code below would trip on: one line naming the first."""
+        checks = [
+            ("SELECT key FROM meta WHERE key IN ('root', 'schema_version') AND typeof(value) != 'text'",
+             "meta {!r} is not text"),
+            ("SELECT id FROM events WHERE typeof(ms) NOT IN ('integer', 'null') OR ms < 0",
+             "event {} has a time taken (ms) that is not a whole number of milliseconds"),
+            ("SELECT id FROM events WHERE typeof(at) NOT IN ('real', 'integer') OR at < 0 OR at > 1e11",
+             "event {} has no valid timestamp"),
+            ("SELECT id FROM events WHERE typeof(annotator) != 'text'", "event {} has no annotator name"),
+            ("SELECT id FROM items WHERE typeof(path) != 'text' OR typeof(sha256) != 'text'",
+             "item {} has a path or checksum that is not text"),
+            ("SELECT id FROM classes WHERE typeof(name) != 'text'", "class {} has a name that is not text"),
+            ("SELECT id FROM rounds WHERE NOT json_valid(params) OR NOT json_valid(metrics) "
+             "OR json_type(params) != 'object' OR json_type(metrics) != 'object'",
+             "model round {} has settings or metrics that are not a JSON object"),
+        ]
+        broken = conn.execute("PRAGMA foreign_key_check").fetchone()  # e.g. an event of a deleted class
+        if broken is not None:
+            raise ProjectError(f"labelling project {self.path}: a row of {broken[0]!r} refers to a missing row of "
+                               f"{broken[2]!r}; refused")
+        for query, message in checks:
+            row = conn.execute(query + " LIMIT 1").fetchone()
+            if row is not None:
+                raise ProjectError(f"labelling project {self.path}: {message.format(row[0])}; refused")
+        # every text value must decode (else UnicodeDecodeError, refused by the caller): the small tables whole,
+        # the large ones by their text columns
+        for query in ("SELECT * FROM meta", "SELECT * FROM claims", "SELECT * FROM rounds",
+                      f"SELECT annotator, source{', session' if version >= 2 else ''} FROM events", "SELECT path, sha256 FROM items"):
+            conn.execute(query).fetchall()
+        for (name,) in conn.execute("SELECT name FROM classes"):
+            try:
+                check_class_names([name])
+            except ValueError as exc:
+                raise ProjectError(f"labelling project {self.path}: {exc}; refused") from None
+        # SQL picks the paths that may be bad (fast on 100k items); check_item_path says why
+        ends = " OR ".join(f"lower(path) LIKE '%{ext}'" for ext in _image_extensions())
+        suspects = ("SELECT path FROM items WHERE path = '' OR path LIKE '/%' OR instr(path, char(0)) > 0 "
+                    "OR ('/' || path || '/') LIKE '%/./%' OR ('/' || path || '/') LIKE '%/../%' "
+                    f"OR path LIKE '%//%' OR NOT ({ends})")
+        for (path,) in conn.execute(suspects):
+            try:
+                check_item_path(path)
+            except ProjectError as exc:
+                raise ProjectError(f"labelling project {self.path}: {exc}; refused") from None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -304,26 +475,45 @@ class LabelStore:
         `expected` is the item's last event id as the caller saw it (`Claimed.last_event`): when
         someone else decided the item since, or another annotator or tab (`session`: the claim's
         token) holds a live claim on it, `Conflict` is raised and nothing is written. None skips the
-        check (imports).
+        check (imports). `session` is recorded with the decision: undo in that tab reverts it.
         """
+        with self._write() as c:
+            return self._insert(c, item_id, kind, annotator=annotator, label=label, ms=ms, expected=expected,
+                                session=session, source=source)
+
+    def decide_many(self, decisions: Sequence[tuple[int, str]], *, annotator: str, source: str = "import") -> int:
+        """Label (item id, class) pairs in one transaction (one fsync for an import of thousands)."""
+        with self._write() as c:
+            for item_id, label in decisions:
+                self._insert(c, item_id, "label", annotator=annotator, label=label, source=source)
+        return len(decisions)
+
+    def _insert(self, c: sqlite3.Connection, item_id: int, kind: str, *, annotator: str, label: str | None = None,
+                ms: int | None = None, expected: int | None = None, session: str | None = None,
+                source: str = "person") -> int:
         if kind not in DECISIONS:
             raise ValueError(f"kind must be one of {DECISIONS}; got {kind!r}")
         if (kind == "label") != (label is not None):
             raise ValueError("a label decision needs a class, and only a label decision has one")
-        with self._write() as c:
-            class_id = None
-            if label is not None:
-                row = c.execute("SELECT id FROM classes WHERE name = ?", (label,)).fetchone()
-                if row is None:
-                    raise ValueError(f"unknown class {label!r}; choose one of {self.classes} or add it")
-                class_id = row[0]
-            if expected is not None:
-                self._check_cas(c, item_id, annotator, expected, session)
-            cur = c.execute("INSERT INTO events (item_id, kind, class_id, annotator, ms, at, source) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (item_id, kind, class_id, annotator, ms, time.time(), source))
-            c.execute("DELETE FROM claims WHERE item_id = ?", (item_id,))
-            return cur.lastrowid
+        if label is not None and not isinstance(label, str):
+            raise ValueError(f"a label is a class name; got {type(label).__name__} {label!r:.60}")
+        if isinstance(item_id, bool) or not isinstance(item_id, int) or not 0 < item_id < 2 ** 63 or \
+                c.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is None:
+            raise ValueError(f"no item {item_id!r:.60} in {self.path}")
+        ms = _check_ms(ms)
+        class_id = None
+        if label is not None:
+            row = c.execute("SELECT id FROM classes WHERE name = ?", (label,)).fetchone()
+            if row is None:
+                raise ValueError(f"unknown class {label!r}; choose one of {self.classes} or add it")
+            class_id = row[0]
+        if expected is not None:
+            self._check_cas(c, item_id, annotator, expected, session)
+        cur = c.execute("INSERT INTO events (item_id, kind, class_id, annotator, ms, at, source, session) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (item_id, kind, class_id, annotator, ms, time.time(), source, session))
+        c.execute("DELETE FROM claims WHERE item_id = ?", (item_id,))
+        return cur.lastrowid
 
     def _check_cas(self, c: sqlite3.Connection, item_id: int, annotator: str, expected: int,
                    session: str | None) -> None:
@@ -340,23 +530,30 @@ class LabelStore:
             raise Conflict(f"{self.item_path(item_id)} is being labelled {where}")
 
     def undo(self, annotator: str, *, ms: int | None = None, session: str | None = None) -> Event | None:
-        """Revert `annotator`'s latest decision still in force; returns the reverted event (None: nothing to undo).
+        """Revert the latest decision still in force that this tab (`session`) made, or without a session,
+        that `annotator` made; returns the reverted event (None: nothing to undo).
 
-        Refused with Conflict when someone else decided that item after it.
+        Keyed on the tab because two people (or two tabs) may type the same annotator name: a
+        Backspace in one tab never reverts another tab's label. Refused with Conflict when someone
+        else decided that item after it.
         """
+        ms = _check_ms(ms)
         with self._write() as c:
+            # with a session: this tab's decisions under this name (a tab token pasted in a link to someone
+            # with another name still never undoes their decisions); without: the annotator's
+            mine = "e.annotator = ? AND (? IS NULL OR e.session = ?)"
             row = c.execute(
-                "SELECT e.id, e.item_id FROM events e WHERE e.annotator = ? AND e.kind != 'undo' "
+                f"SELECT e.id, e.item_id FROM events e WHERE {mine} AND e.kind != 'undo' "
                 "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.id) ORDER BY e.id DESC LIMIT 1",
-                (annotator,)).fetchone()
+                (annotator, session, session)).fetchone()
             if row is None:
                 return None
-            later = c.execute("SELECT annotator FROM events WHERE item_id = ? AND id > ? AND annotator != ? LIMIT 1",
-                              (row[1], row[0], annotator)).fetchone()
+            later = c.execute(f"SELECT annotator FROM events e WHERE item_id = ? AND id > ? AND NOT ({mine}) LIMIT 1",
+                              (row[1], row[0], annotator, session, session)).fetchone()
             if later is not None:
                 raise Conflict(f"{self.item_path(row[1])} was decided by {later[0]!r} after you; not undone")
-            c.execute("INSERT INTO events (item_id, kind, undoes, annotator, ms, at) VALUES (?, 'undo', ?, ?, ?, ?)",
-                      (row[1], row[0], annotator, ms, time.time()))
+            c.execute("INSERT INTO events (item_id, kind, undoes, annotator, ms, at, session) "
+                      "VALUES (?, 'undo', ?, ?, ?, ?, ?)", (row[1], row[0], annotator, ms, time.time(), session))
             # the item goes back to the annotator's batch, unless another tab holds it
             now = time.time()
             c.execute("INSERT INTO claims VALUES (?, ?, ?, ?, NULL) ON CONFLICT(item_id) DO UPDATE SET "
@@ -438,6 +635,11 @@ class LabelStore:
                 out.append(Claimed(i, last[1], last[0] or 0, token, round_id))
         return out
 
+    def release_items(self, item_ids: Iterable[int], session: str) -> None:
+        """Give back this tab's claims on `item_ids` (images it cannot show), so they are not held for nothing."""
+        with self._write() as c:
+            c.executemany("DELETE FROM claims WHERE item_id = ? AND token = ?", ((int(i), session) for i in item_ids))
+
     def release(self, annotator: str, session: str | None = None) -> None:
         """Give back `annotator`'s claims (of one session, or all)."""
         with self._write() as c:
@@ -469,18 +671,30 @@ class LabelStore:
         """Counts for `label status` and the page: items, decisions by kind, labels per class, time per label."""
         current = self.current()
         per_class = {name: 0 for name in self.classes}
+        per_annotator: dict[str, int] = {}
         kinds = {k: 0 for k in DECISIONS}
         for e in current.values():
             kinds[e.kind] += 1
             if e.kind == "label":
                 per_class[e.label] += 1
+                per_annotator[e.annotator] = per_annotator.get(e.annotator, 0) + 1
         ms = [e.ms for e in current.values() if e.kind == "label" and e.ms is not None]
         audit = {r[0] for r in self.conn.execute("SELECT id FROM items WHERE audit = 1")}
         return {"items": self.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0],
                 "labeled": kinds["label"], "skipped": kinds["skip"], "unsure": kinds["unsure"],
-                "per_class": per_class, "median_ms": (sorted(ms)[len(ms) // 2] if ms else None),
+                "per_class": per_class, "per_annotator": dict(sorted(per_annotator.items())),
+                "median_ms": (sorted(ms)[len(ms) // 2] if ms else None),
                 "audit": len(audit), "audit_labeled": sum(1 for i, e in current.items() if i in audit and e.kind == "label"),
                 "rounds": self.conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]}
+
+
+def _check_ms(ms: object) -> int | None:
+    """Milliseconds spent on a decision: a whole number >= 0 (a float from the browser is rounded), or None."""
+    if ms is None:
+        return None
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not 0 <= ms < 1e12:
+        raise ValueError(f"ms (time taken) must be a number of milliseconds in [0, 1e12); got {ms!r:.60}")
+    return int(round(ms))
 
 
 class _Transaction:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
 import os
+import shlex
 import uuid
 from pathlib import Path
 
@@ -12,25 +12,21 @@ import streamlit as st
 from core.cache import Cache
 from core.labels.cli import DEFAULT_DB
 from core.labels.io import export_csv, import_folder
-from core.labels.recommend import recommend
+from core.labels.recommend import comparison_command, recommend
 from core.labels.store import LabelStore, ProjectError, check_class_names
 from core.learners import LEARNERS
 from core.strategies import STRATEGIES
 from dashboard.components.access import allowed_path, allowed_project, refuse_outside_roots
-from dashboard.components.labeling import (apply_events, batch_done, label_grid, maybe_refit, new_batch,
-                                           progress_figures, proposer_for, settings_json)
+from dashboard.components.labeling import (apply_events, batch_done, drop_unviewable, label_grid, maybe_refit,
+                                           new_batch, progress_figures, proposer_for, settings_json)
 from dashboard.components.results import cache_root
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser() or "me"
-    except (OSError, KeyError):  # no login name in the environment or the password database
-        return "me"
-
-
-st.session_state.setdefault("label_db", os.environ.get("ALBENCH_LABEL_DB", ""))
-st.session_state.setdefault("label_annotator", _user())
+# The open project and the annotator's name live in the URL too: a reload, a second tab or a restarted
+# server reopens the same project for the same person (the name is asked once per browser session, not
+# taken from the server's login, which every visitor would share).
+st.session_state.setdefault("label_db", st.query_params.get("project") or os.environ.get("ALBENCH_LABEL_DB", ""))
+st.session_state.setdefault("label_annotator", st.query_params.get("annotator", ""))
 st.session_state.setdefault("label_learner", "logistic")
 st.session_state.setdefault("label_batch_size", 8)
 st.session_state.setdefault("label_columns", 4)
@@ -72,6 +68,7 @@ def _create_project() -> None:
                 st.error(str(exc))
                 return
             st.session_state.label_db = str(db)
+            st.query_params["project"] = str(db)
             st.session_state.pop("label_batch", None)
             st.success(f"Created {db}: {report['items']} images, {report['labels']} labels.")
 
@@ -80,6 +77,7 @@ _create_project()
 refuse_outside_roots("label_db", project=True)  # a served dashboard: its roots and the labeller's projects
 st.text_input("Project file", key="label_db", help=f"a labelling project ({DEFAULT_DB}); create one above")
 if not st.session_state.label_db:
+    st.query_params.pop("project", None)
     st.info("Create a project from a folder of images, or enter the path of an existing project file.")
     st.stop()
 try:
@@ -87,6 +85,7 @@ try:
 except ProjectError as exc:
     st.error(str(exc))
     st.stop()
+st.query_params["project"] = st.session_state.label_db
 
 # The strategy starts as the verdict of a finished comparison on this folder, else entropy (said below).
 recommendation_key = f"label_recommendation::{store.path}"
@@ -96,7 +95,12 @@ recommendation = st.session_state[recommendation_key]
 st.session_state.setdefault("label_strategy", recommendation.strategy)
 
 left, middle, right, far = st.columns(4)
-annotator = left.text_input("Annotator", key="label_annotator").strip() or "me"
+annotator = left.text_input("Annotator", key="label_annotator",
+                            help="your name, recorded with each of your decisions").strip()
+if not annotator:
+    st.info("Enter your name as the annotator: it is recorded with each decision you make here.")
+    st.stop()
+st.query_params["annotator"] = annotator
 strategy = middle.selectbox("Strategy", sorted(STRATEGIES), key="label_strategy",
                             help=f"Started with {recommendation.reason}")
 learner = right.selectbox("Learner", sorted(LEARNERS), key="label_learner")
@@ -142,6 +146,11 @@ if batch is None or batch_done(store, batch):
         batch = fresh
     st.session_state.label_batch, st.session_state.label_batch_identity = batch, identity
 
+if batch is not None:
+    unviewable = drop_unviewable(store, batch)
+    if unviewable:
+        batch.notes.append(f"{len(unviewable)} image(s) cannot be shown (unreadable, or larger than the pixel cap) "
+                           f"and were given back undecided, e.g. {unviewable[:3]}")
 if proposer.error:
     st.error(f"The last refit failed: {proposer.error}")
 for note in (batch.notes if batch else [])[-3:]:
@@ -152,7 +161,8 @@ if batch is None and undecided:
     st.info(f"The {undecided} undecided image(s) are being labelled in another tab or by another annotator; "
             "they come back here when that lease expires (10 minutes without a decision).")
 elif batch is None:
-    st.success("Every image is decided. Export the labels with `python -m core label export csv labels.csv`.")
+    st.success(f"Every image is decided. Export the labels with "
+               f"`python -m core label export csv labels.csv --db {shlex.quote(str(store.path))}`.")
 elif batch_done(store, batch):
     st.info(f"The {undecided} undecided image(s) are held in another tab or by another annotator "
             "(Backspace still undoes your last decision)." if undecided else
@@ -170,6 +180,8 @@ c2.metric("Skipped", status["skipped"])
 c3.metric("Unsure", status["unsure"])
 c4.metric("Undecided", undecided)
 c5.metric("Time per label (median)", "–" if status["median_ms"] is None else f"{status['median_ms'] / 1000:.1f} s")
+if status["per_annotator"]:
+    st.caption("Labels per annotator: " + ", ".join(f"{k} {v}" for k, v in status["per_annotator"].items()))
 if status["audit"]:
     st.caption(f"Audit sample: {status['audit_labeled']} of {status['audit']} labelled; audit images come first, "
                "show no model guess and are never trained on.")
@@ -185,11 +197,20 @@ with st.expander("Export the labels"):
         try:
             allowed_path(out)  # a served dashboard writes only under its --data-root
             n = export_csv(store, out)
+        except ProjectError as exc:
+            st.error(str(exc))
         except OSError as exc:
             st.error(f"cannot write {out} ({exc.strerror or exc})")
         else:
-            st.success(f"Wrote {n} labels to {out}. Compare strategies on them: choose the folder dataset with this "
-                       f"file as its data folder, or `.venv/bin/albench run --dataset folder --data-dir {out}`.")
+            command, why = comparison_command(store, out, learner=learner)
+            st.success(f"Wrote {n} labels to {out}." + (" Compare strategies on them with the command below "
+                                                         "(or the folder dataset with this file as its data folder)."
+                                                         if command else ""))
+            if command:
+                st.code(command, language="bash")
+                st.caption(why)
+            else:
+                st.info(why)
 rounds = store.rounds()
 if rounds:
     last = rounds[-1]

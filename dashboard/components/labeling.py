@@ -20,7 +20,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from core.labels.session import BackgroundProposer, Settings, next_batch
-from core.labels.store import Conflict, LabelStore
+from core.labels.store import DECISIONS, Conflict, LabelStore, ProjectError
 
 _GRID = components.declare_component("label_grid", path=str(Path(__file__).parent / "label_grid"))
 THUMBNAIL = 224  # pixels: large enough to judge; small images are scaled up without smoothing
@@ -41,29 +41,47 @@ class Batch:
 
 @st.cache_data(max_entries=2048, show_spinner=False)
 def thumbnail(path: str, mtime_ns: int, size: int = THUMBNAIL) -> str:
-    """A PNG data URI of the image at `path`, longest side `size` (cached per file version)."""
+    """A PNG data URI of the image at `path`, longest side `size` (cached per file version); "" when it
+    cannot be shown: unreadable, or over the pixel cap the folder reader decodes (a 20000 x 20000 PNG)."""
     from PIL import Image, UnidentifiedImageError
+
+    from core.datasets.folder import MAX_DECODE_PIXELS
 
     try:
         with Image.open(path) as image:
+            image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
+            if image.width * image.height > MAX_DECODE_PIXELS:
+                return ""
             image = image.convert("RGB")
             scale = size / max(image.size)
             resample = Image.NEAREST if scale > 1 else Image.LANCZOS
             image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), resample)
             buf = io.BytesIO()
             image.save(buf, format="PNG")
-    except (OSError, UnidentifiedImageError, ValueError):
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return ""
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def _src(store: LabelStore, rel: str) -> str:
-    path = store.root / rel
     try:
+        path = store.file(rel)  # inside the project's folder, symlinks resolved
         mtime = path.stat().st_mtime_ns
-    except OSError:
+    except (OSError, ProjectError):
         return ""
     return thumbnail(str(path), mtime)
+
+
+def drop_unviewable(store: LabelStore, batch: Batch) -> list[str]:
+    """Take the undecided images of the batch that cannot be shown off it and give back their claims (they
+    stay undecided: fix or remove the file); returns their paths."""
+    current = store.current()
+    paths = {r["id"]: r["path"] for r in store.items()}
+    bad = [i for i in batch.items if i not in current and not _src(store, paths[i])]
+    if bad:
+        store.release_items(bad, batch.session)
+        batch.items = [i for i in batch.items if i not in bad]
+    return [paths[i] for i in bad]
 
 
 def label_grid(store: LabelStore, batch: Batch, *, columns: int, key: str) -> dict | None:
@@ -105,7 +123,11 @@ def apply_events(store: LabelStore, batch: Batch, value: dict | None, annotator:
     if not value:
         return []
     messages = []
-    for event in sorted(value.get("events", []), key=lambda e: e["seq"]):
+    events = value.get("events", []) if isinstance(value, dict) else []
+    well_formed, malformed = _well_formed(events if isinstance(events, list) else [])
+    if malformed:
+        messages.append(f"not recorded: {malformed} malformed decision(s) from the page")
+    for event in sorted(well_formed, key=lambda e: e["seq"]):
         if event["seq"] <= batch.acked:
             continue
         batch.acked = event["seq"]
@@ -130,6 +152,25 @@ def apply_events(store: LabelStore, batch: Batch, value: dict | None, annotator:
         except ValueError as exc:  # a class removed meanwhile, a malformed event
             messages.append(f"not recorded: {exc}")
     return messages
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2 ** 53
+
+
+def _well_formed(events: list) -> tuple[list[dict], int]:
+    """The events shaped as the grid sends them ({seq, action, item_id, label?, ms?}), and how many were not.
+    The browser is outside our control: a crafted message is refused, never a traceback."""
+    good = []
+    for e in events:
+        ok = (isinstance(e, dict) and _is_int(e.get("seq")) and e.get("action") in (*DECISIONS, "undo")
+              and (e["action"] == "undo" or _is_int(e.get("item_id")))
+              and (e.get("label") is None or isinstance(e.get("label"), str))
+              and (e.get("ms") is None or (isinstance(e.get("ms"), (int, float)) and not isinstance(e.get("ms"), bool)
+                                            and 0 <= e["ms"] < 1e12)))
+        if ok:
+            good.append(e)
+    return good, len(events) - len(good)
 
 
 def maybe_refit(store: LabelStore, proposer: BackgroundProposer, batch_size: int) -> bool:

@@ -42,7 +42,8 @@ def test_a_folder_with_class_folders_imports_their_labels_and_loose_images_unlab
     assert store.labels() == {**{f"cat/im{i}.png": "cat" for i in range(3)}, **{f"dog/im{i}.png": "dog" for i in range(2)}}
     assert import_folder(store)["labels"] == 0  # importing again changes nothing
     flat = LabelStore.create(tmp_path / "flat.db", root)
-    assert import_folder(flat, class_folders=False) == {"items": 9, "labels": 0, "unreadable": []}
+    assert import_folder(flat, class_folders=False) == {"items": 9, "labels": 0, "unreadable": [], "conflicting": [],
+                                                        "skipped_person": 0, "skipped_claimed": 0}
 
 
 def test_export_then_import_gives_the_same_labels_and_the_csv_reads_as_a_folder_dataset(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import core.verdicts
@@ -48,3 +49,39 @@ def test_the_verdict_of_a_finished_comparison_on_the_folder_is_the_start(tmp_pat
     monkeypatch.setattr(core.verdicts, "verdict",
                         lambda rounds, *a, **k: core.verdicts.Verdict("none", "nothing beats random."))
     assert "recommend no strategy over random" in recommend(cache, folder).reason
+
+
+@pytest.mark.parametrize("audit", [0, 6])
+def test_the_suggested_comparison_runs_on_thirty_labels(tmp_path, monkeypatch, audit):
+    import shlex
+
+    from sklearn.datasets import load_digits
+
+    from core.cli import main
+    from core.labels.io import export_csv, import_folder
+    from core.labels.recommend import comparison_command
+    from core.labels.store import LabelStore
+
+    monkeypatch.setenv("ALBENCH_OFFLINE", "1")
+    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "dataset-cache"))
+    digits = load_digits(n_class=3)
+    root = tmp_path / "images"
+    root.mkdir()
+    for i in range(30):
+        Image.fromarray((digits.images[i] * 15).astype(np.uint8)).save(root / f"d{i:02d}.png")
+    store = LabelStore.create(root / "p.db", root)
+    import_folder(store, class_folders=False)
+    store.add_classes(["zero", "one", "two"])
+    store.mark_audit(audit)
+    for row in store.items():
+        store.decide(row["id"], "label", annotator="ann", label=["zero", "one", "two"][digits.target[row["id"] - 1]])
+    out = tmp_path / "labels.csv"
+    export_csv(store, out)
+    command, why = comparison_command(store, out)
+    assert command is not None, why
+    args = shlex.split(command)
+    assert args[:2] == ["albench", "run"]
+    assert main([*args[1:], "--out", str(tmp_path / "report"), "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
+    assert (tmp_path / "report" / "summary.csv").exists()
+    if audit:
+        assert "audit sample (6)" in why and "--test-size 0.2" in command

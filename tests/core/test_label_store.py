@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.labels.store import Conflict, LabelStore, ProjectError
+from core.labels.store import SCHEMA_VERSION, Conflict, LabelStore, ProjectError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def test_a_new_project_is_marked_as_ours_in_wal_mode(store):
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x616C6262
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.meta("schema_version") == "1"
+    assert store.meta("schema_version") == str(SCHEMA_VERSION)
     assert store.root == store.path.parent.resolve()
 
 

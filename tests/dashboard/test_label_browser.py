@@ -50,7 +50,7 @@ def _start(tmp_path, db) -> tuple[subprocess.Popen, str]:
     return start_dashboard({"ALBENCH_CACHE_DIR": str(tmp_path / "cache"), "ALBENCH_LABEL_DB": str(db)})
 
 
-def _open(page, url, query=""):
+def _open(page, url, query="?annotator=ann"):
     page.goto(f"{url}/label{query}")
     grid = page.frame_locator(GRID)
     grid.locator(".card").first.wait_for(timeout=90_000)
@@ -121,6 +121,57 @@ def test_two_batches_with_the_keyboard_an_undo_and_a_killed_server_lose_nothing(
             card = grid.locator(".card").filter(has_text=undone)
             assert card.get_attribute("data-decision") == ""
             page.screenshot(path=str(ARTIFACTS / "4-after-restart.png"), full_page=True)
+            browser.close()
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _wait_for(predicate, what: str, timeout: float = 60.0) -> None:
+    """Poll the project file (another process writes it) until `predicate()` holds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_two_browsers_under_one_name_each_undo_only_their_own_decision_and_a_reload_reopens_the_project(
+        project, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    db, truth = project
+    # no ALBENCH_LABEL_DB: the project comes from the link alone
+    process, url = start_dashboard({"ALBENCH_CACHE_DIR": str(tmp_path / "cache")})
+    link = f"?project={db}&annotator=sam"
+    store = LabelStore(db)
+
+    def label_current(page, grid) -> str:
+        name = grid.locator(".card.current .name").inner_text().replace("audit", "").strip()
+        page.keyboard.press(str(CLASSES.index(truth[name]) + 1))
+        page.keyboard.press("Enter")
+        _wait_for(lambda: store.labels().get(name) == truth[name], f"{name} to be saved")
+        return name
+
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            pages = [browser.new_context().new_page() for _ in range(2)]  # two browsers: separate sessions
+            grids = [_open(page, url, link) for page in pages]
+            for page in pages:
+                page.locator("h1").first.click()
+            a = label_current(pages[0], grids[0])
+            b = label_current(pages[1], grids[1])
+            pages[0].keyboard.press("Backspace")  # a's Backspace: undoes a's label, not b's later one
+            _wait_for(lambda: a not in store.labels(), f"{a} to be undone")
+            assert store.labels() == {b: truth[b]}
+            pages[1].keyboard.press("Backspace")
+            _wait_for(lambda: not store.labels(), f"{b} to be undone")
+            pages[0].reload()  # the project (and the name) come back from the URL
+            pages[0].frame_locator(GRID).locator(".card").first.wait_for(timeout=90_000)
+            assert "sam" in pages[0].url and "project=" in pages[0].url
+            pages[0].screenshot(path=str(ARTIFACTS / "5-reloaded-from-link.png"), full_page=True)
             browser.close()
     finally:
         process.kill()

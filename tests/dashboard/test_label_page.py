@@ -157,3 +157,90 @@ def test_the_labels_export_as_a_csv_the_folder_dataset_reads(project, tmp_path):
     _ok(at)
     assert "Wrote 6 labels" in at.success[0].value
     assert (tmp_path / "out" / "labels.csv").read_text().startswith("path,label\n../images/d")
+
+
+def test_the_page_asks_the_annotators_name_once_and_keeps_it_and_the_project_in_the_url(project):
+    store, _ = project
+    at = _page(str(store.path), annotator="")
+    _ok(at)
+    assert any("Enter your name" in i.value for i in at.info)
+    assert "label_batch" not in at.session_state  # nothing is claimed for a nameless visitor
+    at.text_input(key="label_annotator").input("bea")
+    at.run()
+    _ok(at)
+    assert "bea" in at.query_params["annotator"]
+    assert str(store.path) in at.query_params["project"]
+    assert at.session_state["label_batch"].items
+
+
+def test_a_link_with_the_project_and_annotator_reopens_the_project(project, tmp_path, monkeypatch):
+    store, _ = project
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["project"] = str(store.path)
+    at.query_params["annotator"] = "bea"
+    at.run()
+    at.switch_page("app_pages/label.py")
+    at.run()
+    _ok(at)
+    assert at.session_state["label_db"] == str(store.path) and at.session_state["label_annotator"] == "bea"
+    assert {m.label: m.value for m in at.metric}["Labelled"] == "6"
+
+
+def test_crafted_grid_events_are_refused_in_one_message_each_never_a_traceback(project):
+    from dashboard.components.labeling import Batch, apply_events
+
+    store, _ = project
+    claimed = store.claim("ann", 2, candidates=[10, 11], session="tab1")
+    batch = Batch("b1", [c.item_id for c in claimed], {c.item_id: c.last_event for c in claimed}, "tab1")
+    before = len(store.events())
+    crafted = [{"seq": 1, "action": "label", "item_id": 999, "label": "one"},
+               {"seq": 2, "action": "label", "item_id": 10 ** 30, "label": "one"},
+               {"seq": 3, "action": "label", "item_id": 10, "label": ["one"]},
+               {"seq": "4", "action": "skip", "item_id": 10},
+               {"seq": 5, "item_id": 10},
+               {"seq": 6, "action": "label", "item_id": 10, "label": "one", "ms": "lots"},
+               "not an event", None]
+    messages = apply_events(store, batch, {"batch_id": "b1", "events": crafted}, "ann")
+    assert messages and all("\n" not in m for m in messages)
+    assert len(store.events()) == before
+    assert apply_events(store, batch, {"events": "nonsense"}, "ann") == []
+    assert apply_events(store, batch, {"batch_id": "b1", "events": [
+        {"seq": 7, "action": "label", "item_id": 10, "label": "one", "ms": 12.6}]}, "ann") == []
+    assert store.labels()[store.item_path(10)] == "one"
+
+
+def test_an_image_too_large_to_show_is_given_back_not_a_traceback(project):
+    from PIL import Image
+
+    from dashboard.components.labeling import Batch, drop_unviewable
+
+    store, _ = project
+    Image.new("1", (20000, 20000)).save(store.root / "d10.png")  # 400 megapixels, a few kB on disk
+    item = store.item_id("d10.png")
+    claimed = store.claim("ann", 2, candidates=[item, 12], session="tab1")
+    batch = Batch("b1", [c.item_id for c in claimed], {c.item_id: c.last_event for c in claimed}, "tab1")
+    assert drop_unviewable(store, batch) == ["d10.png"]
+    assert batch.items == [12]
+    assert store.claim("bob", 1, candidates=[item], session="tab2")[0].item_id == item  # its claim was released
+
+
+def test_the_comparison_the_page_suggests_after_export_runs_on_the_labels(project, tmp_path):
+    import shlex
+
+    from core.cli import main
+
+    store, truth = project
+    for row in store.items():
+        if row["id"] not in store.current():
+            store.decide(row["id"], "label", annotator="ann", label=CLASSES[truth[row["id"] - 1]])
+    at = _page(str(store.path))
+    at.text_input(key="label_export_path").input(str(tmp_path / "out" / "labels.csv"))
+    at.button(key="label_export").click()
+    at.run()
+    _ok(at)
+    assert any("Wrote 30 labels" in s.value for s in at.success)
+    assert any(f"label export csv labels.csv --db {store.path}" in s.value for s in at.success)  # every image decided
+    (command,) = [c.value for c in at.code]
+    args = shlex.split(command)
+    assert args[:2] == ["albench", "run"]
+    assert main([*args[1:], "--out", str(tmp_path / "report"), "--cache-dir", str(tmp_path / "c"), "--quiet"]) == 0
