@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.figures import METRIC_LABELS, add_ci_band, learning_curves, strategy_color, strategy_style
+from core.figures import METRIC_LABELS, MIN_BAND_REPEATS, add_ci_band, learning_curves, strategy_color, strategy_style
 from core.verdicts import ALPHA, MAX_REPEATS_NEEDED, POWER, PairwiseMatrix, needed_text, paired_power
 
 X_LABELS = "Labelled samples (count, initial set included)"
@@ -42,7 +42,8 @@ def difference_figure(diffs: pd.DataFrame, metric: str, baseline: str, *, title:
     for strategy, g in diffs.groupby("strategy", sort=False):
         g = g.sort_values("n_labeled")
         style = strategy_style(strategy)
-        add_ci_band(fig, g, strategy, style.color)
+        if g["n_repeats"].max() >= MIN_BAND_REPEATS:  # from 2-3 repeats a t band spans most of the axis
+            add_ci_band(fig, g, strategy, style.color)
         fig.add_trace(go.Scatter(
             x=g.n_labeled, y=g["mean"], mode="lines+markers", name=strategy, legendgroup=strategy,
             line=dict(color=style.color, width=2, dash=style.dash), marker=dict(size=6, symbol=style.symbol),
@@ -54,7 +55,8 @@ def difference_figure(diffs: pd.DataFrame, metric: str, baseline: str, *, title:
         fig.add_hline(y=0, line=dict(color=strategy_color(baseline), width=1.5, dash="dash"),
                       annotation_text=f"{baseline} (0)", annotation_position="bottom right")
     repeats = int(diffs["n_repeats"].max()) if len(diffs) else 0
-    band = f"mean and 95% CI over {repeats} paired repeats" if repeats >= 2 else "1 repeat: no CI band"
+    band = (f"mean and 95% CI over {repeats} paired repeats" if repeats >= MIN_BAND_REPEATS else
+            f"mean over {repeats} paired repeats, n={repeats}: band not shown" if repeats >= 2 else "1 repeat: no CI band")
     fig.update_layout(
         title=_title(title or f"{label}: difference to {baseline} at each label count ({band})", subtitle),
         xaxis_title=X_LABELS, yaxis_title=f"{label} − {baseline} (same repeat seed)",

@@ -71,7 +71,7 @@ diffs = v.difference_table(rounds, metric, baseline)
 if len(diffs):
     st.plotly_chart(vf.difference_figure(diffs, metric, baseline, subtitle=subtitle), key="verdict_difference")
     st.caption("Per label count: mean over repeats of (strategy − baseline) in the same repeat (same seed, same initial "
-               "labels), with its 95% t interval. A band clear of the dashed zero line is a real difference at that "
+               "labels), with its 95% t interval from 4 repeats up (from 2-3 it spans most of the axis). A band clear of the dashed zero line is a real difference at that "
                "label count (before correcting for the many label counts; the matrix below corrects).")
 else:
     st.info(f"Only {baseline} has results: nothing to compare with it yet.")

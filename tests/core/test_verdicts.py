@@ -288,3 +288,13 @@ def test_the_power_chart_stops_its_axis_and_names_a_strategy_that_needs_hundreds
     assert fig.layout.xaxis.range[1] <= 51
     note = " ".join(a.text for a in fig.layout.annotations).replace("<br>", " ")
     assert f"entropy needs {table.needed_observed[0]}" in note and "hybrid" not in note
+
+
+def test_the_difference_chart_draws_a_band_from_four_repeats_and_says_when_it_does_not():
+    from core.verdict_figures import difference_figure
+
+    for repeats, banded in ((3, False), (4, True)):
+        diffs = v.difference_table(make_rounds({"random": 0.0, "entropy": 0.05}, repeats=repeats), "test_accuracy")
+        fig = difference_figure(diffs, "test_accuracy", "random")
+        assert any(t.fill == "toself" for t in fig.data) == banded
+        assert ("n=3: band not shown" in fig.layout.title.text.replace("<br>", " ")) == (not banded)

@@ -37,6 +37,11 @@ def _text(element) -> str:
     return _text_of(element.value)
 
 
+def _spec(at: AppTest) -> str:
+    """The first chart's plotly JSON, its wrapped titles joined (a line break is an escaped <br>)."""
+    return at.get("plotly_chart")[0].proto.spec.replace("\\u003cbr\\u003e", " ")
+
+
 def _text_of(value: str) -> str:
     return re.sub(r"\\(.)", r"\1", value.replace("  \n", "\n"))
 
@@ -214,14 +219,14 @@ def test_query_map_offers_and_draws_the_cnn_feature_space(cnn_cache, monkeypatch
     _no_problems(at)
     assert at.selectbox(key="map_feature_round").options == ["1", "2"]
     assert at.selectbox(key="map_feature_round").value == 2
-    chart = at.get("plotly_chart")[0].proto.spec
+    chart = _spec(at)
     assert "CNN features, round 2 (entropy run)" in chart and "PCA 2 of CNN features, round 2" in chart
     assert any("CNN features, round 2" in c.value for c in at.caption)
     (command,) = started  # one background UMAP, reading the cached features of that round
     assert command[command.index("--features") + 1].endswith("features_0001.npz")
     at.selectbox(key="map_feature_round").set_value(1).run()
     _no_problems(at)
-    assert "CNN features, round 1 (entropy run)" in at.get("plotly_chart")[0].proto.spec
+    assert "CNN features, round 1 (entropy run)" in _spec(at)
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +261,7 @@ def test_query_map_offers_the_backbone_features_and_titles_say_random_init(pretr
     space.set_value(label).run()
     _no_problems(at)
     assert not [s for s in at.selectbox if s.key == "map_feature_round"]  # the same features every round
-    assert "weights=none (random init)" in at.get("plotly_chart")[0].proto.spec
+    assert "weights=none (random init)" in _spec(at)
     (command,) = started  # one background UMAP, reading the feature store's file
     assert command[command.index("--features") + 1].endswith("features.npy")
 
