@@ -44,3 +44,9 @@ def wkey(at, name: str) -> str:
     """The sidebar widget key of setting `name` now (loading a run's settings draws every widget afresh)."""
     generation = at.session_state["settings_generation"] if "settings_generation" in at.session_state else 0
     return f"sidebar_{name}" + (f"_{generation}" if generation else "")
+
+
+def choose_run(at, index: int = 0):
+    """Choose the Runs page's `index`-th comparison (which loads its settings), run the app."""
+    keys = [item["key"] for item in Cache(at.session_state["cache_dir"]).comparisons()]
+    return at.selectbox(key="runs_choice").set_value(keys[index]).run()

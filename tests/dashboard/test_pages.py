@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.cache import Cache
-from tests.dashboard.conftest import SMALL, start_app, wkey
+from tests.dashboard.conftest import SMALL, choose_run, start_app, wkey
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 CHARTS = {"compare.py": 1, "confusion.py": 1, "query_map.py": 1, "uncertain.py": 2, "runs.py": 0, "export.py": 0}
@@ -116,6 +116,7 @@ def test_confusion_round_slider_and_normalisation(small_cache):
 def test_runs_page_opens_a_run_into_the_sidebar(small_cache):
     at = _app(small_cache, "runs.py", budget=70)
     assert at.session_state["config"].budget == 70
+    choose_run(at)
     at.button(key="runs_open").click().run()
     _no_problems(at)
     assert at.session_state["config"].key() == SMALL.key()
@@ -201,6 +202,7 @@ def test_query_map_offers_and_draws_the_cnn_feature_space(cnn_cache, monkeypatch
     started = []
     monkeypatch.setattr(maps.jobs, "start", lambda root, job_id, command, **kw: started.append(command))
     at = _app(cnn_cache, "runs.py")
+    choose_run(at)
     at.button(key="runs_open").click().run()
     at.switch_page("app_pages/query_map.py").run()
     _no_problems(at)
@@ -246,6 +248,7 @@ def test_query_map_offers_the_backbone_features_and_titles_say_random_init(pretr
     started = []
     monkeypatch.setattr(maps.jobs, "start", lambda root, job_id, command, **kw: started.append(command))
     at = _app(pretrained_cache, "runs.py")
+    choose_run(at)
     at.button(key="runs_open").click().run()
     at.switch_page("app_pages/query_map.py").run()
     _no_problems(at)
@@ -431,6 +434,7 @@ def test_runs_page_reads_and_opens_records_saved_before_strategies_declared_para
     at = _app(root, "runs.py", budget=70)
     _no_problems(at)
     assert list(at.dataframe[0].value["strategy settings"]) == ["hybrid (alpha 0.5, clusters 5, measure entropy)"]
+    choose_run(at)
     at.button(key="runs_open").click().run()
     _no_problems(at)
     assert at.session_state["config"].key() == SMALL.key()  # the same comparison: its rounds show
@@ -447,6 +451,7 @@ def test_opening_a_saved_comparison_that_is_no_longer_valid_explains_why(tmp_pat
     assert not at.exception
     # Listed all the same, with the settings as saved.
     assert list(at.dataframe[0].value["strategy settings"]) == ["hybrid (alpha 0, clusters 5)"]
+    choose_run(at)
     at.button(key="runs_open").click().run()
     assert not at.exception
     assert any(_text(e).startswith("Cannot open this comparison: hybrid.alpha must be a number in (0, 1]; got 0.0")

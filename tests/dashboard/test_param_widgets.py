@@ -17,7 +17,7 @@ from core.strategies.base import Strategy
 from core.types import Selection
 from dashboard.components.param_widgets import slider_range, strategy_key
 from dashboard.components.sidebar import error_slot
-from tests.dashboard.conftest import start_app, wkey
+from tests.dashboard.conftest import choose_run, start_app, wkey
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 TOY = "toy_weighted"
@@ -93,6 +93,7 @@ def test_opening_a_comparison_sets_the_generated_widgets(tmp_path, small_cache):
     record.write_text(json.dumps(item))
     at = _app(root, strategy_params={"hybrid": {"clusters": 3, "alpha": 0.7}})  # to be replaced by the saved values
     at.switch_page("app_pages/runs.py").run()
+    choose_run(at)
     at.button(key="runs_open").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.slider(key=wkey(at, "sp_hybrid_alpha")).value == 0.8
