@@ -15,7 +15,7 @@ import json
 
 import streamlit as st
 
-from core.config import RUN_OPTIONS, ConfigError, RunConfig, stream_strategies
+from core.config import IMAGE_SIZE_RANGE, RUN_OPTIONS, ConfigError, RunConfig, stream_strategies
 from core.datasets import DATASETS, dataset_option_names
 from core.figures import format_setting
 from core.learners import LEARNERS
@@ -136,7 +136,7 @@ def run_form() -> RunConfig | None:
                       on_change=_from_widget("data_dir", key))
     if "image_size" in options:
         key = widget_key("image_size")
-        sb.number_input("Image size (pixels, 0 = native)", min_value=0, max_value=512, step=8,
+        sb.number_input("Image size (pixels, 0 = native)", min_value=0, max_value=IMAGE_SIZE_RANGE[1], step=8,
                         value=int(s["image_size"]), key=key,
                         on_change=_from_widget("image_size", key))
     slots["dataset"] = sb.empty()
@@ -180,7 +180,8 @@ def run_form() -> RunConfig | None:
         sb.caption(plain(f"Budget: the pool of {pool_size} samples has no room for a batch of {batch} after {initial} "
                          "initial labels: lower the initial labelled samples or the batch size."))
     rounds = (budget - initial) // batch + 1
-    sb.caption(budget_caption(initial, batch, rounds) + (f" · pool of {pool_size} samples" if pool_size else ""))
+    if low <= high:
+        sb.caption(budget_caption(initial, batch, rounds) + (f" · pool of {pool_size} samples" if pool_size else ""))
     slots["budget"] = sb.empty()
 
     for name in s["strategies"]:
