@@ -30,6 +30,7 @@ SETTINGS = "settings"  # st.session_state key of the settings object
 GENERATION = "settings_generation"  # bumped when settings are loaded on purpose: every widget is drawn afresh
 NOTICE = "settings_notice"  # (message, the settings it describes): shown while they still hold
 URL_PROBLEMS = "settings_url_problems"
+OWNED = "settings_owned"  # the settings object is this session's own (never a caller's dict, edited in place)
 
 # Run options drawn from their RUN_OPTIONS declarations (limits, defaults and help come from there).
 DECLARED = ("mode", "stream_policy", "threshold", "initial", "batch", "repeats", "seed", "test_size")
@@ -54,9 +55,9 @@ def settings() -> dict[str, Any]:
         given, problems = from_query(st.query_params.to_dict())
         ss[URL_PROBLEMS] = problems
         ss[SETTINGS] = {**defaults(), **given}
-    else:
-        for name, value in defaults().items():  # a partial object (tests) gets the rest from the defaults
-            ss[SETTINGS].setdefault(name, value)
+    elif not ss.get(OWNED):  # given before the first run (tests, a benchmark): a copy, completed by the defaults
+        ss[SETTINGS] = {**defaults(), **copy.deepcopy(dict(ss[SETTINGS]))}
+    ss[OWNED] = True
     return ss[SETTINGS]
 
 

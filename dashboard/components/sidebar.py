@@ -24,8 +24,9 @@ from core.runner import pool_candidates, prepare
 from core.strategies import STRATEGIES
 from dashboard.components import results
 from dashboard.components.param_widgets import learner_key, param_widget, strategy_key
-from dashboard.components.settings import (NOTICE, URL_PROBLEMS, budget_grid, changed_params, config_of, load, owns,
-                                           plugin_values, settings, shown_budget, tidy, to_query, widget_key)
+from dashboard.components.settings import (NOTICE, URL_PROBLEMS, budget_grid, changed_params, config_of,
+                                           dataset_options, load, owns, plugin_values, settings, shown_budget, tidy,
+                                           to_query, widget_key)
 from dashboard.components.widgets import plain
 
 # A ParamError's `option` -> the slot under the run option's widget. A strategy parameter
@@ -164,7 +165,7 @@ def run_form() -> RunConfig | None:
     slots["batch"] = sb.empty()
     initial, batch = int(s["initial"]), int(s["batch"])
     subset = int(s["subset"]) or None
-    options_json = json.dumps(_dataset_options(s), sort_keys=True)
+    options_json = json.dumps(dataset_options(s), sort_keys=True)
     available, n_classes = _available(s["dataset"], options_json, int(s["seed"]), float(s["test_size"]))
     pool_size = None if available is None else (available if subset is None else min(subset, available))
     low, high = budget_grid(initial, batch, pool_size)
@@ -265,12 +266,6 @@ def _strategy_settings(sb, strategy: str, slots: dict) -> None:
                      _set_param("strategy_params", strategy, name))
         slots[f"{strategy}.{name}"] = sb.empty()
     slots[("strategy", strategy)] = sb.empty()
-
-
-def _dataset_options(s: dict) -> dict:
-    from dashboard.components.settings import dataset_options
-
-    return dataset_options(s)
 
 
 def _load_error(config: RunConfig) -> str:
