@@ -32,7 +32,7 @@ def _compare_page(cache_root: Path, reruns: int) -> list[dict]:
     t0 = time.perf_counter()
     run_comparison(config, cache=Cache(cache_root))
     compute = time.perf_counter() - t0
-    state = {"cache_dir": str(cache_root), "sidebar_strategies": list(STRATEGIES), "sidebar_repeats": 3}
+    state = {"cache_dir": str(cache_root), "settings": {"strategies": list(STRATEGIES), "repeats": 3}}  # the sidebar's
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
     for key, value in state.items():
         at.session_state[key] = value

@@ -13,27 +13,17 @@ import streamlit as st  # noqa: E402
 
 from dashboard.components import results  # noqa: E402
 from dashboard.components.access import gate, local_only, only_label_page  # noqa: E402
-from dashboard.components.param_widgets import session_defaults  # noqa: E402
 from dashboard.components.run_panel import progress_panel, run_buttons  # noqa: E402
 from dashboard.components.sidebar import run_form  # noqa: E402
 from dashboard.components.widgets import restore_kept  # noqa: E402
 
 st.set_page_config(page_title="Active-learning strategy comparison", page_icon=":material/query_stats:", layout="wide")
 
-DEFAULTS = {
-    "cache_dir": results.default_cache_dir(),
-    "sidebar_dataset": "digits", "sidebar_data_dir": "", "sidebar_image_size": 0,
-    "sidebar_learner": "logistic",
-    "sidebar_strategies": ["random", "entropy", "hybrid"], "sidebar_mode": "pool",
-    "sidebar_stream_policy": "budget", "sidebar_threshold": 0.5,
-    "sidebar_initial": 20, "sidebar_batch": 10, "sidebar_budget": 110,
-    "sidebar_repeats": 3, "sidebar_seed": 0, "sidebar_subset": 0, "sidebar_test_size": 0.25,
-    "compare_target": 0.9,
-}
+DEFAULTS = {"cache_dir": results.default_cache_dir(), "compare_target": 0.9}  # the sidebar's: settings.py
 local_only()  # a server nobody chose to expose serves only this machine
 role = gate()  # a served dashboard: no app for a session without its link's token
 restore_kept()  # first: page widgets get back the values a run that did not draw them dropped
-for key, value in {**DEFAULTS, **session_defaults()}.items():  # declared plug-in parameters: their defaults
+for key, value in DEFAULTS.items():
     st.session_state.setdefault(key, value)
 
 PAGES = _ROOT / "dashboard" / "app_pages"

@@ -12,7 +12,7 @@ from core.config import ALIASES, RunConfig, format_params
 from core.figures import format_setting, strategy_label
 from dashboard.components.results import cache_root
 from dashboard.components.sidebar import apply_config
-from dashboard.components.widgets import keep_valid, plain
+from dashboard.components.widgets import plain
 
 st.header("Cached runs")
 cache = Cache(cache_root())
@@ -134,27 +134,47 @@ labels = {r["key"]: " · ".join([f"{datetime.fromtimestamp(items[r['key']].get('
                                 r["data"], r["learner"], r["strategies with settings"],
                                 f"{r['labels']} labels", r["repeats"], r["key"][:8]])
           for r in rows}
-key = st.selectbox("Run", list(labels), format_func=labels.get, key=keep_valid("runs_choice", list(labels)))
-running = status(key, items[key]) == "running"
+def choose() -> None:
+    """Choosing a run loads its settings into the sidebar, on purpose, and the sidebar says so."""
+    chosen = st.session_state.get("runs_choice")
+    if chosen in items:
+        apply_config(items[chosen]["config"], f"Loaded the settings of run {chosen[:8]}")
 
 
-def open_run(item: dict) -> None:
-    if apply_config(item["config"]):
+def open_run(key: str) -> None:
+    if apply_config(items[key]["config"], f"Loaded the settings of run {key[:8]}"):
         st.session_state["open_page"] = "Compare"
 
 
-col1, col2, col3 = st.columns([1, 1, 2])
-col1.button("Open in the other pages", key="runs_open", type="primary", on_click=open_run, args=(items[key],),
-            help="Put this run's settings into the sidebar and show it on the Compare page.")
-confirm = col3.checkbox("Yes, delete this run's cached rounds", key="runs_confirm", disabled=running)
-if col2.button("Delete", key="runs_delete", disabled=running or not confirm,
-               help="Removes the comparison and the rounds no other comparison uses."):
+def delete_run(key: str) -> None:
+    """Delete, then forget the choice and the confirmation: neither may outlive the run."""
     try:
         cache.delete_comparison(key)
     except (ValueError, RuntimeError, OSError) as exc:  # core.cache refuses while a process writes its runs
-        st.error(plain(f"Not deleted: {exc}"), icon=":material/error:")
-    else:
-        st.session_state.pop("runs_confirm", None)
-        st.rerun()
+        st.session_state["runs_delete_error"] = f"Not deleted: {exc}"
+        return
+    for name in ("runs_choice", "runs_confirm"):
+        st.session_state.pop(name, None)
+    st.session_state["runs_deleted"] = key
+
+
+config = st.session_state.get("config")
+current = config.key() if config is not None and config.key() in labels else None  # the sidebar's, when listed
+if "runs_choice" in st.session_state and st.session_state["runs_choice"] not in labels:
+    del st.session_state["runs_choice"]
+if deleted := st.session_state.pop("runs_deleted", None):
+    st.success(f"Deleted run {deleted[:8]} and the rounds no other comparison uses.", icon=":material/delete:")
+if problem := st.session_state.pop("runs_delete_error", None):
+    st.error(plain(problem), icon=":material/error:")
+key = st.selectbox("Run", list(labels), index=None if current is None else list(labels).index(current),
+                   format_func=labels.get, key="runs_choice", on_change=choose,
+                   placeholder="Choose a run to load its settings into the sidebar")
+running = key is not None and status(key, items[key]) == "running"
+col1, col2, col3 = st.columns([1, 1, 2])
+col1.button("Open in the other pages", key="runs_open", type="primary", on_click=open_run, args=(key,),
+            disabled=key is None, help="Put this run's settings into the sidebar and show it on the Compare page.")
+confirm = col3.checkbox("Yes, delete this run's cached rounds", key="runs_confirm", disabled=running or key is None)
+col2.button("Delete", key="runs_delete", disabled=running or not confirm or key is None, on_click=delete_run,
+            args=(key,), help="Removes the comparison and the rounds no other comparison uses.")
 if running:
     st.caption("This run is still computing: cancel it from the sidebar before deleting it.")

@@ -256,10 +256,17 @@ if axes:
     y_default = default.get("y") if default.get("y") in y_options else (y_options[1] if len(y_options) > 1 else "(none)")
     y = c2.selectbox("y axis", y_options, key=keep_valid("sweep_y", y_options, default=y_default))
     strategies = list(dict.fromkeys(runs.strategy))
-    keep_valid("sweep_strategies", strategies, many=True)
-    if not ss.get("sweep_strategies"):
-        ss["sweep_strategies"] = strategies
-    shown = c3.multiselect("Strategies", strategies, key=keep("sweep_strategies"))
+    # Remember what the user hid, not what was shown: a strategy whose first result lands while the
+    # sweep is watched appears (a kept list of shown strategies locked out every later one).
+    hidden = ss.setdefault("sweep_hidden", {}).get(key, [])
+    widget = f"sweep_strategies_{key[:8]}_{'_'.join(strategies)}"  # new strategies: a new widget, drawn from `hidden`
+
+    def _hide(available: tuple = tuple(strategies), widget: str = widget, sweep: str = key) -> None:
+        earlier = [s for s in ss["sweep_hidden"].get(sweep, []) if s not in available]
+        ss["sweep_hidden"][sweep] = earlier + [s for s in available if s not in ss[widget]]
+
+    shown = c3.multiselect("Strategies", strategies, default=[s for s in strategies if s not in hidden], key=widget,
+                           on_change=_hide)
     skipped = [s["params"] for s in item.get("skipped", []) if isinstance(s, dict) and "params" in s]
     st.plotly_chart(sweep_heatmap(runs, x, None if y == "(none)" else y, metric=metric, strategies=shown,
                                   skipped=skipped),
@@ -282,7 +289,8 @@ point = st.selectbox("Grid point", list(points), key=keep_valid("sweep_point", l
 
 
 def _open(points: dict) -> None:
-    if apply_config(points[ss["sweep_point"]]["config"]):  # the choice at click time
+    point = ss["sweep_point"]  # the choice at click time
+    if apply_config(points[point]["config"], f"Loaded the settings of sweep grid point {point}"):
         st.session_state["open_page"] = "Compare"
 
 

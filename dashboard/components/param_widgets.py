@@ -1,12 +1,9 @@
-"""Sidebar widgets generated from the parameters a strategy or learner declares (`core.params`).
+"""Sidebar widgets generated from declared parameters (`core.params`): the plug-ins' and the run options'.
 
-No plug-in is named here: a strategy or learner registered with `parameters` gets its widgets,
-ranges, labels and help from that declaration. Each widget's key is derived from the names
-(`sidebar_sp_hybrid_alpha`, `sidebar_lp_logistic_C`), so the values of every plug-in live side
-by side in `st.session_state` and switching learners never mixes their settings.
-
-Only values that differ from the declared default go into a RunConfig: a comparison's key
-stays what it was before the widget existed.
+No plug-in or limit is named here: a strategy or learner registered with `parameters`, and each
+run option in `RUN_OPTIONS`, gets its widget, range, label and help from that declaration. The
+widget shows the settings object's value and hands the user's changes back (`settings.py`); its
+key (`sidebar_sp_hybrid_alpha`, `sidebar_lp_logistic_C`) is only its identity.
 """
 
 from __future__ import annotations
@@ -18,12 +15,9 @@ from typing import Any, Callable, Mapping
 import streamlit as st
 
 from core.figures import format_setting
-from core.learners import LEARNERS
-from core.params import Constraint, Interval, Options, Text, is_real
-from core.strategies import STRATEGIES
+from core.params import Constraint, Interval, Options, Text
+from dashboard.components.settings import widget_key
 from dashboard.components.widgets import plain
-
-KeyOf = Callable[[str], str]
 
 # A linear slider serves a share or a probability; values that span orders of magnitude (a
 # learning rate in (0, 10], default 0.001) need a number field unless the plug-in declares a step.
@@ -31,74 +25,11 @@ _SLIDER_MAX_WIDTH = 1.0
 
 
 def strategy_key(strategy: str, param: str) -> str:
-    return f"sidebar_sp_{strategy}_{param}"
+    return widget_key(f"sp_{strategy}_{param}")
 
 
 def learner_key(learner: str, param: str) -> str:
-    return f"sidebar_lp_{learner}_{param}"
-
-
-def session_defaults() -> dict[str, Any]:
-    """Every registered plug-in's widget keys and declared defaults, as the widgets hold them (for app.py)."""
-    out = {}
-    for name, cls in STRATEGIES.items():
-        out.update({strategy_key(name, p): widget_value(c, c.default) for p, c in cls.parameters.items()})
-    for name, cls in LEARNERS.items():
-        out.update({learner_key(name, p): widget_value(c, c.default) for p, c in cls.parameters.items()})
-    return out
-
-
-def widget_value(constraint: Constraint, value: Any) -> Any:
-    """`value` (a config's or a default) in the form its widget holds: floats for a float range, text for Text."""
-    if isinstance(constraint, Interval):
-        if value is None:
-            return constraint.low if constraint.low is not None else 0
-        if is_real(value):
-            return float(value) if constraint.type is float else int(value)
-        return value
-    if isinstance(constraint, Text):
-        if value is None:
-            return ""
-        if isinstance(value, (list, tuple)):
-            return ",".join(str(v) for v in value)
-        return str(value)
-    return value
-
-
-def _tidy(value: Any) -> Any:
-    """Float noise from a slider's or number field's steps (0.6000000000000001 -> 0.6)."""
-    return float(f"{value:.12g}") if isinstance(value, float) else value
-
-
-def _same(constraint: Constraint, a: Any, b: Any) -> bool:
-    """Whether two widget values mean the same setting ("32, 64,128" is the default "32,64,128")."""
-    if isinstance(constraint, Text):
-        try:
-            return constraint.parse(a) == constraint.parse(b)
-        except (TypeError, ValueError):
-            return a == b
-    return _tidy(a) == _tidy(b)
-
-
-def changed_values(declared: Mapping[str, Constraint], key_of: KeyOf) -> dict[str, Any]:
-    """The values of `declared`'s widgets that differ from the declared defaults (what a config states)."""
-    ss = st.session_state
-    out = {}
-    for name, constraint in declared.items():
-        value = ss.get(key_of(name), widget_value(constraint, constraint.default))
-        if isinstance(value, str):
-            value = value.strip()
-        # No default: the parameter must be stated (a widget always holds some value).
-        if constraint.default is None or not _same(constraint, value, widget_value(constraint, constraint.default)):
-            out[name] = _tidy(value)
-    return out
-
-
-def set_values(declared: Mapping[str, Constraint], key_of: KeyOf, given: Mapping[str, Any]) -> None:
-    """Put `given` (declared defaults for the rest) into the widgets' keys (before they draw)."""
-    ss = st.session_state
-    for name, constraint in declared.items():
-        ss[key_of(name)] = widget_value(constraint, given.get(name, constraint.default))
+    return widget_key(f"lp_{learner}_{param}")
 
 
 def _help(constraint: Constraint) -> str:
@@ -158,26 +89,40 @@ def _number_step(c: Interval) -> float:
     return 0.01
 
 
-def param_widget(container, name: str, constraint: Constraint, key: str) -> None:
-    """The widget for one declared parameter, drawn in `container` under session-state `key`."""
-    label = constraint.label or name
-    help_text = _help(constraint)
+def param_widget(container, name: str, constraint: Constraint, key: str, value: Any,
+                 on_change: Callable[[Any], None], *, label: str | None = None, help: str | None = None,
+                 radio: Mapping[str, str] | None = None) -> None:
+    """The widget for one declared parameter (a plug-in's or a run option's), drawn in `container`.
+
+    It shows `value` (the settings object's) and calls `on_change(new value)` only when the user
+    changes it; its session-state `key` is only its identity. `radio` draws Options as horizontal
+    radio buttons with these captions.
+    """
+    label = label or constraint.label or name
+    help_text = help or _help(constraint)
+    changed = {"key": key, "help": help_text, "on_change": lambda: on_change(st.session_state[key])}
     if isinstance(constraint, Options):
-        container.selectbox(label, list(constraint.choices), key=key, help=help_text)
+        choices = list(constraint.choices)
+        index = choices.index(value) if value in choices else 0
+        if radio is not None:
+            container.radio(label, choices, index=index, horizontal=True, format_func=lambda c: radio.get(c, c),
+                            **changed)
+        else:
+            container.selectbox(label, choices, index=index, **changed)
     elif isinstance(constraint, Text):
-        container.text_input(label, key=key, help=help_text, placeholder=str(constraint.default or ""))
+        container.text_input(label, value=str(value), placeholder=str(constraint.default or ""), **changed)
     elif isinstance(constraint, Interval):
-        bounds = slider_range(constraint, st.session_state.get(key))
+        bounds = slider_range(constraint, value)
         if bounds is not None:
             low, high, step = bounds
             decimals = max(2, -Decimal(repr(step)).normalize().as_tuple().exponent)  # a step of 0.001 shows 3
-            container.slider(label, low, high, step=step, format=f"%0.{decimals}f", key=key, help=help_text)
-        elif constraint.type is int:
-            low, high = _number_bounds(constraint)
-            container.number_input(label, min_value=low, max_value=high, step=1, key=key, help=help_text)
+            container.slider(label, low, high, value=float(value), step=step, format=f"%0.{decimals}f", **changed)
         else:
             low, high = _number_bounds(constraint)
-            container.number_input(label, min_value=low, max_value=high, step=_number_step(constraint),
-                                   format="%g", key=key, help=help_text)
+            if constraint.type is int:
+                container.number_input(label, min_value=low, max_value=high, value=int(value), step=1, **changed)
+            else:
+                container.number_input(label, min_value=low, max_value=high, value=float(value),
+                                       step=_number_step(constraint), format="%g", **changed)
     else:  # a constraint type this dashboard does not know: say so rather than guess a widget
         container.caption(plain(f"{label}: no widget for {type(constraint).__name__} parameters"))

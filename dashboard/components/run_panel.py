@@ -77,9 +77,10 @@ def progress_panel(config: RunConfig | None) -> None:
                 cols = st.columns(min(3, len(per_strategy)))
                 for i, (strategy, n) in enumerate(per_strategy.items()):
                     cols[i % len(cols)].progress(n / total, text=f"{strategy}: {n}/{total} rounds")
-        if status.state == jobs.FAILED:
-            st.error(f"The last run of these settings failed:\n\n```\n{status.message}\n```")  # a code block: plain text
-        elif status.state == jobs.CANCELLED and not finished:
+        if status.state == jobs.FAILED:  # the whole message, wrapped (a code block clipped the long ones)
+            st.error(plain(f"The last run of these settings failed:\n{status.message}"), icon=":material/error:")
+        elif status.state == jobs.CANCELLED and not finished and any(per_strategy.values()):
+            # Only while something of it is cached: a deleted comparison has nothing left to resume.
             st.warning(plain(f"Cancelled: {status.message}."))
 
     panel()

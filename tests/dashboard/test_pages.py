@@ -9,22 +9,23 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.cache import Cache
-from tests.dashboard.conftest import SMALL, SMALL_STATE
+from tests.dashboard.conftest import SMALL, choose_run, start_app, wkey
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 CHARTS = {"compare.py": 1, "confusion.py": 1, "query_map.py": 1, "uncertain.py": 2, "runs.py": 0, "export.py": 0}
 
 
-def _app(cache_root, page: str | None = None, **state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["cache_dir"] = str(cache_root)
-    for key, value in {**SMALL_STATE, **state}.items():
-        at.session_state[key] = value
-    at.run()
+def _app(cache_root, page: str | None = None, **settings) -> AppTest:
+    at = start_app(APP, cache_root, **settings)
     if page is not None:
         at.switch_page(f"app_pages/{page}")
         at.run()
     return at
+
+
+def _budget(at: AppTest):
+    """The budget slider (its key follows its bounds)."""
+    return next(s for s in at.sidebar.slider if s.label.startswith("Budget"))
 
 
 def _no_problems(at: AppTest) -> None:
@@ -52,13 +53,13 @@ def test_page_renders_the_cached_comparison(small_cache, page):
     _no_problems(at)
     assert at.session_state["config"].key() == SMALL.key()  # SMALL states hybrid's defaults, the sidebar leaves them out
     assert len(at.get("plotly_chart")) == CHARTS[page]
-    assert at.slider(key="sidebar_budget").value == 40
+    assert _budget(at).value == 40
     assert at.slider(key="sidebar_sp_hybrid_alpha").value == 0.5
 
 
 def test_budget_and_alpha_sliders_change_the_config(small_cache):
     at = _app(small_cache)
-    at.slider(key="sidebar_budget").set_value(70).run()
+    _budget(at).set_value(70).run()
     assert at.session_state["config"].rounds == 6 and at.session_state["config"].budget == 70
     at.slider(key="sidebar_sp_hybrid_alpha").set_value(0.8).run()
     _no_problems(at)
@@ -118,8 +119,9 @@ def test_confusion_round_slider_and_normalisation(small_cache):
 
 
 def test_runs_page_opens_a_run_into_the_sidebar(small_cache):
-    at = _app(small_cache, "runs.py", sidebar_budget=70)
+    at = _app(small_cache, "runs.py", budget=70)
     assert at.session_state["config"].budget == 70
+    choose_run(at)
     at.button(key="runs_open").click().run()
     _no_problems(at)
     assert at.session_state["config"].key() == SMALL.key()
@@ -147,7 +149,7 @@ def test_learner_settings_widgets_feed_the_config_and_explain_bad_values(small_c
 
 
 def test_each_learner_shows_its_own_declared_settings(small_cache):
-    at = _app(small_cache, sidebar_learner="label_spreading")
+    at = _app(small_cache, learner="label_spreading")
     _no_problems(at)
     keys = [n.key for n in at.sidebar if (getattr(n, "key", None) or "").startswith("sidebar_lp_")]
     assert keys == [f"sidebar_lp_label_spreading_{p}" for p in ("gamma", "max_iter", "kernel", "n_neighbors", "alpha")]
@@ -205,13 +207,14 @@ def test_query_map_offers_and_draws_the_cnn_feature_space(cnn_cache, monkeypatch
     started = []
     monkeypatch.setattr(maps.jobs, "start", lambda root, job_id, command, **kw: started.append(command))
     at = _app(cnn_cache, "runs.py")
+    choose_run(at)
     at.button(key="runs_open").click().run()
     at.switch_page("app_pages/query_map.py").run()
     _no_problems(at)
     assert at.session_state["config"].learner == "cnn"
     assert at.session_state["config"].learner_params == {"epochs": 1, "min_steps": 5, "channels": "4,8,8", "hidden": 16}
-    assert at.text_input(key="sidebar_lp_cnn_channels").value == "4,8,8"
-    assert (at.number_input(key="sidebar_lp_cnn_epochs").value, at.number_input(key="sidebar_lp_cnn_lr").value) == (1, 0.001)
+    assert at.text_input(key=wkey(at, "lp_cnn_channels")).value == "4,8,8"
+    assert (at.number_input(key=wkey(at, "lp_cnn_epochs")).value, at.number_input(key=wkey(at, "lp_cnn_lr")).value) == (1, 0.001)
     space = at.selectbox(key="map_space")
     assert space.options == ["Raw pixels", "CNN features of the entropy run"]
     assert space.value == "Raw pixels" and started == []  # the pixel map is stored: nothing to compute
@@ -251,6 +254,7 @@ def test_query_map_offers_the_backbone_features_and_titles_say_random_init(pretr
     started = []
     monkeypatch.setattr(maps.jobs, "start", lambda root, job_id, command, **kw: started.append(command))
     at = _app(pretrained_cache, "runs.py")
+    choose_run(at)
     at.button(key="runs_open").click().run()
     at.switch_page("app_pages/query_map.py").run()
     _no_problems(at)
@@ -282,8 +286,8 @@ def test_a_relative_data_directory_is_loaded_once(tmp_path, monkeypatch, small_c
     real = results.load_dataset
     monkeypatch.setattr(results, "load_dataset", lambda name, **options: loads.append(options) or real(name, **options))
     results.dataset.clear()
-    at = _app(small_cache, sidebar_dataset="folder", sidebar_data_dir="photos", sidebar_initial=2, sidebar_batch=2,
-              sidebar_budget=6, sidebar_strategies=["random"], sidebar_repeats=1, sidebar_subset=0)
+    at = _app(small_cache, dataset="folder", data_dir="photos", initial=2, batch=2,
+              budget=6, strategies=["random"], repeats=1, subset=0)
     _no_problems(at)
     assert at.session_state["config"].data_dir == str(tmp_path / "photos")
     assert loads == [{"data_dir": str(tmp_path / "photos")}]  # the sidebar's and the config's copy are one
@@ -433,13 +437,14 @@ def test_runs_page_reads_and_opens_records_saved_before_strategies_declared_para
     root = tmp_path / "cache"
     shutil.copytree(small_cache, root)
     _old_style(root, alpha=0.5, clusters=5, measure="entropy")
-    at = _app(root, "runs.py", sidebar_budget=70)
+    at = _app(root, "runs.py", budget=70)
     _no_problems(at)
     assert list(at.dataframe[0].value["strategy settings"]) == ["hybrid (alpha 0.5, clusters 5, measure entropy)"]
+    choose_run(at)
     at.button(key="runs_open").click().run()
     _no_problems(at)
     assert at.session_state["config"].key() == SMALL.key()  # the same comparison: its rounds show
-    assert at.slider(key="sidebar_sp_hybrid_alpha").value == 0.5
+    assert at.slider(key=wkey(at, "sp_hybrid_alpha")).value == 0.5
 
 
 def test_opening_a_saved_comparison_that_is_no_longer_valid_explains_why(tmp_path, small_cache):
@@ -452,6 +457,7 @@ def test_opening_a_saved_comparison_that_is_no_longer_valid_explains_why(tmp_pat
     assert not at.exception
     # Listed all the same, with the settings as saved.
     assert list(at.dataframe[0].value["strategy settings"]) == ["hybrid (alpha 0, clusters 5)"]
+    choose_run(at)
     at.button(key="runs_open").click().run()
     assert not at.exception
     assert any(_text(e).startswith("Cannot open this comparison: hybrid.alpha must be a number in (0, 1]; got 0.0")

@@ -17,19 +17,14 @@ from core.strategies.base import Strategy
 from core.types import Selection
 from dashboard.components.param_widgets import slider_range, strategy_key
 from dashboard.components.sidebar import error_slot
-from tests.dashboard.conftest import SMALL_STATE
+from tests.dashboard.conftest import choose_run, start_app, wkey
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 TOY = "toy_weighted"
 
 
-def _app(cache_root, **state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["cache_dir"] = str(cache_root)
-    for key, value in {**SMALL_STATE, **state}.items():
-        at.session_state[key] = value
-    at.run()
-    return at
+def _app(cache_root, **settings) -> AppTest:
+    return start_app(APP, cache_root, **settings)
 
 
 def _text(value: str) -> str:
@@ -64,7 +59,7 @@ def toy_strategy():
 
 
 def test_a_newly_registered_strategy_gets_widgets_from_its_declaration(small_cache, toy_strategy):
-    at = _app(small_cache, sidebar_strategies=["random", toy_strategy])
+    at = _app(small_cache, strategies=["random", toy_strategy])
     assert not at.exception, [e.value for e in at.exception]
     weight = at.slider(key=strategy_key(toy_strategy, "weight"))
     assert (weight.label, weight.min, weight.max, weight.step, weight.value) == ("Toy weight", 0.0, 1.0, 0.25, 0.25)
@@ -96,14 +91,15 @@ def test_opening_a_comparison_sets_the_generated_widgets(tmp_path, small_cache):
     item["config"].update(strategy_params={"hybrid": {"alpha": 0.8, "measure": "smallest_margin"}},
                           learner_params={"C": 0.5})
     record.write_text(json.dumps(item))
-    at = _app(root, sidebar_sp_hybrid_clusters=3, sidebar_sp_hybrid_alpha=0.7)  # to be replaced by the saved values
+    at = _app(root, strategy_params={"hybrid": {"clusters": 3, "alpha": 0.7}})  # to be replaced by the saved values
     at.switch_page("app_pages/runs.py").run()
+    choose_run(at)
     at.button(key="runs_open").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.slider(key="sidebar_sp_hybrid_alpha").value == 0.8
-    assert at.number_input(key="sidebar_sp_hybrid_clusters").value == 5  # not saved: the declared default
-    assert at.selectbox(key="sidebar_sp_hybrid_measure").value == "smallest_margin"
-    assert at.number_input(key="sidebar_lp_logistic_C").value == 0.5
+    assert at.slider(key=wkey(at, "sp_hybrid_alpha")).value == 0.8
+    assert at.number_input(key=wkey(at, "sp_hybrid_clusters")).value == 5  # not saved: the declared default
+    assert at.selectbox(key=wkey(at, "sp_hybrid_measure")).value == "smallest_margin"
+    assert at.number_input(key=wkey(at, "lp_logistic_C")).value == 0.5
     config = at.session_state["config"]
     assert config.strategy_params == {"hybrid": {"alpha": 0.8, "measure": "smallest_margin"}}
     assert config.learner_params == {"C": 0.5}
@@ -137,7 +133,7 @@ def test_errors_go_to_the_slot_their_option_names():
 
 
 def test_text_parameters_compare_by_meaning():
-    from dashboard.components.param_widgets import _same
+    from dashboard.components.settings import same as _same
 
     channels = Text("three integers", parse=lambda v: tuple(int(p) for p in str(v).split(",")), default="32,64,128")
     assert _same(channels, "32, 64,128", "32,64,128") and not _same(channels, "4,8,8", "32,64,128")

@@ -57,7 +57,9 @@ def test_grid_widgets_explain_invalid_values_and_open_a_point(sweep_cache):
     at.selectbox(key="sweep_point").select_index(3)  # alpha=1.0, clusters=2
     at.button(key="sweep_open").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.session_state["sidebar_sp_hybrid_alpha"] == 1.0 and at.session_state["sidebar_sp_hybrid_clusters"] == 2
+    hybrid = at.session_state["settings"]["strategy_params"]["hybrid"]
+    assert hybrid["alpha"] == 1.0 and hybrid["clusters"] == 2
+    assert at.session_state["config"].params_for("hybrid")["alpha"] == 1.0
 
 
 def test_an_unnamed_sweep_is_listed_by_what_it_varies(tmp_path):

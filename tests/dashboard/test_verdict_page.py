@@ -8,7 +8,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from core.learners import LEARNERS
-from tests.dashboard.conftest import SMALL_STATE
+from tests.dashboard.conftest import SMALL_SETTINGS, SMALL_STATE
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
@@ -74,7 +74,7 @@ def test_baseline_cut_points_and_gain_widgets(small_cache):
 
 
 def test_one_repeat_says_plainly_that_no_verdict_is_possible(small_cache):
-    at = _verdict_page(small_cache, sidebar_repeats=1)  # repeat 0's runs are cached: a 1-repeat comparison
+    at = _verdict_page(small_cache, settings={**SMALL_SETTINGS, "repeats": 1})  # repeat 0's runs are cached: a 1-repeat comparison
     text = _texts(at).replace("\\", "")
     assert "No verdict: 1 repeat allows no test" in text
     assert any("no test is possible" in w.value.replace("\\", "") for w in at.warning)
