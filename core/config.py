@@ -13,7 +13,7 @@ from core.hashing import stable_hash  # re-exported: `from core.config import st
 from core.learners import LEARNERS
 from core.params import Checked, Interval, Options, ParamError, changed_values, check_value, is_int
 from core.settings import (ALIASES, ConfigError, check_plugins, flatten, merge, nest, read_config_file,
-                           split_strategy_param)
+                           split_strategy_param)  # ALIASES, split_strategy_param: re-exported
 from core.strategies import STRATEGIES
 
 SCHEMA_VERSION = 4  # bump when a change to the engine changes results: old cache entries are ignored

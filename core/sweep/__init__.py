@@ -23,7 +23,8 @@ shape)::
     strategies = ["random", "entropy", "hybrid"]
     repeats = 3
 
-    [grid]                             # option -> values; the sweep is their product
+    [grid]                             # option -> values; the sweep is their product (at most
+                                       # MAX_GRID_POINTS = 10,000 points, refused before any is built)
     alpha = [0.25, 0.5, 1.0]
     clusters = [1, 2, 3]
     learner_params.C = [0.1, 1.0]      # a learner setting
@@ -46,8 +47,8 @@ from core.sweep.executors import (
     probe_cache, run_unit,
 )
 from core.sweep.grid import (
-    FILE_KEYS, LEARNER_PARAM_PREFIX, OPTION_NAMES, GridError, GridPoint, Sweep, build_sweep, load_grid, parse_grid,
-    read_grid_file,
+    FILE_KEYS, LEARNER_PARAM_PREFIX, MAX_GRID_POINTS, OPTION_NAMES, GridError, GridPoint, Sweep, build_sweep, load_grid,
+    parse_grid, read_grid_file,
 )
 from core.sweep.launch import run_sweep, start_sweep, sweep_job_id
 from core.sweep.plan import Plan, Unit, plan_sweep
@@ -58,7 +59,7 @@ from core.sweep.status import SweepProgress, read_statuses, status_path
 
 __all__ = [
     # grid
-    "FILE_KEYS", "LEARNER_PARAM_PREFIX", "OPTION_NAMES", "GridError", "GridPoint", "Sweep", "build_sweep", "load_grid",
+    "FILE_KEYS", "LEARNER_PARAM_PREFIX", "MAX_GRID_POINTS", "OPTION_NAMES", "GridError", "GridPoint", "Sweep", "build_sweep", "load_grid",
     "parse_grid", "read_grid_file",
     # plan
     "Plan", "Unit", "plan_sweep",
