@@ -28,11 +28,19 @@ def available() -> list[str]:
     return sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
 
 
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:  # not Linux
+        return platform.processor()
+
+
 def machine() -> str:
     import numpy as np
 
     load = ", load %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
-    return (f"{platform.machine()}, {os.cpu_count()} cores{load}, Python {platform.python_version()}, "
+    return (f"{platform.machine()} {cpu_model()}, {os.cpu_count()} cores{load}, Python {platform.python_version()}, "
             f"numpy {np.__version__}")
 
 
