@@ -68,7 +68,7 @@ def _audit_text(r: ModelRound) -> str:
     if not r.audit_total:
         return ""
     low, high = wilson(r.audit_correct, r.audit_total)
-    return f"audit accuracy {r.audit_correct / r.audit_total:.2f} [{low:.2f}, {high:.2f}] at {r.n_labeled} labels"
+    return f"{r.audit_correct / r.audit_total:.2f} [{low:.2f}, {high:.2f}] at {r.n_labeled} labels"
 
 
 def stop_signal(rounds: Sequence[ModelRound], *, threshold: float = KAPPA_THRESHOLD, window: int = WINDOW) -> StopSignal:
@@ -84,7 +84,7 @@ def stop_signal(rounds: Sequence[ModelRound], *, threshold: float = KAPPA_THRESH
         stable += 1
     evidence = ", ".join(f"{v:.3f}" for v in k[-window:])
     audits = [t for t in (_audit_text(r) for r in (rounds[-window - 1], rounds[-1])) if t]
-    audit = f"; {' vs '.join(audits)}" if len(audits) == 2 else ""
+    audit = f"; audit accuracy (95% interval) {audits[0]}, {audits[1]}" if len(audits) == 2 else ""
     if stable >= window:
         since = rounds[len(rounds) - 1 - stable].n_labeled
         return StopSignal(True, since, f"gains have flattened since {since} labels: the model's predictions on the "
