@@ -77,3 +77,17 @@ def minutes_sentence(summary: pd.DataFrame) -> str:
     parts = [f"{r.strategy} {r.minutes_to_target:.0f} min ({r.reached_target} repeats)" if math.isfinite(r.minutes_to_target)
              else f"{r.strategy} did not reach it" for r in ranked.itertuples()]
     return f"to reach {target:.2f}: " + ", ".join(parts)
+
+
+def minutes_curves(rounds: pd.DataFrame, metric: str, points: int = 60) -> pd.DataFrame:
+    """Per strategy: the mean curve over repeats against labelling minutes, on the range every run reached
+    (each run interpolated between its rounds), with how many repeats are behind each point."""
+    low, high = common_minutes(rounds, metric)
+    if not (math.isfinite(low) and high > low):
+        return pd.DataFrame(columns=["strategy", "minutes", "mean", "n_repeats"])
+    grid = np.linspace(low, high, points)
+    curves: dict[str, list[np.ndarray]] = {}
+    for strategy, _, minutes, value in _runs(rounds, metric):
+        curves.setdefault(strategy, []).append(np.interp(grid, minutes, value))
+    return pd.DataFrame([{"strategy": s, "minutes": float(m), "mean": float(v), "n_repeats": len(runs)}
+                         for s, runs in curves.items() for m, v in zip(grid, np.mean(runs, axis=0))])

@@ -156,3 +156,16 @@ def test_comparison_on_a_project_pays_the_person_s_minutes(project, tmp_path, ca
 def test_data_without_recorded_times_has_no_minutes_column(tmp_path):
     comparison = run_comparison(RunConfig(strategies=("random",), rounds=2), cache=None)
     assert "labelling_seconds" not in comparison.frame().columns
+
+
+def test_minutes_curves_stay_on_the_range_every_run_reached():
+    from core.labelling_time import minutes_curves
+
+    rounds = pd.DataFrame({"strategy": ["a"] * 3 + ["b"] * 3, "repeat": 0, "round": [0, 1, 2] * 2,
+                           "test_accuracy": [0.5, 0.7, 0.9, 0.5, 0.6, 0.8],
+                           "labelling_seconds": [60, 120, 180, 60, 240, 420]})
+    curves = minutes_curves(rounds, "test_accuracy", points=5)
+    assert curves["minutes"].min() == 1 and curves["minutes"].max() == 3  # b reached 7 min, a only 3
+    a = curves[curves.strategy == "a"].set_index("minutes")["mean"]
+    b = curves[curves.strategy == "b"].set_index("minutes")["mean"]
+    assert a[3.0] == pytest.approx(0.9) and b[3.0] == pytest.approx(0.55)
