@@ -168,4 +168,4 @@ def test_minutes_curves_stay_on_the_range_every_run_reached():
     assert curves["minutes"].min() == 1 and curves["minutes"].max() == 3  # b reached 7 min, a only 3
     a = curves[curves.strategy == "a"].set_index("minutes")["mean"]
     b = curves[curves.strategy == "b"].set_index("minutes")["mean"]
-    assert a[3.0] == pytest.approx(0.9) and b[3.0] == pytest.approx(0.55)
+    assert a[3.0] == pytest.approx(0.9) and b[3.0] == pytest.approx(0.5 + 0.1 * 2 / 3)
