@@ -308,6 +308,7 @@ def _early_stops(config, comparison) -> list[str]:
 def cmd_run(args: argparse.Namespace) -> int:
     from core.cache import Cache, CacheError, atomic_write_bytes, check_writable_dir
     from core.learners import LearnerError
+    from core.labelling_time import has_times, minutes_sentence, minutes_summary
     from core.metrics import curve_table, default_metric, partial_note, summary_table
     from core.params import Interval, ParamError, check_value
     from core.runner import Cancelled, comparison_complete, prepare, run_comparison
@@ -375,6 +376,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_summary(summary, metric)
     if note := partial_note(rounds):  # runs that stopped early: the summary compares at the common label count
         print(note)
+    if has_times(rounds):  # a labelling project: what each strategy cost in the person's minutes
+        by_minutes = minutes_summary(rounds, metric, target=args.target)
+        by_minutes.to_csv(out / "summary_minutes.csv", index=False)
+        print("\nby labelling time (AULC over the minutes every run reached):")
+        for row in by_minutes.sort_values("aulc_minutes", ascending=False).itertuples():
+            print(f"  {row.strategy:<18} {row.aulc_minutes:.3f}")
+        if args.target is not None:
+            print(f"  {minutes_sentence(by_minutes)}")
     print(f"\nwrote {out / 'rounds.csv'}, {out / 'summary.csv'}, {out / 'curves.html'}, {out / 'config.json'} in {time.perf_counter() - t0:.1f}s",
           file=sys.stderr)
     return 0

@@ -362,7 +362,25 @@ class Comparison:
         ]
         columns = ["strategy", "repeat", "seed", "round", "n_labeled", "test_accuracy", "test_macro_f1", "pool_accuracy",
                    "pool_macro_f1", "fit_seconds", "score_seconds", "select_seconds", "n_queried"]
-        return pd.DataFrame(rows, columns=columns).astype({c: float for c in columns[5:12]})
+        frame = pd.DataFrame(rows, columns=columns).astype({c: float for c in columns[5:12]})
+        if self.dataset.costs is not None:
+            frame["labelling_seconds"] = [seconds for runs in self.labelling_seconds().values() for seconds in runs]
+        return frame
+
+    def labelling_seconds(self) -> dict[tuple[str, int], list[float]]:
+        """Per run, per round: the recorded labelling time of every label the round's model was fitted on
+        (initial set included), in seconds. Only for data with recorded times (`Dataset.costs`)."""
+        if self.dataset.costs is None:
+            raise ValueError(f"dataset {self.dataset.name!r} has no recorded labelling times")
+        pools: dict[int, np.ndarray] = {}
+        out = {}
+        for (strategy, repeat), results in self.runs.items():
+            seed = self.config.seed + repeat
+            if seed not in pools:  # the same split for every strategy of a repeat (a fair comparison)
+                pools[seed] = make_split(self.dataset, seed, self.config.test_size, self.config.subset).pool
+            costs = self.dataset.costs[pools[seed]]
+            out[(strategy, repeat)] = [float(costs[r.labeled].sum()) for r in results]
+        return out
 
 
 def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:

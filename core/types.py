@@ -38,12 +38,18 @@ class Dataset:
     feature_scale: float = 1.0 / 255.0
     is_test: np.ndarray | None = None
     source: dict[str, Any] = field(default_factory=dict)  # parameters that changed the data
+    # Seconds a person spent labelling each sample (a labelling project's recorded decision times), or
+    # None where no time was recorded: the cost axis of "accuracy per labelling minute".
+    costs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.images.dtype != np.uint8 or self.images.ndim != 4:
             raise ValueError(f"images must be uint8 (n, height, width, channels); got {self.images.dtype} {self.images.shape}")
         if self.labels.shape != (len(self.images),):
             raise ValueError(f"labels must have shape ({len(self.images)},); got {self.labels.shape}")
+        if self.costs is not None and (self.costs.shape != (len(self.images),) or not np.isfinite(self.costs).all()
+                                       or (self.costs < 0).any()):
+            raise ValueError(f"costs must be finite seconds >= 0, one per image; got shape {self.costs.shape}")
 
     @property
     def n_classes(self) -> int:
@@ -62,6 +68,8 @@ class Dataset:
         h.update(self.labels.astype(np.int64).tobytes())
         if self.is_test is not None:
             h.update(self.is_test.astype(np.uint8).tobytes())
+        if self.costs is not None:  # only then: every other dataset keeps its key
+            h.update(self.costs.astype(np.float64).tobytes())
         return h.hexdigest()[:16]
 
 

@@ -14,6 +14,7 @@ DATASETS.register_lazy("cifar10", "core.datasets.cifar10:cifar10")
 DATASETS.register_lazy("mnist", "core.datasets.mnist:mnist")
 DATASETS.register_lazy("fashion_mnist", "core.datasets.mnist:fashion_mnist")
 DATASETS.register_lazy("folder", "core.datasets.folder:folder")
+DATASETS.register_lazy("labels", "core.datasets.labels:labels")  # a labelling project
 
 __all__ = ["DATASETS", "DatasetError", "MissingDataError", "load_dataset", "dataset_option_names"]
 

@@ -45,7 +45,8 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 # What the pixels go through before the backbone; part of the feature store's key.
 PREPROCESSING = "rgb-bilinear-antialias-resize-imagenet-normalise-v1"
 NONE_INIT_SEED = 0  # weights=none: one fixed random init, so every run and repeat shares the features
-HEADS = ("logistic", "linear")
+HEADS = ("logistic", "linear", "label_spreading", "self_training")
+SEMI_SUPERVISED_HEADS = ("label_spreading", "self_training")  # core.learners.semi_heads: they use the unlabelled pool
 DEVICES = ("auto", "cpu", "cuda")
 
 _WEIGHTS_RULE = "'default' (torchvision's ImageNet weights), 'none' (random init) or the path of a state-dict file"
@@ -113,9 +114,17 @@ class PretrainedLearner(BaseLearner):
                                help="images are resized to this many pixels a side (vit_b_16: 224)"),
         "head": Options(HEADS, default="logistic",
                         help="logistic: scikit-learn on standardised features; linear: torch layer with dropout "
-                             "(MC-dropout samples)"),
+                             "(MC-dropout samples); label_spreading: k-NN graph over labelled + unlabelled features; "
+                             "self_training: logistic refitted on its confident pseudo-labels"),
         "C": Interval(float, 0.0, None, closed="neither", default=1.0,
-                      help="inverse regularisation strength (logistic head)"),
+                      help="inverse regularisation strength (logistic and self_training heads)"),
+        "n_neighbors": Interval(int, 1, None, default=10, at_most=1_000,
+                                help="label_spreading head: neighbours per sample in the k-NN graph"),
+        "alpha": Interval(float, 0.0, 1.0, closed="neither", default=0.99,
+                          help="label_spreading head: share of a label taken from the neighbours (0.99 as in "
+                               "Zhou et al. 2004: labels travel far along the graph)"),
+        "threshold": Interval(float, 0.0, 1.0, closed="neither", default=0.9,
+                              help="self_training head: pseudo-label unlabelled samples predicted above this"),
         "dropout": Interval(float, 0.0, 1.0, closed="left", default=0.5, help="dropout before the linear head"),
         "mc_samples": Interval(int, 0, None, default=0, at_most=1_000,
                                help="linear head: MC-dropout passes averaged into the probabilities; 2 or more "
@@ -135,6 +144,7 @@ class PretrainedLearner(BaseLearner):
     features_file_: Path | None = None  # the store's features.npy once attached with a cache
 
     def check(self, values: dict[str, Any]) -> None:
+        self.semi_supervised = values["head"] in SEMI_SUPERVISED_HEADS  # per instance: the head decides
         fixed = FIXED_INPUT.get(values["backbone"])
         if fixed is not None and values["input_size"] != fixed:
             raise ParamError(f"learner_params.input_size must be {fixed} for backbone={values['backbone']} "
@@ -302,9 +312,19 @@ class PretrainedLearner(BaseLearner):
         self.scale_[self.scale_ < 1e-6] = 1.0
         Z = (F_ - self.mean_) / self.scale_
         self.model_ = None
+        self.transduction_proba_ = None
         if self.classes_.size == 1:
             return self
-        if self.head == "logistic":
+        if self.head in SEMI_SUPERVISED_HEADS:
+            from core.learners.semi_heads import SelfTrainingHead, SpreadHead
+
+            head = (SpreadHead(self.n_neighbors, self.alpha, seed=self.seed) if self.head == "label_spreading"
+                    else SelfTrainingHead(self.C, self.threshold, seed=self.seed))
+            Z_unl = ((self.features(X_unlabeled) - self.mean_) / self.scale_ if X_unlabeled is not None
+                     else Z[:0])
+            self.model_ = head
+            self.transduction_proba_ = full_proba(head.fit(Z, y, Z_unl), head.classes_, self.info.n_classes)
+        elif self.head == "logistic":
             from sklearn.exceptions import ConvergenceWarning
             from sklearn.linear_model import LogisticRegression
 
@@ -346,7 +366,7 @@ class PretrainedLearner(BaseLearner):
         if self.model_ is None:
             proba = one_class_proba(n, self.classes_[0], n_classes)
             samples = np.broadcast_to(proba, (max(self.mc_samples, 1), n, n_classes))
-        elif self.head == "logistic":
+        elif self.head != "linear":  # logistic, label_spreading, self_training
             proba = full_proba(self.model_.predict_proba(Z), self.model_.classes_, n_classes)
             samples = None
         else:
