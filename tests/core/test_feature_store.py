@@ -263,3 +263,23 @@ def test_an_extractor_giving_nan_or_the_wrong_shape_is_one_line_and_nothing_kept
     with pytest.raises(ExtractorError, match=r"returned shape \(3, 4\) for 20 images"):
         stored_features(X, {"data": "s"}, lambda part: np.zeros((3, 4)), root=tmp_path)
     assert not list((tmp_path / "features").glob("*/part_*"))
+
+
+def test_a_long_extraction_says_how_long_after_the_first_batch_and_what_is_faster(tmp_path, capfd, monkeypatch):
+    import re
+
+    from core import feature_store
+
+    monkeypatch.setattr(feature_store, "ESTIMATE_OVER_SECONDS", 0.3)
+    X = images(60)
+
+    def slow(part):  # 50 images/s: 60 images take about a second
+        time.sleep(0.02 * len(part))
+        return extract(part)
+
+    store = FeatureStore(tmp_path, {"data": "slow"}, len(X), chunk_rows=20)
+    store.rows(np.arange(60), X, slow, desc="fake", hint="a smaller --subset", first_chunk=5)
+    lines = [line for line in capfd.readouterr().err.splitlines() if "takes about" in line]
+    assert len(lines) == 1
+    assert re.search(r"extracting 60 images with fake takes about \d+ s at [\d.]+ images/s; faster: a smaller "
+                     r"--subset", lines[0]), lines[0]

@@ -269,3 +269,39 @@ def test_a_pickled_model_as_weights_is_one_line_from_the_command_line(tmp_path, 
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and "whole_model.pth" in errors[0] and "holds pickled Python objects" in errors[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_subset_run_extracts_only_its_pool_and_test_split_and_a_bigger_subset_reuses_them(tmp_path, resnet18_file,
+                                                                                             monkeypatch):
+    """--subset 2000 of a 60,000-image folder extracted all 60,000 (4 hours at 224 px on 2 cores)."""
+    from core.cache import Cache
+    from core.features import RowIndex
+    from core.runner import make_split, prepare
+
+    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "datasets"))
+    config = RunConfig(dataset="folder", data_dir=str(write_folder(tmp_path / "images", n_per_class=16)), image_size=16,
+                       learner="pretrained", learner_params={"weights": resnet18_file, "input_size": 32},
+                       strategies=("random", "entropy"), initial=6, batch=3, rounds=2, subset=12, test_size=0.25)
+    extracted = []
+    extract = pretrained.PretrainedLearner._extract
+    monkeypatch.setattr(pretrained.PretrainedLearner, "_extract",
+                        lambda self, X: extracted.append(X.copy()) or extract(self, X))
+    run_comparison(config, cache=Cache(tmp_path / "cache"))
+    dataset = prepare(config)
+    index = RowIndex(dataset.images)
+    small = make_split(dataset, config.seed, config.test_size, 12)
+    rows = index.lookup(np.concatenate(extracted))
+    assert sorted(rows) == sorted(np.union1d(small.pool, small.test))  # each used image once, nothing else
+    assert len(rows) == 12 + 12 < len(dataset.images)
+
+    forget_loaded_features()  # a later command: only the disk is left
+    extracted.clear()
+    run_comparison(dataclasses.replace(config, subset=24), cache=Cache(tmp_path / "cache"))
+    bigger = make_split(dataset, config.seed, config.test_size, 24)
+    assert sorted(index.lookup(np.concatenate(extracted))) == sorted(np.setdiff1d(bigger.pool, small.pool))
+
+
+def test_the_time_estimate_names_what_is_faster():
+    hint = make_learner("pretrained", INFO)._faster()
+    for part in ("input_size=64 (about 12x fewer pixels)", "backbone=mobilenet_v3_small", "--subset", "GPU"):
+        assert part in hint
