@@ -185,14 +185,15 @@ class FeatureStore:
         atomic_write_json(self.manifest_path, {**manifest, "complete": None})
         return None
 
-    def _read_part(self, path: Path, dim: int) -> np.ndarray | None:
+    def _read_part(self, path: Path) -> np.ndarray | None:
         try:
             _, digest = _regular_bytes_sha256(path)
             if not path.stem.startswith("part_") or digest[:32] != path.stem[5:]:
                 raise _Damaged("its bytes do not match its name")
             part = np.load(path, allow_pickle=False)
-            if part.dtype != _part_dtype(dim) or part.ndim != 1:
-                raise _Damaged(f"dtype {part.dtype} shape {part.shape}, expected rows of {dim} float32 features")
+            shape = part.dtype.fields["features"][0].shape if part.dtype.names == ("row", "features") else ()
+            if len(shape) != 1 or part.dtype != _part_dtype(shape[0]) or part.ndim != 1:
+                raise _Damaged(f"dtype {part.dtype} shape {part.shape}, expected rows of float32 features")
             rows = part["row"]
             if len(rows) and (rows.min() < 0 or rows.max() >= self.n_rows):
                 raise _Damaged("row numbers outside the store")
@@ -234,9 +235,17 @@ class FeatureStore:
                 self._pos, self._data, self._blocks = np.arange(self.n_rows), None, []
                 return manifest
         if self.dim is not None and self._complete is None:
-            for path in sorted(self.directory.glob("part_*.npy")):
-                part = self._read_part(path, self.dim)
-                if part is not None:
+            parts = [p for p in map(self._read_part, sorted(self.directory.glob("part_*.npy"))) if p is not None]
+            widths = sorted({p.dtype.fields["features"][0].shape[0] for p in parts})
+            if widths and widths != [self.dim]:  # the parts verify themselves: the manifest is the liar
+                self._report(self.manifest_path, f"feature width {self.dim}, its parts have {widths}")
+                for part in parts[1:]:
+                    if part.dtype != parts[0].dtype:  # never written so by one extractor: computed again
+                        parts = []
+                self.dim = widths[0] if parts else None
+                self._write_manifest()
+            for part in parts:
+                if self.dim == part.dtype.fields["features"][0].shape[0]:
                     self._take(part["row"], part["features"])
         return manifest
 
@@ -320,6 +329,8 @@ class FeatureStore:
                     raise Cancelled(f"{exc} during {desc} extraction ({done} of {len(missing)} images done); "
                                     f"{kept}") from None
                 features = np.ascontiguousarray(features, dtype=FEATURE_DTYPE)
+                if self.held_rows() == 0 and features.ndim == 2:
+                    self.dim = None  # nothing held: the extractor's width is the store's (a manifest may say otherwise)
                 if features.ndim != 2 or features.shape[0] != len(rows) or (self.dim not in (None, features.shape[1])):
                     raise ExtractorError(f"the feature extractor ({desc}) returned shape {features.shape} for "
                                          f"{len(rows)} images" + (f" of width {self.dim}" if self.dim else ""))

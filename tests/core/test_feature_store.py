@@ -283,3 +283,24 @@ def test_a_long_extraction_says_how_long_after_the_first_batch_and_what_is_faste
     assert len(lines) == 1
     assert re.search(r"extracting 60 images with fake takes about \d+ s at [\d.]+ images/s; faster: a smaller "
                      r"--subset", lines[0]), lines[0]
+
+
+def test_the_store_and_the_pretrained_learner_import_no_circle():
+    """core.features built learners and the pretrained learner imported core.features (issue 19): the store now
+    sits below the learners and imports none of them, at module level or inside functions."""
+    import ast
+
+    def imported(module: str) -> set[str]:
+        tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text())
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        return {n for n in names if n.startswith("core")}
+
+    assert "core.features" not in imported("core.learners.pretrained")
+    for module in ("core.feature_store", "core.stopping"):
+        assert not {n for n in imported(module) if n.startswith(("core.learners", "core.features", "core.config",
+                                                                 "core.runner"))}
