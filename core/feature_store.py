@@ -31,7 +31,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -276,12 +276,14 @@ class FeatureStore:
             os.close(fd)
 
     def rows(self, wanted, images: np.ndarray, extract: Extract, *, setup: Callable[[], object] | None = None,
-             desc: str = "features", hint: str = "", first_chunk: int | None = None) -> np.ndarray:
+             desc: str = "features", hint: str = "", first_chunk: int | None = None,
+             chunks_on: "ChunkRunner | None" = None) -> np.ndarray:
         """float32 (len(wanted), d): the features of rows `wanted` of `images`, extracting only those not held.
 
         `setup()` runs once before the first extraction (building the backbone: its errors come
         before any progress bar). Extracted rows are kept a part (`chunk_rows`, the first one
-        `first_chunk` rows, so the time estimate comes early) at a time.
+        `first_chunk` rows, so the time estimate comes early) at a time. `chunks_on` runs the chunks
+        elsewhere (`RayChunks`: tasks on a cluster); this process writes each part as it comes back.
         """
         wanted = np.asarray(wanted, dtype=np.int64)
         if len(wanted) and (self._pos[wanted] < 0).any():
@@ -290,7 +292,7 @@ class FeatureStore:
                 missing = np.unique(wanted[self._pos[wanted] < 0])
                 if len(missing):
                     self._extract(missing, images, extract, setup=setup, desc=desc, hint=hint,
-                                  first_chunk=first_chunk)
+                                  first_chunk=first_chunk, chunks_on=chunks_on)
                     self._assemble_if_complete()
         held = self._held()
         if held is None:
@@ -300,29 +302,37 @@ class FeatureStore:
         return held[self._pos[wanted]]
 
     def compute(self, images: np.ndarray, extract: Extract, *, desc: str = "features", setup=None,
-                hint: str = "") -> np.ndarray:
+                hint: str = "", chunks_on: "ChunkRunner | None" = None) -> np.ndarray:
         """Every row's features (see `rows`)."""
-        return self.rows(np.arange(self.n_rows), images, extract, setup=setup, desc=desc, hint=hint)
+        return self.rows(np.arange(self.n_rows), images, extract, setup=setup, desc=desc, hint=hint,
+                         chunks_on=chunks_on)
 
     def _write_manifest(self, complete: dict | None = None) -> None:
         atomic_write_json(self.manifest_path, {"store_version": FEATURE_STORE_VERSION, "fields": self.fields,
                                                "n_rows": self.n_rows, "dim": self.dim, "dtype": FEATURE_DTYPE.str,
                                                "complete": complete})
 
-    def _extract(self, missing: np.ndarray, images, extract: Extract, *, setup, desc, hint, first_chunk) -> None:
+    def _extract(self, missing: np.ndarray, images, extract: Extract, *, setup, desc, hint, first_chunk,
+                 chunks_on: "ChunkRunner | None" = None) -> None:
         from tqdm import tqdm
 
-        if setup is not None:
-            setup()
         size = max(1, min(first_chunk or self.chunk_rows, self.chunk_rows))
         bounds = [0, *range(size, len(missing), self.chunk_rows), len(missing)]
-        started, done = time.perf_counter(), 0
+        chunks = [missing[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+        if chunks_on is None:
+            if setup is not None:
+                setup()
+            results = ((rows, extract(np.asarray(images[rows]))) for rows in chunks)
+        else:  # the extractor builds its backbone where it runs
+            results = chunks_on(chunks, images, extract)
+        started, done, first = time.perf_counter(), 0, True
         with tqdm(total=len(missing), desc=desc, unit="img", file=sys.stderr, mininterval=1.0) as bar:
-            for lo, hi in zip(bounds[:-1], bounds[1:]):
-                rows = missing[lo:hi]
+            while True:
                 try:
                     with interruptible():
-                        features = extract(np.asarray(images[rows]))
+                        rows, features = next(results)
+                except StopIteration:
+                    break
                 except Cancelled as exc:
                     kept = f"{self.held_rows()} of {self.n_rows} images' features kept" + (
                         f" in {self.directory}" if self.directory is not None else " (in this process only)")
@@ -342,12 +352,13 @@ class FeatureStore:
                 done += len(rows)
                 bar.update(len(rows))
                 left = len(missing) - done
-                if lo == 0 and left:
+                if first and left:
                     rate = done / max(time.perf_counter() - started, 1e-9)
                     if left / rate > ESTIMATE_OVER_SECONDS:
                         print(f"feature store: extracting {len(missing):,} images with {desc} takes about "
                               f"{_duration(len(missing) / rate)} at {rate:.1f} images/s"
                               + (f"; faster: {hint}" if hint else ""), file=sys.stderr)
+                first = False
 
     def _keep(self, rows: np.ndarray, features: np.ndarray) -> None:
         if self.directory is not None:
@@ -374,6 +385,45 @@ class FeatureStore:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         self.refresh()
+
+
+ChunkRunner = Callable[[list, np.ndarray, Extract], "Iterator[tuple[np.ndarray, np.ndarray]]"]
+
+
+def _extract_chunk(extract: Extract, images: np.ndarray) -> np.ndarray:
+    """What one Ray task runs: the extractor on one chunk of images (its backbone is built in the worker)."""
+    return np.ascontiguousarray(extract(images), dtype=FEATURE_DTYPE)
+
+
+class RayChunks:
+    """Run a store's chunks as independent Ray tasks (the sweep's Ray cluster: `address` 'auto' or ray://HOST:PORT).
+
+    Each task gets its chunk's images and returns the features to this process, which writes
+    the part: the nodes need no shared filesystem, and every part is kept as soon as it comes
+    back, so a rerun after the driver dies extracts only what is missing. A task whose worker
+    dies is run again by Ray (`max_retries`). Tasks ask for a GPU when the cluster has one.
+    """
+
+    def __init__(self, address: str | None = "auto", *, max_retries: int = 3, gpu: bool | None = None) -> None:
+        self.address, self.max_retries, self.gpu = address, max_retries, gpu
+
+    def __call__(self, chunks: list, images: np.ndarray, extract: Extract):
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+        gpu = self.gpu if self.gpu is not None else ray.cluster_resources().get("GPU", 0) >= 1
+        task = ray.remote(_extract_chunk).options(num_gpus=1 if gpu else 0, max_retries=self.max_retries)
+        function = ray.put(extract)
+        pending = {task.remote(function, np.ascontiguousarray(images[rows])): rows for rows in chunks}
+        try:
+            while pending:
+                (ready,), _ = ray.wait(list(pending), num_returns=1)
+                rows = pending.pop(ready)
+                yield rows, ray.get(ready)
+        finally:  # stopped (Cancel, an error): the rest of the cluster's work is not wanted
+            for ref in pending:
+                ray.cancel(ref, force=True)
 
 
 def _duration(seconds: float) -> str:
