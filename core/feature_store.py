@@ -450,7 +450,7 @@ def open_store(root, fields: dict, n_rows: int, chunk_rows: int = CHUNK_ROWS) ->
 
 def stored_features(images: np.ndarray, fields: dict, extract: Extract, *, root=None, desc: str = "features",
                     chunk_rows: int = CHUNK_ROWS, setup=None, rows=None, hint: str = "",
-                    first_chunk: int | None = None) -> np.ndarray:
+                    first_chunk: int | None = None, chunks_on: ChunkRunner | None = None) -> np.ndarray:
     """float32 (len(rows), d): the features `extract` gives `images[rows]` (every row by default), computed at most once.
 
     `fields` must name everything the features depend on (the images' content, the extractor
@@ -467,7 +467,8 @@ def stored_features(images: np.ndarray, fields: dict, extract: Extract, *, root=
             print(f"feature store hit: {desc} for {store.held_rows()} of {len(images)} images loaded from "
                   f"{store.directory} in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
         before = store.held_rows()
-    out = store.rows(wanted, images, extract, setup=setup, desc=desc, hint=hint, first_chunk=first_chunk)
+    out = store.rows(wanted, images, extract, setup=setup, desc=desc, hint=hint, first_chunk=first_chunk,
+                     chunks_on=chunks_on)
     computed = store.held_rows() - before
     if computed:
         where = f"kept in {store.directory}" if root is not None else "kept in this process"

@@ -48,6 +48,10 @@ NONE_INIT_SEED = 0  # weights=none: one fixed random init, so every run and repe
 HEADS = ("logistic", "linear")
 DEVICES = ("auto", "cpu", "cuda")
 
+# Where the store's chunks are extracted: unset, in this process; a Ray address ('auto', ray://HOST:PORT): as
+# Ray tasks on that cluster (the sweep's --ray-address; a weights file must be at the same path on every node).
+RAY_ADDRESS_VARIABLE = "ALBENCH_FEATURES_RAY_ADDRESS"
+
 _WEIGHTS_RULE = "'default' (torchvision's ImageNet weights), 'none' (random init) or the path of a state-dict file"
 
 
@@ -213,9 +217,16 @@ class PretrainedLearner(BaseLearner):
         known = None
         if index is not None and (found.any() or not len(X)):
             images, fields, root = self._store_args
-            known = stored_features(images, fields, self._extract, root=root, desc=self._describe(),
+            address = os.environ.get(RAY_ADDRESS_VARIABLE)
+            if address:  # chunks as Ray tasks: each worker builds the backbone from these settings
+                from core.feature_store import RayChunks
+
+                extract, chunks_on = _BackboneExtract(self.info, self.values), RayChunks(address)
+            else:
+                extract, chunks_on = self._extract, None
+            known = stored_features(images, fields, extract, root=root, desc=self._describe(),
                                     setup=lambda: self._backbone, rows=rows[found], hint=self._faster(),
-                                    first_chunk=self.batch_size)
+                                    first_chunk=self.batch_size, chunks_on=chunks_on)
             if found.all():
                 return np.asarray(known, dtype=np.float32)
         with interruptible():  # rows from outside the data: nothing to keep, so a stop ends them at once
@@ -418,6 +429,24 @@ def _check_state_dict(state, model, path: str, backbone: str, replaced: str) -> 
         raise LearnerError(f"weights={path!r} has the wrong sizes for {backbone} ({len(wrong)} "
                            f"tensors, e.g. {k}: {list(given[k])} in the file, {list(expected[k])} in the model); "
                            f"{_STATE_DICT_FIX}", "learner_params.weights")
+
+
+class _BackboneExtract:
+    """The backbone's `_extract` as a small picklable value (settings, not the model or the data) for Ray tasks;
+    each worker process builds the backbone once."""
+
+    _built: dict[str, "PretrainedLearner"] = {}
+
+    def __init__(self, info, values: Mapping[str, Any]) -> None:
+        self.info, self.values = info, dict(values)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        import json
+
+        key = json.dumps(self.values, sort_keys=True, default=str)
+        if key not in self._built:
+            self._built[key] = PretrainedLearner(self.info, **self.values)
+        return self._built[key]._extract(X)
 
 
 class _Batches:

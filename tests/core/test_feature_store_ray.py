@@ -84,3 +84,26 @@ def test_ray_chunks_with_a_killed_worker_equal_one_process_bit_for_bit(tmp_path,
     ray_manifest = json.loads((ray_dir / "manifest.json").read_text())
     assert ray_manifest == json.loads((local_dir / "manifest.json").read_text())
     assert sum(int(p.read_text()) for p in folder.glob("call_*")) == 50  # only the rows not kept before
+
+
+def test_the_pretrained_learner_extracts_on_ray_when_given_an_address(tmp_path, local_ray, monkeypatch):
+    """ALBENCH_FEATURES_RAY_ADDRESS sends the backbone's chunks to Ray: the same features as this process."""
+    from core.learners import make_learner
+    from core.types import Dataset
+
+    X = np.random.default_rng(1).integers(0, 256, (24, 16, 16, 3), dtype=np.uint8)
+    dataset = Dataset("tiny", X, np.arange(24) % 3, ("a", "b", "c"))
+    params = {"backbone": "mobilenet_v3_small", "weights": "none", "input_size": 32, "threads": 1, "batch_size": 8}
+
+    def embed(root):
+        forget_loaded_features()
+        learner = make_learner("pretrained", dataset.info, **params)
+        learner.attach(dataset, root)
+        return learner.embed(X)
+
+    here = embed(tmp_path / "here")
+    monkeypatch.setenv("ALBENCH_FEATURES_RAY_ADDRESS", "auto")
+    monkeypatch.setattr(type(make_learner("pretrained", dataset.info, **params)), "_extract",
+                        lambda self, part: pytest.fail("extracted in the driver"), raising=True)
+    on_ray = embed(tmp_path / "ray")
+    np.testing.assert_array_equal(on_ray, here)
