@@ -304,3 +304,22 @@ def test_the_store_and_the_pretrained_learner_import_no_circle():
     for module in ("core.feature_store", "core.stopping"):
         assert not {n for n in imported(module) if n.startswith(("core.learners", "core.features", "core.config",
                                                                  "core.runner"))}
+
+
+def test_store_files_follow_the_umask_like_every_other_cache_file(tmp_path):
+    """features.npy was created 0600 (issue 20.16): a shared cache's other users could not read it."""
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        X = images(20)
+        store = FeatureStore(tmp_path, {"data": "m"}, len(X), chunk_rows=8)
+        store.compute(X, extract)
+        for name in ("features.npy", "manifest.json"):
+            assert stat.S_IMODE((store.directory / name).stat().st_mode) == 0o644
+        partial = FeatureStore(tmp_path, {"data": "p"}, len(X), chunk_rows=8)
+        partial.rows(np.arange(8), X, extract)
+        (part,) = partial.directory.glob("part_*.npy")
+        assert stat.S_IMODE(part.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
