@@ -1,10 +1,11 @@
 """A torchvision backbone as a frozen feature extractor, with a linear head trained each round.
 
 The backbone's penultimate output (its classifier replaced by the identity) is computed once
-per dataset through the feature store (`core.features.stored_features`), keyed by the data's
-content, the backbone, the weights (torchvision's weights name, or the sha256 of a state-dict
-file), the input size and the preprocessing; every run, strategy and repeat of a comparison,
-and every later comparison on the same data, reads it back. The head is refitted from
+per image through the feature store (`core.feature_store`), keyed by the data's content, the
+backbone, the weights (torchvision's weights name, or the sha256 of a state-dict file), the
+input size and the preprocessing, and only for the images a run asks for (its pool and test
+split); every run, strategy and repeat of a comparison, and every later comparison on the same
+data, reads it back. The head is refitted from
 scratch each round on the labelled rows' features, so the learner keeps no state between
 rounds: `logistic` (scikit-learn, standardised features) or `linear` (a torch linear layer
 with dropout, whose MC-dropout passes are the probability samples BALD reads).
