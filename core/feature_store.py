@@ -376,13 +376,21 @@ class FeatureStore:
         """Once every row is held, write features.npy (row order), its checksum in the manifest, and drop the parts."""
         if self.directory is None or self._complete is not None or self.held_rows() < self.n_rows:
             return
-        data = self._held()[self._pos]
-        payload = _npy_bytes(data)
+        held = self._held()
+        header = io.BytesIO()  # np.save's bytes, built in place: one buffer besides the rows held, no reordered copy
+        np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(FEATURE_DTYPE),
+                                                      "fortran_order": False, "shape": (self.n_rows, self.dim)})
+        start = len(header.getvalue())
+        payload = bytearray(start + self.n_rows * self.dim * FEATURE_DTYPE.itemsize)
+        payload[:start] = header.getvalue()
+        rows = np.frombuffer(payload, dtype=FEATURE_DTYPE, offset=start).reshape(self.n_rows, self.dim)
+        np.take(held, self._pos, axis=0, out=rows)
+        del rows
         digest = hashlib.sha256(payload).hexdigest()
-        atomic_write_bytes(self.features_path, payload)
+        atomic_write_bytes(self.features_path, memoryview(payload))
         st = os.stat(self.features_path)  # hashed as written: this process need not read it back to verify it
         _VERIFIED[(str(self.features_path), st.st_ino, st.st_size, st.st_mtime_ns)] = digest
-        self._write_manifest({"sha256": digest, "shape": list(data.shape), "dtype": FEATURE_DTYPE.str})
+        self._write_manifest({"sha256": digest, "shape": [self.n_rows, self.dim], "dtype": FEATURE_DTYPE.str})
         for path in self.directory.glob("part_*.npy"):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
