@@ -112,7 +112,6 @@ class FeatureStore:
         self._data: np.ndarray | None = None
         self._blocks: list[np.ndarray] = []  # parts read or computed, joined into _data when rows are asked
         self._complete: np.ndarray | None = None  # the verified features.npy (memory-mapped)
-        self.damage: list[str] = []
 
     # -- reading ---------------------------------------------------------------------------------------------
     @property
@@ -125,7 +124,6 @@ class FeatureStore:
 
     def _report(self, path: Path, problem: str) -> None:
         message = f"feature store {path} is damaged ({problem}); it was moved aside and its rows are computed again"
-        self.damage.append(message)
         warnings.warn(message, FeatureStoreWarning, stacklevel=3)
         with contextlib.suppress(OSError):
             os.replace(path, path.with_name(path.name + ".corrupt"))
