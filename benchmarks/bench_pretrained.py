@@ -89,7 +89,7 @@ def _dataset(quick: bool):
 
 
 def _comparison(cache_dir: str, seed: int, quick: bool, part: str) -> dict:
-    from core import features
+    from core import feature_store as features  # where the pretrained learner calls the store
     from core.cache import Cache
     from core.config import RunConfig
     from core.learners import pretrained
@@ -116,7 +116,7 @@ def _comparison(cache_dir: str, seed: int, quick: bool, part: str) -> dict:
         t = time.perf_counter()
         out = stored(*args, **kwargs)
         np.asarray(out).sum()  # touch every page: the load is really done
-        store_s.setdefault("first", time.perf_counter() - t)
+        store_s["first"] = store_s.get("first", 0.0) + time.perf_counter() - t  # rows are asked for per round
         return out
 
     features.stored_features = timed_store

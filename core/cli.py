@@ -24,14 +24,21 @@ class _StopOnSignal:
     """SIGTERM / SIGINT ask the runner to stop after the round in progress (it is then cached)."""
 
     def __init__(self) -> None:
+        from core.stopping import reset
+
         self.requested = False
+        reset()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._handle)
 
     def _handle(self, signum, frame) -> None:
+        from core.stopping import request_stop
+
         if self.requested:  # a second signal: stop now; the cache holds every completed round
             raise KeyboardInterrupt
         self.requested = True
+        # Inside a feature extraction or a CNN fit this raises Cancelled now, not after the batch or round.
+        request_stop(f"stopped by {signal.Signals(signum).name}")
 
     def __call__(self) -> bool:
         return self.requested
@@ -223,9 +230,14 @@ class _Progress:
     def __init__(self, total_runs: int, rounds: int, quiet: bool) -> None:
         self.total, self.rounds, self.quiet = total_runs, rounds, quiet
         self.done, self.cached, self.current = 0, 0, None
+        self.completed = 0  # rounds in the cache (read back or computed) so far
         self.start = time.perf_counter()
 
+    def kept(self) -> str:
+        return f"{self.completed} completed round{'s' * (self.completed != 1)} cached"
+
     def __call__(self, spec, result, from_cache) -> None:
+        self.completed += 1
         unit = (spec.strategy, spec.repeat)
         if unit != self.current:
             self.current, self.cached = unit, 0
@@ -343,10 +355,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     stop = _StopOnSignal()
     try:
-        comparison = run_comparison(config, cache=cache, dataset=dataset,
-                                    on_round=_Progress(len(specs), config.rounds, args.quiet), should_stop=stop)
+        progress = _Progress(len(specs), config.rounds, args.quiet)
+        comparison = run_comparison(config, cache=cache, dataset=dataset, on_round=progress, should_stop=stop)
     except Cancelled as exc:
-        print(f"cancelled: {exc}; completed rounds are cached, rerun to resume", file=sys.stderr)
+        print(f"cancelled: {exc}; {progress.kept()}; rerun to resume", file=sys.stderr)
         return EXIT_CANCELLED
     except LearnerError as exc:  # a setting the data turned out to rule out (found while fitting)
         _remove_empty(created)
@@ -597,6 +609,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # error to report. Point stdout at /dev/null so the interpreter's final flush stays quiet too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:  # Ctrl-C before the command's own handler, or a second signal: one line
+        print(f"albench {args.command}: interrupted; completed rounds and feature store parts are cached, rerun to resume",
+              file=sys.stderr)
+        return EXIT_CANCELLED
 
 
 def describe_plugins(family: str) -> list[dict[str, Any]]:

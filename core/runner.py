@@ -39,8 +39,7 @@ OnRound = Callable[[RunSpec, RoundResult, bool], None]  # (spec, result, from_ca
 ShouldStop = Callable[[], bool]
 
 
-class Cancelled(Exception):
-    """The caller asked to stop; completed rounds are in the cache."""
+from core.stopping import Cancelled  # noqa: E402  (raised here between rounds, and inside extraction and epochs)
 
 
 @dataclass(frozen=True)

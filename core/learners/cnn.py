@@ -191,7 +191,13 @@ class CNNLearner(BaseLearner):
         return self.net.n_fits_
 
     def fit(self, X, y, *, X_unlabeled=None):
-        self.net.fit(X, y)
+        from core.stopping import Cancelled, interruptible
+
+        try:
+            with interruptible():  # a stop request ends the epochs now; the last completed round's state is stored
+                self.net.fit(X, y)
+        except Cancelled as exc:
+            raise Cancelled(f"{exc} during a cnn fit (its round is computed again on resume)") from None
         return self
 
     def predict_proba(self, X):
@@ -212,7 +218,10 @@ class CNNLearner(BaseLearner):
         if "proba_samples" in want and self.mc_samples < 2:
             raise ParamError(f"learner_params.mc_samples must be an integer >= 2 for probability samples (MC "
                              f"dropout); got {self.mc_samples}", "learner_params.mc_samples")
-        return self.net.infer(X, frozenset(want))
+        from core.stopping import interruptible
+
+        with interruptible():  # inference over a large pool: nothing half-done is kept, so stop at once
+            return self.net.infer(X, frozenset(want))
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Weights, the fit counter and the seen classes: all a resumed run needs (no pickle)."""

@@ -1,10 +1,11 @@
 """A torchvision backbone as a frozen feature extractor, with a linear head trained each round.
 
 The backbone's penultimate output (its classifier replaced by the identity) is computed once
-per dataset through the feature store (`core.features.stored_features`), keyed by the data's
-content, the backbone, the weights (torchvision's weights name, or the sha256 of a state-dict
-file), the input size and the preprocessing; every run, strategy and repeat of a comparison,
-and every later comparison on the same data, reads it back. The head is refitted from
+per image through the feature store (`core.feature_store`), keyed by the data's content, the
+backbone, the weights (torchvision's weights name, or the sha256 of a state-dict file), the
+input size and the preprocessing, and only for the images a run asks for (its pool and test
+split); every run, strategy and repeat of a comparison, and every later comparison on the same
+data, reads it back. The head is refitted from
 scratch each round on the labelled rows' features, so the learner keeps no state between
 rounds: `logistic` (scikit-learn, standardised features) or `linear` (a torch linear layer
 with dropout, whose MC-dropout passes are the probability samples BALD reads).
@@ -48,6 +49,10 @@ NONE_INIT_SEED = 0  # weights=none: one fixed random init, so every run and repe
 HEADS = ("logistic", "linear", "label_spreading", "self_training")
 SEMI_SUPERVISED_HEADS = ("label_spreading", "self_training")  # core.learners.semi_heads: they use the unlabelled pool
 DEVICES = ("auto", "cpu", "cuda")
+
+# Where the store's chunks are extracted: unset, in this process; a Ray address ('auto', ray://HOST:PORT): as
+# Ray tasks on that cluster (the sweep's --ray-address; a weights file must be at the same path on every node).
+RAY_ADDRESS_VARIABLE = "ALBENCH_FEATURES_RAY_ADDRESS"
 
 _WEIGHTS_RULE = "'default' (torchvision's ImageNet weights), 'none' (random init) or the path of a state-dict file"
 
@@ -179,17 +184,15 @@ class PretrainedLearner(BaseLearner):
 
     # -- features -------------------------------------------------------------------------------------------
     def attach(self, dataset, cache_root) -> None:
-        """Features of every image of `dataset`, from the feature store under `cache_root` (or computed once)."""
-        from core.features import stored_features
+        """Features of `dataset`'s rows come from the feature store under `cache_root`: only the rows that
+        are asked for (a run's pool and test split) are extracted, each once."""
+        from core.feature_store import open_store
 
         root = cache_root if cache_root is not None else os.environ.get("ALBENCH_CACHE_DIR") or None
         fields = {"data": dataset.fingerprint, "shape": list(dataset.images.shape), **self._extractor_fields()}
-        self._dataset_features = stored_features(dataset.images, fields, self._extract, root=root,
-                                                 desc=self._describe(), setup=lambda: self._backbone)
-        if root is not None:
-            from core.features import FeatureStore
-
-            self.features_file_ = FeatureStore(root, fields, len(dataset.images)).directory / "features.npy"
+        self._store_args = (dataset.images, fields, root)
+        store = open_store(root, fields, len(dataset.images))
+        self.features_file_ = store.features_path if root is not None else None
         self._index = _row_index(dataset)
 
     def _extractor_fields(self) -> dict[str, Any]:
@@ -200,20 +203,49 @@ class PretrainedLearner(BaseLearner):
         weights = "random init" if self.weights == "none" else ("ImageNet" if self.weights == "default" else Path(self.weights).name)
         return f"{self.backbone} ({weights}, {self.input_size}px)"
 
+    def _faster(self) -> str:
+        """What would make a long extraction shorter, for the store's time estimate."""
+        options = []
+        if self.input_size > 64 and self.backbone not in FIXED_INPUT:
+            options.append(f"learner_params.input_size=64 (about {(self.input_size / 64) ** 2:.0f}x fewer pixels)")
+        if self.backbone != "mobilenet_v3_small":
+            options.append("a smaller backbone (learner_params.backbone=mobilenet_v3_small)")
+        options.append("a smaller --subset")
+        if self.device != "cuda":
+            options.append("a GPU (device=auto uses one when torch sees it)")
+        return ", ".join(options)
+
     def features(self, X: np.ndarray) -> np.ndarray:
-        """float32 (n, d) backbone features of rows X: looked up by content, computed for rows not in the data."""
+        """float32 (n, d) backbone features of rows X: looked up by content in the attached dataset (extracted
+        into its feature store when first asked for), computed directly for rows not in the data."""
+        from core.feature_store import stored_features
+        from core.stopping import interruptible
+
         X = np.asarray(X)
         index = getattr(self, "_index", None)
         rows = index.lookup(X) if index is not None and len(X) else np.full(len(X), -1)
-        missing = np.flatnonzero(rows < 0)
-        if not missing.size:
-            return np.asarray(self._dataset_features[rows], dtype=np.float32)
-        extra = self._extract(X[missing])
-        out = np.empty((len(X), extra.shape[1]), dtype=np.float32)
-        out[missing] = extra
         found = rows >= 0
-        if found.any():
-            out[found] = self._dataset_features[rows[found]]
+        known = None
+        if index is not None and (found.any() or not len(X)):
+            images, fields, root = self._store_args
+            address = os.environ.get(RAY_ADDRESS_VARIABLE)
+            if address:  # chunks as Ray tasks: each worker builds the backbone from these settings
+                from core.feature_store import RayChunks
+
+                extract, chunks_on = _BackboneExtract(self.info, self.values), RayChunks(address)
+            else:
+                extract, chunks_on = self._extract, None
+            known = stored_features(images, fields, extract, root=root, desc=self._describe(),
+                                    setup=lambda: self._backbone, rows=rows[found], hint=self._faster(),
+                                    first_chunk=self.batch_size, chunks_on=chunks_on)
+            if found.all():
+                return np.asarray(known, dtype=np.float32)
+        with interruptible():  # rows from outside the data: nothing to keep, so a stop ends them at once
+            extra = self._extract(X[~found])
+        out = np.empty((len(X), extra.shape[1]), dtype=np.float32)
+        out[~found] = extra
+        if known is not None:
+            out[found] = known
         return out
 
     @cached_property
@@ -230,13 +262,8 @@ class PretrainedLearner(BaseLearner):
         state = self._state_dict()
         replaced = BACKBONES[self.backbone][0]
         if state is not None:
-            missing, unexpected = model.load_state_dict(state, strict=False)
-            unexpected = [k for k in unexpected if not k.startswith(replaced + ".")]
-            missing = [k for k in missing if not k.startswith(replaced + ".")]
-            if missing or unexpected:
-                raise LearnerError(f"weights={self.weights!r} is not a {self.backbone} state dict (missing "
-                                   f"{missing[:3]}, unexpected {unexpected[:3]}); save one with "
-                                   f"torch.save(model.state_dict(), PATH)", "learner_params.weights")
+            _check_state_dict(state, model, self.weights, self.backbone, replaced)
+            model.load_state_dict(state, strict=False)
         parent, _, attribute = replaced.rpartition(".")
         owner = model.get_submodule(parent) if parent else model
         setattr(owner, attribute, torch.nn.Identity())
@@ -248,11 +275,7 @@ class PretrainedLearner(BaseLearner):
         if self.weights == "none":
             return None
         if self.weights != "default":
-            try:
-                return torch.load(self.weights, map_location="cpu", weights_only=True)
-            except (OSError, RuntimeError, EOFError) as exc:
-                raise LearnerError(f"weights={self.weights!r} is not a readable state-dict file ({exc}); save one "
-                                   f"with torch.save(model.state_dict(), PATH)", "learner_params.weights") from None
+            return _read_state_dict(self.weights)
         from torchvision.models import get_weight
 
         weights = get_weight(BACKBONES[self.backbone][1])
@@ -379,6 +402,74 @@ class PretrainedLearner(BaseLearner):
         return out
 
 
+_STATE_DICT_FIX = "save one with torch.save(model.state_dict(), PATH)"
+
+
+def _read_state_dict(path: str) -> Mapping[str, Any]:
+    """The tensors of a state-dict file, read with weights_only=True (no code in the file runs); one line
+    naming the file and what is wrong with it otherwise."""
+    import pickle
+
+    import torch
+
+    def refuse(what: str) -> LearnerError:
+        return LearnerError(f"weights={path!r} {what}; {_STATE_DICT_FIX}", "learner_params.weights")
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # weights_only met a class it will not build: a whole pickled model
+        if "Unsupported global" in str(exc):
+            raise refuse("holds pickled Python objects, not only tensors (a whole model saved with "
+                         "torch.save(model)?); weights_only loading refuses to run them") from None
+        raise refuse("is not a torch file (neither a torch.save zip archive nor a pickle of tensors)") from None
+    except (OSError, RuntimeError, EOFError, ValueError, TypeError, AttributeError, ImportError,
+            IndexError, KeyError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise refuse(f"is not a readable torch file ({type(exc).__name__}: {first[:200]})") from None
+    if not isinstance(state, Mapping) or not state:
+        raise refuse(f"holds a {type(state).__name__}, not a state dict (parameter name -> tensor)")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise refuse("is a dict whose values are not all tensors (a training checkpoint? save its 'model' "
+                     "state dict)")
+    return state
+
+
+def _check_state_dict(state, model, path: str, backbone: str, replaced: str) -> None:
+    """The file's names and tensor sizes against the backbone's (its replaced classifier aside)."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.startswith(replaced + ".")}
+    given = {k: tuple(v.shape) for k, v in state.items() if not k.startswith(replaced + ".")}
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    if missing or unexpected:
+        raise LearnerError(f"weights={path!r} is not a {backbone} state dict ({len(missing)} "
+                           f"parameters missing, e.g. {missing[:3]}; {len(unexpected)} unexpected, e.g. "
+                           f"{unexpected[:3]}); {_STATE_DICT_FIX}", "learner_params.weights")
+    wrong = [k for k in expected if expected[k] != given[k]]
+    if wrong:
+        k = wrong[0]
+        raise LearnerError(f"weights={path!r} has the wrong sizes for {backbone} ({len(wrong)} "
+                           f"tensors, e.g. {k}: {list(given[k])} in the file, {list(expected[k])} in the model); "
+                           f"{_STATE_DICT_FIX}", "learner_params.weights")
+
+
+class _BackboneExtract:
+    """The backbone's `_extract` as a small picklable value (settings, not the model or the data) for Ray tasks;
+    each worker process builds the backbone once."""
+
+    _built: dict[str, "PretrainedLearner"] = {}
+
+    def __init__(self, info, values: Mapping[str, Any]) -> None:
+        self.info, self.values = info, dict(values)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        import json
+
+        key = json.dumps(self.values, sort_keys=True, default=str)
+        if key not in self._built:
+            self._built[key] = PretrainedLearner(self.info, **self.values)
+        return self._built[key]._extract(X)
+
+
 class _Batches:
     """Consecutive batches of an image array, for a DataLoader (batch_size=None) feeding the GPU."""
 
@@ -399,7 +490,7 @@ _ROW_INDEXES: dict[str, Any] = {}
 
 def _row_index(dataset):
     """One content index per dataset in this process (every run of a comparison shares it)."""
-    from core.features import RowIndex
+    from core.feature_store import RowIndex
 
     if dataset.fingerprint not in _ROW_INDEXES:
         if len(_ROW_INDEXES) >= 4:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.features import FeatureStore, RowIndex, forget_loaded_features, stored_features
+from core.features import FeatureStore, FeatureStoreWarning, RowIndex, forget_loaded_features, stored_features
 from core.learners import make_learner
 from core.learners import pretrained
 from core.types import Dataset
@@ -77,12 +77,13 @@ def test_a_killed_extraction_resumes_at_the_first_missing_chunk(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
     store = FeatureStore(tmp_path, {"data": "x", "backbone": "fake"}, len(X), chunk_rows=5)
     deadline = time.monotonic() + 60
-    while len(list(store.directory.glob("chunk_*.npy"))) < 3 and time.monotonic() < deadline:
+    while len(list(store.directory.glob("part_*.npy"))) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    done = sorted(int(p.stem.split("_")[1]) for p in store.directory.glob("chunk_*.npy"))
-    assert 3 <= len(done) < 10 and done == list(range(len(done)))  # killed mid-way, chunks whole
+    parts = [np.load(p) for p in store.directory.glob("part_*.npy")]
+    done = np.sort(np.concatenate([p["row"] for p in parts]))
+    assert 3 <= len(parts) < 10 and (done == np.arange(5 * len(parts))).all()  # killed mid-way, parts whole
     assert store.load() is None
 
     calls = []
@@ -92,18 +93,28 @@ def test_a_killed_extraction_resumes_at_the_first_missing_chunk(tmp_path):
         return extract(part)
 
     resumed = store.compute(X, counting)
-    assert len(calls) == 10 - len(done)
-    np.testing.assert_array_equal(np.concatenate(calls), X[5 * len(done):])  # only the missing rows
+    assert len(calls) == 10 - len(parts)
+    np.testing.assert_array_equal(np.concatenate(calls), X[len(done):])  # only the missing rows
     uninterrupted = FeatureStore(tmp_path / "other", {"data": "x", "backbone": "fake"}, len(X), chunk_rows=5)
     np.testing.assert_array_equal(resumed, uninterrupted.compute(X, extract))
 
 
-def test_a_half_written_chunk_is_computed_again(tmp_path):
-    X = images(20)
-    store = FeatureStore(tmp_path, {"data": "y"}, len(X), chunk_rows=8)
-    store.directory.mkdir(parents=True)
-    store.chunk_path(0).write_bytes(b"\x93NUMPY garbage")
-    np.testing.assert_array_equal(store.compute(X, extract), extract(X))
+def test_a_truncated_part_is_computed_again_with_one_warning(tmp_path):
+    X, calls = images(20), []
+
+    def counting(part):
+        calls.append(len(part))
+        return extract(part)
+
+    FeatureStore(tmp_path, {"data": "y"}, len(X), chunk_rows=8).rows(np.arange(8), X, counting)
+    (part,) = (tmp_path / "features").glob("*/part_*.npy")
+    part.write_bytes(part.read_bytes()[:-5])
+    forget_loaded_features()
+    with pytest.warns(FeatureStoreWarning, match="is damaged") as caught:
+        features = FeatureStore(tmp_path, {"data": "y"}, len(X), chunk_rows=8).compute(X, counting)
+    np.testing.assert_array_equal(features, extract(X))
+    assert calls == [8, 8, 8, 4] and len(caught) == 1
+    assert part.with_name(part.name + ".corrupt").exists()
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +152,8 @@ def test_the_learner_store_key_changes_with_weights_input_size_and_backbone(tmp_
     forget_loaded_features()
     b = attach(**{**base, "weights": weight_files[1]}).embed(X)
     c = attach(**{**base, "input_size": 48}).embed(X)
-    attach(weights="none", input_size=32)
-    attach(weights="none", input_size=32, backbone="mobilenet_v3_small")
+    attach(weights="none", input_size=32).embed(X[:2])  # only what is asked for is extracted
+    attach(weights="none", input_size=32, backbone="mobilenet_v3_small").embed(X[:2])
     assert len(calls) == 5 and len(list((tmp_path / "features").iterdir())) == 5
     assert not np.allclose(a, b) and not np.allclose(a, c)
     # the same path with new content is new weights
@@ -167,3 +178,148 @@ def test_rows_are_found_by_content_and_strangers_are_computed(tmp_path):
     mixed = np.concatenate([X[:3], images(2, seed=9)])
     features = learner.embed(mixed)
     np.testing.assert_allclose(features, learner._extract(mixed), rtol=1e-5, atol=1e-5)
+
+
+# -- a damaged store is never believed (issue 20.11, 20.15) ------------------------------------------------------
+
+def _finished_store(tmp_path, X):
+    stored_features(X, {"data": "d"}, extract, root=tmp_path, chunk_rows=16)
+    forget_loaded_features()  # the next read is a new process's
+    (directory,) = (tmp_path / "features").iterdir()
+    return directory
+
+
+def _damage_features(directory, change):
+    path = directory / "features.npy"
+    features = np.load(path)
+    np.save(path, change(features))
+
+
+@pytest.mark.parametrize("change", [
+    lambda f: f[:, :7],  # another width (a features.npy of width 7 was used: accuracy 0.47 instead of 1.00)
+    lambda f: f + 1,  # the right shape, other contents
+    lambda f: np.where(np.arange(f.shape[1]) == 3, np.nan, f).astype(np.float32),  # NaN
+    lambda f: f.astype(np.float64),  # another dtype
+], ids=["width", "contents", "nan", "dtype"])
+def test_a_damaged_features_file_is_recomputed_with_one_warning(tmp_path, change):
+    X, calls = images(40), []
+    directory = _finished_store(tmp_path, X)
+    _damage_features(directory, change)
+
+    def counting(part):
+        calls.append(len(part))
+        return extract(part)
+
+    with pytest.warns(FeatureStoreWarning) as caught:
+        features = stored_features(X, {"data": "d"}, counting, root=tmp_path, chunk_rows=16)
+    np.testing.assert_array_equal(features, extract(X))
+    assert features.dtype == np.float32 and sum(calls) == 40
+    assert len(caught) == 1 and "features.npy" in str(caught[0].message)
+    forget_loaded_features()  # repaired: the next process believes it again, without a warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(stored_features(X, {"data": "d"}, counting, root=tmp_path), extract(X))
+    assert sum(calls) == 40
+
+
+@pytest.mark.parametrize("edit", [
+    {"chunk_rows": 0, "dim": 0}, {"dim": 7}, {"dim": "512"}, {"dtype": "<U8"}, {"n_rows": 41}, {"fields": {}},
+    {"complete": {"sha256": "0" * 64, "shape": [40, 8]}}, "not json", [1, 2],
+], ids=["chunk_rows0", "dim7", "dimstr", "dtype", "n_rows", "fields", "checksum", "garbage", "list"])
+def test_a_damaged_manifest_is_one_warning_and_the_same_features(tmp_path, edit):
+    X = images(40)
+    directory = _finished_store(tmp_path, X)
+    manifest_path = directory / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    if isinstance(edit, dict):
+        manifest.update(edit)
+        manifest_path.write_text(json.dumps(manifest))
+    else:
+        manifest_path.write_text(edit if isinstance(edit, str) else json.dumps(edit))
+    with pytest.warns(FeatureStoreWarning) as caught:
+        features = stored_features(X, {"data": "d"}, extract, root=tmp_path, chunk_rows=16)
+    np.testing.assert_array_equal(features, extract(X))
+    assert len(caught) == 1
+
+
+def test_a_features_file_that_is_a_fifo_is_moved_aside_not_waited_on(tmp_path):
+    X = images(20)
+    directory = _finished_store(tmp_path, X)
+    (directory / "features.npy").unlink()
+    os.mkfifo(directory / "features.npy")
+    with pytest.warns(FeatureStoreWarning, match="not a regular file"):
+        np.testing.assert_array_equal(stored_features(X, {"data": "d"}, extract, root=tmp_path), extract(X))
+
+
+def test_an_extractor_giving_nan_or_the_wrong_shape_is_one_line_and_nothing_kept(tmp_path):
+    from core.feature_store import ExtractorError
+
+    X = images(20)
+    with pytest.raises(ExtractorError, match="NaN or infinite features for 20 of 20 images") as err:
+        stored_features(X, {"data": "n"}, lambda part: np.full((len(part), 4), np.nan), root=tmp_path)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ExtractorError, match=r"returned shape \(3, 4\) for 20 images"):
+        stored_features(X, {"data": "s"}, lambda part: np.zeros((3, 4)), root=tmp_path)
+    assert not list((tmp_path / "features").glob("*/part_*"))
+
+
+def test_a_long_extraction_says_how_long_after_the_first_batch_and_what_is_faster(tmp_path, capfd, monkeypatch):
+    import re
+
+    from core import feature_store
+
+    monkeypatch.setattr(feature_store, "ESTIMATE_OVER_SECONDS", 0.3)
+    X = images(60)
+
+    def slow(part):  # 50 images/s: 60 images take about a second
+        time.sleep(0.02 * len(part))
+        return extract(part)
+
+    store = FeatureStore(tmp_path, {"data": "slow"}, len(X), chunk_rows=20)
+    store.rows(np.arange(60), X, slow, desc="fake", hint="a smaller --subset", first_chunk=5)
+    lines = [line for line in capfd.readouterr().err.splitlines() if "takes about" in line]
+    assert len(lines) == 1
+    assert re.search(r"extracting 60 images with fake takes about \d+ s at [\d.]+ images/s; faster: a smaller "
+                     r"--subset", lines[0]), lines[0]
+
+
+def test_the_store_and_the_pretrained_learner_import_no_circle():
+    """core.features built learners and the pretrained learner imported core.features (issue 19): the store now
+    sits below the learners and imports none of them, at module level or inside functions."""
+    import ast
+
+    def imported(module: str) -> set[str]:
+        tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text())
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        return {n for n in names if n.startswith("core")}
+
+    assert "core.features" not in imported("core.learners.pretrained")
+    for module in ("core.feature_store", "core.stopping"):
+        assert not {n for n in imported(module) if n.startswith(("core.learners", "core.features", "core.config",
+                                                                 "core.runner"))}
+
+
+def test_store_files_follow_the_umask_like_every_other_cache_file(tmp_path):
+    """features.npy was created 0600 (issue 20.16): a shared cache's other users could not read it."""
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        X = images(20)
+        store = FeatureStore(tmp_path, {"data": "m"}, len(X), chunk_rows=8)
+        store.compute(X, extract)
+        for name in ("features.npy", "manifest.json"):
+            assert stat.S_IMODE((store.directory / name).stat().st_mode) == 0o644
+        partial = FeatureStore(tmp_path, {"data": "p"}, len(X), chunk_rows=8)
+        partial.rows(np.arange(8), X, extract)
+        (part,) = partial.directory.glob("part_*.npy")
+        assert stat.S_IMODE(part.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
