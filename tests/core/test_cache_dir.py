@@ -63,5 +63,10 @@ def test_every_cache_folder_is_named_in_the_layout():
     import core.cache
 
     assert set(LAYOUT) == {"runs", "comparisons", "features", "datasets", "figures", "jobs", "sweeps",
-                           "projections", "ceilings"}
+                           "projections", "ceilings", ".probes"}
     assert all(f"    {name}/" in core.cache.__doc__ for name in LAYOUT)
+    source = "\n".join(p.read_text() for p in (ROOT / "core").rglob("*.py") if p.name != "cache.py")
+    import re
+
+    for name in LAYOUT:  # no module builds a cache folder's path by hand (cache.area / cache_area do)
+        assert not re.search(rf"(root|cache_dir)\)? / [\"']{re.escape(name)}[\"']", source), name
