@@ -18,6 +18,7 @@ What: every folder under the cache is named in `LAYOUT` (and only there)::
     sweeps/       <key>.json: a sweep's status, core.sweep
     projections/  2-D maps per dataset and feature space, core.projection
     ceilings/     <key>.json: all-labels ceilings, core.verdicts
+    .probes/      tokens a Ray sweep writes from every node to prove they share the cache, core.sweep
 
 How: one atomic write (`atomic_write_bytes`: temp file, fsync, rename, the umask's file
 mode; `atomic_output` for writers that need a path, e.g. a memory map; `save_npy_atomic`),
@@ -147,6 +148,7 @@ LAYOUT = {
     "sweeps": "sweep status files",
     "projections": "2-D maps per dataset and feature space",
     "ceilings": "all-labels ceilings",
+    ".probes": "tokens a Ray sweep writes to prove every node sees this cache",
 }
 
 
@@ -205,11 +207,17 @@ def open_regular(path: str | os.PathLike[str], mode: str = "rb", *, follow_symli
 
     Opened with O_NONBLOCK and checked with fstat before anything is read, so a named pipe
     planted where a file belongs is refused at once instead of blocking the process (which then
-    ignores SIGTERM while inside open()). `mode` is "rb", "r" (text), or "a+"/"a+b" (lock
-    files: created when `create`). With follow_symlinks=False a symlink is refused too.
+    ignores SIGTERM while inside open()). `mode` is "rb", "r" (text), "a+"/"a+b" (lock files:
+    created when `create`) or "wb" (created, truncated once found regular: a log). With
+    follow_symlinks=False a symlink is refused too.
     """
     flags = os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    flags |= os.O_RDWR | os.O_APPEND if mode.startswith("a") else os.O_RDONLY
+    if mode.startswith("a"):
+        flags |= os.O_RDWR | os.O_APPEND
+    elif mode.startswith("w"):
+        flags |= os.O_WRONLY  # truncated below, after fstat: a device or pipe is never truncated
+    else:
+        flags |= os.O_RDONLY
     if create:
         flags |= os.O_CREAT
     if not follow_symlinks:
@@ -227,16 +235,18 @@ def open_regular(path: str | os.PathLike[str], mode: str = "rb", *, follow_symli
         if not stat.S_ISREG(st.st_mode):
             raise NotRegularFile(path, _kind(st.st_mode))
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        if mode.startswith("w"):
+            os.ftruncate(fd, 0)
         return os.fdopen(fd, mode)
     except BaseException:
         os.close(fd)
         raise
 
 
-def read_regular_text(path: str | os.PathLike[str]) -> str:
-    """The text of a regular file (NotRegularFile for a pipe, device or directory)."""
+def read_regular_text(path: str | os.PathLike[str], errors: str = "strict") -> str:
+    """The UTF-8 text of a regular file (NotRegularFile for a pipe, device or directory)."""
     with open_regular(path, "rb") as f:
-        return f.read().decode("utf-8")
+        return f.read().decode("utf-8", errors)
 
 
 def refuse_links(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> None:
@@ -699,6 +709,7 @@ class Cache:
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = cache_dir(root)
         self._stores: dict[str, RunStore] = {}
+        self.skipped: dict[str, str] = {}  # comparison records the last listing skipped: path -> why
 
     def area(self, name: str) -> Path:
         """The folder `name` (one of LAYOUT) under this cache."""
@@ -744,7 +755,7 @@ class Cache:
         """Every saved comparison, newest first. Unreadable or malformed records are skipped (and named in
         `self.skipped`, path -> why), so one damaged file never hides the others."""
         out = []
-        self.skipped: dict[str, str] = {}
+        self.skipped = {}
         for path in self.area("comparisons").glob("*.json"):
             if not KEY_PATTERN.fullmatch(path.stem):
                 continue

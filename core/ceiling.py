@@ -29,8 +29,10 @@ def _read_ceiling(cache, key: str) -> dict | None:
     import json
 
     try:
-        item = json.loads(_ceiling_path(cache, key).read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        from core.cache import read_regular_text
+
+        item = json.loads(read_regular_text(_ceiling_path(cache, key)))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None
     return item if isinstance(item, dict) and "test_accuracy" in item else None
 

@@ -420,9 +420,7 @@ def _write_curves(path: Path, curves, metric: str, config, cache) -> None:
     the same --out the file is left alone; into a new one it is copied from the cache's copy
     of the same chart (`<cache>/figures/curves-<hash>.html`).
     """
-    import shutil
-
-    from core.cache import atomic_write_bytes
+    from core.cache import atomic_write_bytes, open_regular
     from core.config import stable_hash
 
     repeats = {str(k): int(v) for k, v in curves.groupby("strategy")["n_repeats"].max().items()}
@@ -430,17 +428,23 @@ def _write_curves(path: Path, curves, metric: str, config, cache) -> None:
                           "repeats": repeats})
     stamp = _CURVES_STAMP.format(digest)
     try:
-        with open(path, encoding="utf-8") as f:
-            if f.readline() == stamp:
+        with open_regular(path) as f:  # a pipe in --out is replaced, never waited on
+            if f.readline().decode("utf-8", "replace") == stamp:
                 return
-    except (FileNotFoundError, UnicodeDecodeError, IsADirectoryError):
+    except OSError:
         pass
     stored = cache.area("figures") / f"curves-{digest}.html" if cache is not None else None
-    if stored is not None and stored.is_file():
-        tmp = path.with_name(f".tmp-{path.name}")
-        shutil.copyfile(stored, tmp)
-        tmp.replace(path)
-        return
+    if stored is not None:
+        try:
+            with open_regular(stored) as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as exc:  # a pipe or directory in the cache's figures/: drawn again
+            print(f"warning: {exc}", file=sys.stderr)
+        else:
+            atomic_write_bytes(path, data)
+            return
     from core import figures
 
     html = (stamp + figures.learning_curves(curves, metric, subtitle=figures.settings_line(config, repeats))

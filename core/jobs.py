@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.cache import Cache, atomic_write_json, cache_area, read_regular_text
+from core.cache import Cache, atomic_write_json, cache_area, open_regular, read_regular_text
 from core.config import RunConfig
 
 RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
@@ -165,7 +165,7 @@ def start(cache_root: str | Path, job_id: str, command: list[str], *, kind: str,
         return current
     _jobs_dir(cache_root).mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1"), "PYTHONUNBUFFERED": "1"}
-    with open(log_path(cache_root, job_id), "wb") as log:
+    with open_regular(log_path(cache_root, job_id), "wb", create=True, follow_symlinks=False) as log:
         try:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        start_new_session=True, cwd=cwd, env=env)
@@ -191,9 +191,11 @@ def _reap_when_done(cache_root: str | Path, job: Job) -> None:
 
 def _log_tail(cache_root: str | Path, job_id: str, lines: int = 5) -> str:
     try:
-        text = log_path(cache_root, job_id).read_text(errors="replace")
+        text = read_regular_text(log_path(cache_root, job_id), errors="replace")
     except FileNotFoundError:
         return ""
+    except OSError as exc:  # a pipe or directory where the log belongs
+        return f"job log unreadable ({exc})"
     return "\n".join(text.strip().splitlines()[-lines:])
 
 

@@ -606,7 +606,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         cuts = parse_cuts(args.regimes)
         if args.gain is not None and not (math.isfinite(args.gain) and args.gain != 0):
             raise ValueError(f"--gain must be a non-zero AULC difference such as 0.01; got {args.gain!r}")
-        cache = Cache(args.cache_dir)
+        if args.cache_dir is not None and not args.cache_dir.strip():
+            raise ValueError(f"--cache-dir must be a directory path; got {args.cache_dir!r}")
+        cache = Cache(args.cache_dir)  # None: $ALBENCH_CACHE_DIR, else the checkout's cache/ (core.cache.cache_dir)
+        args.cache_dir = str(cache.root)  # the command line written into the report names it
         runs = [resolve_run(text, cache) for text in args.runs]
         out = Path(args.out)
         check_out(out, force=getattr(args, "force", False))

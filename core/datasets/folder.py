@@ -38,7 +38,6 @@ import os
 import sys
 import threading
 import warnings
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,12 +314,14 @@ def _cache_key(source: Path, listing: Listing, size: int) -> str:
 
 
 def _read_cached(path: Path) -> dict[str, np.ndarray] | None:
+    from core.cache import CorruptRecord, load_npz
+
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in ("images", "labels", "is_test", "skipped", "too_large")}
+        z = load_npz(path)  # a regular file whose sizes hold, no pickle
+        return {k: z[k] for k in ("images", "labels", "is_test", "skipped", "too_large")}
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+    except (CorruptRecord, KeyError) as exc:
         log.warning("decoded-folder cache %s is unreadable (%s); decoding again", path, exc)
         return None
 

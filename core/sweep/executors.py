@@ -9,12 +9,11 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence
 
 from threadpoolctl import threadpool_limits
 
-from core.cache import Cache, atomic_write_json
+from core.cache import Cache, atomic_write_json, cache_area, read_regular_text
 from core.config import RunSpec
 from core.runner import run_one
 from core.types import Dataset
@@ -165,7 +164,7 @@ class RayExecutor:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         token = uuid.uuid4().hex
-        probes = cache.root.resolve() / ".probes"
+        probes = cache.area(".probes").resolve()
         atomic_write_json(probes / f"{token}.json", {"token": token})
         probe = ray.remote(num_cpus=0, max_retries=0)(probe_cache)
         nodes = [n for n in ray.nodes() if n.get("Alive")]
@@ -218,9 +217,9 @@ class RayExecutor:
 
 def probe_cache(cache_dir: str, token: str, node_id: str) -> str:
     """Runs on one node: the driver's token must be visible here, and this node's write must land there."""
-    probes = Path(cache_dir) / ".probes"
+    probes = cache_area(".probes", cache_dir)
     try:
-        seen = json.loads((probes / f"{token}.json").read_text()).get("token")
+        seen = json.loads(read_regular_text(probes / f"{token}.json")).get("token")
     except FileNotFoundError:
         raise ExecutorError("the driver's probe file is missing here, so this is a different directory") from None
     if seen != token:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from core.cache import Cache, atomic_write_json
+from core.cache import Cache, atomic_write_json, cache_area
 from core.runner import Cancelled
 from core.sweep.executors import Executor, LocalExecutor, Task, WorkerLost
 from core.sweep.grid import Sweep
@@ -107,10 +107,10 @@ def start_sweep(sweep: Sweep, cache_root: str | os.PathLike[str], *, executor: s
     from core import jobs as background
 
     root = Path(cache_root).resolve()
-    grid_file = root / "sweeps" / "grids" / f"{sweep.key}.json"
+    grid_file = cache_area("sweeps", root) / "grids" / f"{sweep.key}.json"
     atomic_write_json(grid_file, sweep.definition())
     command = [sys.executable, "-m", "core", "sweep", "--grid", str(grid_file), "--cache-dir", str(root),
-               "--out", str(root / "jobs" / sweep_job_id(sweep)), "--quiet", "--executor", executor]
+               "--out", str(cache_area("jobs", root) / sweep_job_id(sweep)), "--quiet", "--executor", executor]
     if executor == "local" and jobs:
         command += ["--jobs", str(int(jobs))]
     if executor == "ray":

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.cache import Cache, atomic_write_json
+from core.cache import Cache, atomic_write_json, read_regular_text
 from core.sweep.executors import UnitOutcome
 from core.sweep.grid import Sweep
 
@@ -81,7 +81,9 @@ def read_statuses(cache: Cache) -> list[dict[str, Any]]:
     out = []
     for path in cache.area("sweeps").glob("*.json"):
         try:
-            out.append(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
+            item = json.loads(read_regular_text(path))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             continue
+        if isinstance(item, dict):
+            out.append(item)
     return sorted(out, key=lambda s: s.get("updated", 0), reverse=True)

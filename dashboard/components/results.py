@@ -6,9 +6,7 @@ second tab shows the same thing; Streamlit caches only avoid re-reading files.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,8 +19,6 @@ from core.datasets import load_dataset
 from core.metrics import default_metric
 from core.runner import Comparison, Split, load_comparison, make_split
 from core.types import Dataset
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_cache_dir() -> str:

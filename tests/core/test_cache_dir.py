@@ -63,5 +63,23 @@ def test_every_cache_folder_is_named_in_the_layout():
     import core.cache
 
     assert set(LAYOUT) == {"runs", "comparisons", "features", "datasets", "figures", "jobs", "sweeps",
-                           "projections", "ceilings"}
+                           "projections", "ceilings", ".probes"}
     assert all(f"    {name}/" in core.cache.__doc__ for name in LAYOUT)
+    source = "\n".join(p.read_text() for p in (ROOT / "core").rglob("*.py") if p.name != "cache.py")
+    import re
+
+    for name in LAYOUT:  # no module builds a cache folder's path by hand (cache.area / cache_area do)
+        assert not re.search(rf"(root|cache_dir)\)? / [\"']{re.escape(name)}[\"']", source), name
+
+
+def test_report_without_cache_dir_finds_comparisons_in_albench_cache_dir(tmp_path, monkeypatch, capsys):
+    shared = tmp_path / "shared-cache"
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(shared))
+    monkeypatch.chdir(tmp_path)
+    assert main([*RUN, "--repeats", "2", "--strategies", "random,entropy", "--out", str(tmp_path / "out")]) == 0
+    (item,) = Cache(shared).comparisons()
+    monkeypatch.chdir(tmp_path / "out")
+    capsys.readouterr()
+    assert main(["report", item["key"][:8], "--out", str(tmp_path / "report"), "--no-images",
+                 "--ceiling", "never"]) == 0, capsys.readouterr().err
+    assert f"--cache-dir {shared}" in (tmp_path / "report" / "report.html").read_text()

@@ -214,3 +214,40 @@ def test_one_malformed_comparison_record_does_not_hide_the_others(tmp_path, reco
     item = listed[0]  # what the Runs page reads of every listed record
     assert isinstance(item["config"].get("rounds"), int)
     assert all(Cache(cache).run(unit["key"]).round_indices() for unit in item["units"])
+
+
+def test_named_pipes_in_every_other_cache_folder_are_refused_at_once(tmp_path, capsys):
+    import signal
+
+    from core import jobs
+    from core.sweep.status import read_statuses
+    from core.verdicts import _ceiling_path, _read_ceiling
+
+    def hung(signum, frame):
+        raise TimeoutError("blocked on a named pipe")
+
+    cache, _ = _cached_run(tmp_path)
+    (stored,) = (cache / "figures").glob("curves-*.html")
+    stored.unlink()
+    os.mkfifo(stored)
+    (cache / "sweeps").mkdir()
+    os.mkfifo(cache / "sweeps" / ("a" * 16 + ".json"))
+    ceiling = _ceiling_path(Cache(cache), "b" * 16)
+    ceiling.parent.mkdir(parents=True)
+    os.mkfifo(ceiling)
+    (cache / "jobs").mkdir()
+    os.mkfifo(jobs.log_path(cache, "run-x"))
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        capsys.readouterr()
+        assert main([*RUN, "--cache-dir", str(cache), "--out", str(tmp_path / "new-out")]) == 0  # chart drawn again
+        assert "named pipe" in capsys.readouterr().err and (tmp_path / "new-out" / "curves.html").stat().st_size > 10**6
+        assert read_statuses(Cache(cache)) == []
+        assert _read_ceiling(Cache(cache), "b" * 16) is None
+        assert "named pipe" in jobs._log_tail(cache, "run-x")
+        with pytest.raises(NotRegularFile):
+            jobs.start(cache, "run-x", ["true"], kind="run")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
