@@ -29,7 +29,7 @@ def _read_ceiling(cache, key: str) -> dict | None:
     import json
 
     try:
-        from core.cache import read_regular_text
+        from core.files import read_regular_text
 
         item = json.loads(read_regular_text(_ceiling_path(cache, key)))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
@@ -62,7 +62,7 @@ def ceiling(config, dataset, cache=None) -> pd.DataFrame:
 
     from threadpoolctl import threadpool_limits
 
-    from core.cache import atomic_write_json
+    from core.files import atomic_write_json
     from core.learners import make_learner
     from core.metrics import evaluate
     from core.runner import make_split

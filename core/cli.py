@@ -318,7 +318,8 @@ def _early_stops(config, comparison) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from core.cache import Cache, CacheError, atomic_write_bytes, check_writable_dir
+    from core.cache import Cache, CacheError
+    from core.files import atomic_write_bytes, check_writable_dir
     from core.learners import LearnerError
     from core.labelling_time import has_times, minutes_sentence, minutes_summary
     from core.metrics import curve_table, default_metric, partial_note, summary_table
@@ -420,7 +421,7 @@ def _write_curves(path: Path, curves, metric: str, config, cache) -> None:
     the same --out the file is left alone; into a new one it is copied from the cache's copy
     of the same chart (`<cache>/figures/curves-<hash>.html`).
     """
-    from core.cache import atomic_write_bytes, open_regular
+    from core.files import atomic_write_bytes, open_regular
     from core.config import stable_hash
 
     repeats = {str(k): int(v) for k, v in curves.groupby("strategy")["n_repeats"].max().items()}
@@ -488,7 +489,8 @@ def _fresh_folder(base: Path) -> Path:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from core.cache import Cache, CacheError, check_writable_dir
+    from core.cache import Cache, CacheError
+    from core.files import check_writable_dir
     from core.config import ConfigError
     from core.figures import sweep_heatmap
     from core.runner import Cancelled

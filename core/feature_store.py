@@ -35,7 +35,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from core.cache import NotRegularFile, atomic_write_bytes, atomic_write_json, cache_area, open_regular
+from core.cache import cache_area
+
+from core.files import NotRegularFile, atomic_write_bytes, atomic_write_json, open_regular
 from core.stopping import Cancelled, interruptible
 
 FEATURE_STORE_VERSION = 2

@@ -32,7 +32,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.cache import Cache, atomic_write_json, cache_area, open_regular, read_regular_text
+from core.cache import Cache, cache_area
+
+from core.files import atomic_write_json, open_regular, read_regular_text
 from core.config import RunConfig
 
 RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"

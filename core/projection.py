@@ -23,7 +23,9 @@ from typing import Sequence
 
 import numpy as np
 
-from core.cache import CorruptRecord, atomic_write_bytes, cache_area, load_npz
+from core.cache import cache_area
+
+from core.files import CorruptRecord, atomic_write_bytes, load_npz
 from core.types import Dataset, flat_features
 
 METHODS = ("pca", "umap")

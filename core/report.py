@@ -498,7 +498,7 @@ def _safe_csv(table) -> bytes:
 
 def _is_report(out: Path) -> bool:
     """Whether `out` holds a report this command wrote (its report.html opens with the report's title)."""
-    from core.cache import open_regular
+    from core.files import open_regular
 
     try:
         with open_regular(out / "report.html") as f:
@@ -522,7 +522,7 @@ def check_out(out: Path, *, force: bool = False) -> None:
 
 def write_report(report: Report, out: Path, *, images: bool = True) -> list[str]:
     """report.html, one CSV per table, and figures/*.png|svg when a browser renders them. Returns notes."""
-    from core.cache import atomic_write_bytes
+    from core.files import atomic_write_bytes
     from core.figures import ExportUnavailable, browser_available, figure_image
 
     notes = []
@@ -596,7 +596,8 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from core.cache import Cache, CacheError, check_writable_dir
+    from core.cache import Cache, CacheError
+    from core.files import check_writable_dir
     from core.verdicts import parse_cuts
 
     t0 = time.perf_counter()

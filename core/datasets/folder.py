@@ -314,7 +314,7 @@ def _cache_key(source: Path, listing: Listing, size: int) -> str:
 
 
 def _read_cached(path: Path) -> dict[str, np.ndarray] | None:
-    from core.cache import CorruptRecord, load_npz
+    from core.files import CorruptRecord, load_npz
 
     try:
         z = load_npz(path)  # a regular file whose sizes hold, no pickle
@@ -327,7 +327,7 @@ def _read_cached(path: Path) -> dict[str, np.ndarray] | None:
 
 
 def _write_cached(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    from core.cache import atomic_write_bytes
+    from core.files import atomic_write_bytes
 
     buf = io.BytesIO()
     np.savez(buf, **arrays)  # uncompressed: loading 150 MB back is a memory copy, not a decompression

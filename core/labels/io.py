@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.cache import atomic_write_bytes, file_sha256
+from core.files import atomic_write_bytes, file_sha256
 from core.csvsafe import neutralise, restore
 from core.datasets.folder import IMAGE_EXTENSIONS, list_folder, list_labels_csv
 from core.labels.store import MAX_NAME_BYTES, LabelStore, ProjectError, check_class_names, inside

@@ -82,7 +82,7 @@ def file_sha256(path: str) -> str:
     stat = os.stat(path)
     key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
     if key not in _FILE_HASHES:
-        from core.cache import file_sha256 as read_sha256
+        from core.files import file_sha256 as read_sha256
 
         _FILE_HASHES[key] = read_sha256(path)
     return _FILE_HASHES[key]

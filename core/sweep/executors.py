@@ -13,7 +13,9 @@ from typing import Any, Iterator, Protocol, Sequence
 
 from threadpoolctl import threadpool_limits
 
-from core.cache import Cache, atomic_write_json, cache_area, read_regular_text
+from core.cache import Cache, cache_area
+
+from core.files import atomic_write_json, read_regular_text
 from core.config import RunSpec
 from core.runner import run_one
 from core.types import Dataset

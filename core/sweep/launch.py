@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from core.cache import Cache, atomic_write_json, cache_area
+from core.cache import Cache, cache_area
+
+from core.files import atomic_write_json
 from core.runner import Cancelled
 from core.sweep.executors import Executor, LocalExecutor, Task, WorkerLost
 from core.sweep.grid import Sweep

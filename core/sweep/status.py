@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.cache import Cache, atomic_write_json, read_regular_text
+from core.cache import Cache
+
+from core.files import atomic_write_json, read_regular_text
 from core.sweep.executors import UnitOutcome
 from core.sweep.grid import Sweep
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cache import Cache, CacheError, NotRegularFile, atomic_output, file_sha256, open_regular, save_npy_atomic
+from core.cache import Cache, CacheError
+
+from core.files import NotRegularFile, atomic_output, file_sha256, open_regular, save_npy_atomic
 from core.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +95,7 @@ def test_file_sha256_of_a_named_pipe_refuses_at_once_and_label_init_skips_it(tmp
     (folder / "a" / "x.png").write_bytes(b"not really a png")
     os.mkfifo(folder / "a" / "pipe.png")
     done = _python(f"""
-from core.cache import file_sha256, NotRegularFile
+from core.files import file_sha256, NotRegularFile
 try:
     file_sha256({str(folder / 'a' / 'pipe.png')!r})
 except NotRegularFile as exc:
@@ -221,7 +223,7 @@ def test_named_pipes_in_every_other_cache_folder_are_refused_at_once(tmp_path, c
 
     from core import jobs
     from core.sweep.status import read_statuses
-    from core.verdicts import _ceiling_path, _read_ceiling
+    from core.ceiling import _ceiling_path, _read_ceiling
 
     def hung(signum, frame):
         raise TimeoutError("blocked on a named pipe")

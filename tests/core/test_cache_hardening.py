@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import core.cache
-from core.cache import Cache, CacheError, RunInUse, atomic_write_bytes
+from core.cache import Cache, CacheError, RunInUse
+from core.files import atomic_write_bytes
 from core.config import RunConfig
 from core.runner import Cancelled, load_comparison, run_comparison
 

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.cache import Cache, file_sha256
+from core.cache import Cache
+
+from core.files import file_sha256
 from core.config import RunConfig
 from core.cli import main
 from core.datasets import DatasetError, load_dataset
