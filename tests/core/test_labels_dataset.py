@@ -83,11 +83,6 @@ def project(tmp_path_factory):
             "paths": paths, "ids": ids}
 
 
-@pytest.fixture(autouse=True)
-def _own_dataset_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "datasets"))
-
-
 def test_pool_is_the_labelled_items_and_the_audit_sample_is_the_test_split(project):
     data = load_dataset("labels", data_dir=str(project["db"]))
     items = data.source["items"]
