@@ -21,7 +21,7 @@ import sys
 import time
 
 import benchmarks
-from core.threads import describe, limited_threads
+from core.engine.threads import describe, limited_threads
 
 
 def available() -> list[str]:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not numbers to quote")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--threads", type=int, default=None,
-                        help="threads for BLAS, OpenMP, numba and torch (core.threads), reported in every row "
+                        help="threads for BLAS, OpenMP, numba and torch (core.engine.threads), reported in every row "
                              "(default: $BENCH_THREADS, else 1: measured fastest on the shared 2-core machine; "
                              "0 leaves the libraries' defaults)")
     args = parser.parse_args(argv)

@@ -68,8 +68,8 @@ def cifar_sized(quick: bool):
 
 
 def _one(training: str, quick: bool, threads: int) -> list[dict]:
-    from core.config import RunConfig
-    from core.runner import run_comparison
+    from core.engine.config import RunConfig
+    from core.engine.runner import run_comparison
 
     t_load = time.perf_counter()
     data, label = cifar_sized(quick)

@@ -37,9 +37,9 @@ def run(quick: bool = False) -> list[dict]:
         cmd = [sys.executable, "-m", "core", "run", "--dataset", "digits", "--learner", "logistic", "--strategies",
                STRATEGIES, "--initial", "20", "--batch", "10", "--rounds", "10", "--seed", "0", "--quiet",
                "--cache-dir", f"{tmp}/cache", "--out", f"{tmp}/out"]
-        baseline = [sys.executable, "-c", "import core.cli, core.runner, core.figures"]
+        baseline = [sys.executable, "-c", "import core.cli, core.engine.runner, core.present.figures"]
         t, rss = _timed(baseline)
-        rows.append({"case": "imports only (python -c 'import core.runner, ...')", "seconds": round(t, 2), "peak_RSS_MB": round(rss)})
+        rows.append({"case": "imports only (python -c 'import core.engine.runner, ...')", "seconds": round(t, 2), "peak_RSS_MB": round(rss)})
         t, rss = _timed(cmd)
         rows.append({"case": "cold: empty cache, computes 60 rounds", "seconds": round(t, 2), "peak_RSS_MB": round(rss)})
         t, rss = _timed(cmd)

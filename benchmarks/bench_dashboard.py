@@ -24,9 +24,9 @@ def _compare_page(cache_root: Path, reruns: int) -> list[dict]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from core.cache import Cache
-    from core.config import RunConfig
-    from core.runner import run_comparison
+    from core.engine.cache import Cache
+    from core.engine.config import RunConfig
+    from core.engine.runner import run_comparison
 
     config = RunConfig(strategies=STRATEGIES, repeats=3, rounds=10)
     t0 = time.perf_counter()
@@ -67,7 +67,7 @@ def _compare_page(cache_root: Path, reruns: int) -> list[dict]:
 
 
 def _map(cache_root: Path, n_points: int) -> list[dict]:
-    from core.projection import ProjectionStore, project
+    from core.analysis.projection import ProjectionStore, project
 
     rng = np.random.default_rng(0)
     centres = rng.normal(scale=4.0, size=(10, 64))
@@ -80,7 +80,7 @@ def _map(cache_root: Path, n_points: int) -> list[dict]:
     for attempt, label in ((0, "first UMAP in a fresh process"), (1, "UMAP again in a fresh process (numba cache warm)")):
         ProjectionStore(cache_root).path("bench", "synthetic", "umap").unlink(missing_ok=True)
         t0 = time.perf_counter()
-        code = (f"import numpy as np, time; from core.projection import project; t=time.perf_counter(); "
+        code = (f"import numpy as np, time; from core.analysis.projection import project; t=time.perf_counter(); "
                 f"project(np.load({str(path)!r}), fingerprint='bench', space='synthetic', cache_root={str(cache_root)!r}); "
                 f"print(time.perf_counter()-t)")
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)

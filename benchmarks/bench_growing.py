@@ -16,10 +16,10 @@ STRATEGIES = ("random", "entropy", "least_confidence", "smallest_margin", "large
 
 
 def run(quick: bool) -> list[dict]:
-    import core.cache
-    from core.cache import Cache
-    from core.config import RunConfig
-    from core.runner import load_comparison, run_comparison
+    import core.engine.cache
+    from core.engine.cache import Cache
+    from core.engine.config import RunConfig
+    from core.engine.runner import load_comparison, run_comparison
 
     repeats, rounds = (5, 10) if quick else (25, 20)
     config = RunConfig(strategies=STRATEGIES, repeats=repeats, rounds=rounds, initial=20, batch=10)
@@ -33,8 +33,8 @@ def run(quick: bool) -> list[dict]:
         run_dir = next((Path(tmp) / "cache" / "runs").iterdir())
         last = sorted(run_dir.glob("round_*.npz"))[-1]
         for _ in range(3 if quick else 5):
-            core.cache._MEMO.clear()
-            core.cache._memo_bytes = 0
+            core.engine.cache._MEMO.clear()
+            core.engine.cache._memo_bytes = 0
             t0 = time.perf_counter()
             load_comparison(config, Cache(cache.root), comparison.dataset)
             cold.append(time.perf_counter() - t0)

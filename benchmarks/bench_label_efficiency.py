@@ -38,9 +38,9 @@ def shapes(n: int = 3000) -> "Dataset":  # noqa: F821
 
 
 def run(quick: bool = False) -> list[dict]:
-    from core.config import RunConfig
-    from core.metrics import summary_table
-    from core.runner import run_comparison
+    from core.engine.config import RunConfig
+    from core.analysis.metrics import summary_table
+    from core.engine.runner import run_comparison
 
     repeats, rounds = (1, 3) if quick else (3, 8)
     cases = [("digits 16x16", digits_16(), dict(initial=20, batch=20, clusters=4)),

@@ -89,11 +89,11 @@ def _dataset(quick: bool):
 
 
 def _comparison(cache_dir: str, seed: int, quick: bool, part: str) -> dict:
-    from core import feature_store as features  # where the pretrained learner calls the store
-    from core.cache import Cache
-    from core.config import RunConfig
+    from core.engine import feature_store as features  # where the pretrained learner calls the store
+    from core.engine.cache import Cache
+    from core.engine.config import RunConfig
     from core.learners import pretrained
-    from core.runner import run_comparison
+    from core.engine.runner import run_comparison
 
     t0 = time.perf_counter()
     data = _dataset(quick)

@@ -15,7 +15,7 @@ Environment knobs (a 1M run of all 16 strategies takes many minutes on a shared 
     BENCH_SCALE_STRATEGIES=hybrid,probcover   only these strategies (default: every registered one)
     BENCH_SCALE_STREAM=10000000        also the streaming strategies on a float16 memory map of this many rows
                                        (written once to BENCH_SCALE_DIR, default /tmp; 10M x 512 is 10 GB)
-    BENCH_THREADS=1                    threads for BLAS, OpenMP, numba and torch (core.threads; default 1,
+    BENCH_THREADS=1                    threads for BLAS, OpenMP, numba and torch (core.engine.threads; default 1,
                                        measured fastest on the shared 2-core machine)
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from benchmarks import measure
 from core.strategies import STRATEGIES, make_strategy
-from core.threads import describe, limited_threads
+from core.engine.threads import describe, limited_threads
 from core.types import PoolView
 
 TITLE = "every strategy at scale: seconds, peak extra memory (MB), threads, ratio to one read of the features"

@@ -16,7 +16,7 @@ from benchmarks.measure import median_seconds
 from benchmarks.measure import peak_mb as _peak_mb
 
 from core.strategies import make_strategy
-from core.threads import describe
+from core.engine.threads import describe
 from core.types import PoolView
 
 TITLE = "selection time per round (median of 5, ms) and peak extra memory (MB)"

@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 
-from core.cache import Cache
+from core.engine.cache import Cache
 from core.sweep import LocalExecutor, RayExecutor, Task, build_sweep, plan_sweep, run_sweep
 
 TITLE = "parameter sweep: 24 digits runs (hybrid, alpha x clusters x 2 seeds), local workers vs Ray"

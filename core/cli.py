@@ -24,7 +24,7 @@ class _StopOnSignal:
     """SIGTERM / SIGINT ask the runner to stop after the round in progress (it is then cached)."""
 
     def __init__(self) -> None:
-        from core.stopping import reset
+        from core.engine.stopping import reset
 
         self.requested = False
         reset()
@@ -32,7 +32,7 @@ class _StopOnSignal:
             signal.signal(sig, self._handle)
 
     def _handle(self, signum, frame) -> None:
-        from core.stopping import request_stop
+        from core.engine.stopping import request_stop
 
         if self.requested:  # a second signal: stop now; the cache holds every completed round
             raise KeyboardInterrupt
@@ -50,7 +50,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _setting(text: str) -> tuple[str, Any]:
-    from core.config import ConfigError, parse_param
+    from core.engine.config import ConfigError, parse_param
 
     try:
         return parse_param(text)
@@ -60,8 +60,8 @@ def _setting(text: str) -> tuple[str, Any]:
 
 def _strategy_setting(text: str) -> tuple[str, Any]:
     """STRATEGY.PARAM=VALUE (or an alias), named in its one spelling ("alpha" -> "hybrid.alpha")."""
-    from core.config import ConfigError
-    from core.settings import canonical, is_strategy_setting
+    from core.engine.config import ConfigError
+    from core.engine.settings import canonical, is_strategy_setting
 
     name, value = _setting(text)
     try:
@@ -73,8 +73,8 @@ def _strategy_setting(text: str) -> tuple[str, Any]:
 
 
 def _help(option: str) -> str:
-    """Help text of a run option, from its declaration in core.config.RUN_OPTIONS."""
-    from core.config import RUN_OPTIONS
+    """Help text of a run option, from its declaration in core.engine.config.RUN_OPTIONS."""
+    from core.engine.config import RUN_OPTIONS
 
     c = RUN_OPTIONS[option]
     return f"{c.help}; {c.allowed()} (default {c.default})"
@@ -86,7 +86,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     Nothing has a default here: an option not given is absent from the namespace, so a
     `--config` file (or a sweep's grid file) supplies it, else RunConfig's declared default.
     """
-    from core.config import ALIASES, IMAGE_SIZE_RANGE, MAX_SAMPLES, RUN_OPTIONS
+    from core.engine.config import ALIASES, IMAGE_SIZE_RANGE, MAX_SAMPLES, RUN_OPTIONS
     from core.params import Interval
     from core.datasets import DATASETS
     from core.learners import LEARNERS
@@ -130,9 +130,9 @@ _SOURCE_DESTS = ("dataset", "data_dir", "image_size", "subset", "learner")
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given on the command line (only those given), named as core.settings names them:
+    """The settings given on the command line (only those given), named as core.engine.settings names them:
     run options, "learner_params.NAME", "STRATEGY.PARAM" and the aliases."""
-    from core.config import RUN_OPTIONS
+    from core.engine.config import RUN_OPTIONS
 
     given: dict[str, Any] = {dest: getattr(args, dest) for dest in (*_SOURCE_DESTS, *RUN_OPTIONS) if hasattr(args, dest)}
     if hasattr(args, "strategies"):
@@ -145,8 +145,8 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def config_from_args(args: argparse.Namespace):
     """The RunConfig of `run`: the --config file (if any), then the options given, resolved as every entry
-    point resolves settings (core.config.resolve)."""
-    from core.config import resolve
+    point resolves settings (core.engine.config.resolve)."""
+    from core.engine.config import resolve
 
     file = [Path(args.config)] if getattr(args, "config", None) else []
     return resolve(*file, options_from_args(args))
@@ -182,7 +182,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                                  description=f"List the registered {family}: parameters (type, default, allowed "
                                              "values), and what each needs from a round or provides.")
         listing.add_argument("--json", action="store_true", help="print JSON instead of text")
-    from core.report import add_report_parser
+    from core.present.report import add_report_parser
 
     add_report_parser(sub)
     from core.labels.cli import add_label_parser
@@ -272,7 +272,7 @@ def _print_summary(summary, metric: str) -> None:
 
 def _check_paths(args: argparse.Namespace) -> None:
     """An empty --out or --cache-dir would silently mean the current directory."""
-    from core.config import ConfigError
+    from core.engine.config import ConfigError
 
     for option, value in (("--out", args.out), ("--cache-dir", getattr(args, "cache_dir", None))):
         if value is not None and not value.strip():
@@ -318,13 +318,13 @@ def _early_stops(config, comparison) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from core.cache import Cache, CacheError
+    from core.engine.cache import Cache, CacheError
     from core.files import atomic_write_bytes, check_writable_dir
     from core.learners import LearnerError
-    from core.labelling_time import has_times, minutes_sentence, minutes_summary
-    from core.metrics import curve_table, default_metric, partial_note, summary_table
+    from core.analysis.labelling_time import has_times, minutes_sentence, minutes_summary
+    from core.analysis.metrics import curve_table, default_metric, partial_note, summary_table
     from core.params import Interval, ParamError, check_value
-    from core.runner import Cancelled, comparison_complete, prepare, run_comparison
+    from core.engine.runner import Cancelled, comparison_complete, prepare, run_comparison
 
     prog = getattr(args, "command_prog", "python -m core run")
     try:
@@ -422,7 +422,7 @@ def _write_curves(path: Path, curves, metric: str, config, cache) -> None:
     of the same chart (`<cache>/figures/curves-<hash>.html`).
     """
     from core.files import atomic_write_bytes, open_regular
-    from core.config import stable_hash
+    from core.engine.config import stable_hash
 
     repeats = {str(k): int(v) for k, v in curves.groupby("strategy")["n_repeats"].max().items()}
     digest = stable_hash({"curves": curves.to_dict("list"), "metric": metric, "config": config.to_dict(),
@@ -446,7 +446,7 @@ def _write_curves(path: Path, curves, metric: str, config, cache) -> None:
         else:
             atomic_write_bytes(path, data)
             return
-    from core import figures
+    from core.present import figures
 
     html = (stamp + figures.learning_curves(curves, metric, subtitle=figures.settings_line(config, repeats))
             .to_html(include_plotlyjs=True)).encode("utf-8")
@@ -459,7 +459,7 @@ def _write_curves(path: Path, curves, metric: str, config, cache) -> None:
 
 
 def _vary(items: Sequence[str]) -> dict[str, list[Any]]:
-    from core.config import parse_value
+    from core.engine.config import parse_value
     from core.sweep import GridError
 
     grid: dict[str, list[Any]] = {}
@@ -489,11 +489,11 @@ def _fresh_folder(base: Path) -> Path:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from core.cache import Cache, CacheError
+    from core.engine.cache import Cache, CacheError
     from core.files import check_writable_dir
-    from core.config import ConfigError
-    from core.figures import sweep_heatmap
-    from core.runner import Cancelled
+    from core.engine.config import ConfigError
+    from core.present.figures import sweep_heatmap
+    from core.engine.runner import Cancelled
     from core.sweep import ExecutorError, WorkerLost, make_executor, parse_grid, plan_sweep, read_grid_file, run_sweep
 
     prog = getattr(args, "command_prog", "python -m core sweep")
@@ -582,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
     from core.labels.cli import cmd_label
-    from core.report import cmd_report
+    from core.present.report import cmd_report
 
     # The name in messages is the one the user typed; called with `argv` (tests, scripts), `python -m core`.
     prog = program_name() if argv is None else "python -m core"
@@ -605,9 +605,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         given = getattr(args, "cache_dir", None)
         if given is None and not hasattr(args, "cache_dir") or given is not None and not given.strip():
             return commands[args.command](args)  # no cache, or an empty --cache-dir the command reports
-        from core.cache import cache_dir, using_cache_dir
+        from core.engine.cache import cache_dir, using_cache_dir
 
-        args.cache_dir = str(cache_dir(given))  # one rule, shared with the dashboard (core.cache.cache_dir)
+        args.cache_dir = str(cache_dir(given))  # one rule, shared with the dashboard (core.engine.cache.cache_dir)
         with using_cache_dir(args.cache_dir):  # decoded folder datasets and child processes use it too
             return commands[args.command](args)
     except BrokenPipeError:

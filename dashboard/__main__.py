@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     address = _option(rest, "--server.address", "localhost")
     port = _option(rest, "--server.port", "8501")
-    from core.cache import cache_dir as shared_cache_dir
+    from core.engine.cache import cache_dir as shared_cache_dir
 
     cache_dir = str(shared_cache_dir())  # the CLI's rule: $ALBENCH_CACHE_DIR, else the one default
     Path(cache_dir).mkdir(parents=True, exist_ok=True)

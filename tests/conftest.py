@@ -61,7 +61,7 @@ def cache_dir(tmp_path):
 @pytest.fixture
 def fresh_feature_memo():
     """Tests that count backbone extractions start and end without this process's memoised features."""
-    from core.features import forget_loaded_features
+    from core.engine.features import forget_loaded_features
     from core.learners import pretrained
 
     forget_loaded_features()

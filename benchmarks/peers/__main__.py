@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "query_strategy)` + `query` + `teach`. scikit-activeml: `SklearnClassifier(estimator, classes, "
         "missing_label=-1)` + `UncertaintySampling.query(X, y, clf, fit_clf=False)`. Every loop does the same "
         "per-round work as our runner: the same split and initial set, fit, accuracy / macro-F1 / confusion on the "
-        f"test split and on the unlabelled pool (`core.metrics.evaluate`), select. Median of {plan['loop_runs']} "
+        f"test split and on the unlabelled pool (`core.analysis.metrics.evaluate`), select. Median of {plan['loop_runs']} "
         "alternating runs.",
         "",
         report.markdown_table(loop_t, {"ours s": ".3f", "modAL s": ".3f", "skactiveml s": ".3f",

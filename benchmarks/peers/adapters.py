@@ -21,8 +21,8 @@ from sklearn.semi_supervised import LabelSpreading
 from threadpoolctl import threadpool_limits
 
 from core.learners import make_learner
-from core.metrics import evaluate
-from core.runner import make_split
+from core.analysis.metrics import evaluate
+from core.engine.runner import make_split
 from core.types import Dataset, flat_features
 
 MISSING = -1  # the label scikit-learn's semi-supervised models and scikit-activeml read as "unlabelled"

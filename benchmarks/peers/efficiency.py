@@ -13,10 +13,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from benchmarks.peers.adapters import PEER_LOOP, PEER_NAMES
-from core.config import RunConfig
+from core.engine.config import RunConfig
 from core.datasets import load_dataset
-from core.metrics import curve_table, summary_table
-from core.runner import run_comparison
+from core.analysis.metrics import curve_table, summary_table
+from core.engine.runner import run_comparison
 
 OUR_STRATEGIES = ("random", "entropy", "least_confidence", "smallest_margin", "largest_margin", "hybrid")
 METRIC = "test_accuracy"

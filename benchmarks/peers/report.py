@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.figures import strategy_color
+from core.present.figures import strategy_color
 
 LIBRARY_DASH = {"ours": "solid", "modAL": "dash", "skactiveml": "dot"}
 GOAL_RATIO = 3.0  # selection: at least 3x the faster peer at 100k and 1M samples

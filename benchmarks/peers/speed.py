@@ -17,10 +17,10 @@ from threadpoolctl import threadpool_limits
 
 from benchmarks.peers.adapters import PEER_LOOP, PEER_SELECT, patch_modal_for_new_sklearn
 from benchmarks.peers.reference import hybrid_loop_select, largest_margin_select, same_up_to_ties
-from core.config import RunConfig
+from core.engine.config import RunConfig
 from core.datasets import load_dataset
 from core.learners import make_learner
-from core.runner import run_comparison
+from core.engine.runner import run_comparison
 from core.strategies import make_strategy
 from core.strategies.measures import (reference_entropy, reference_least_confidence,
                                          reference_smallest_margin)

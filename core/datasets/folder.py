@@ -82,9 +82,9 @@ class Listing:
 
 
 def dataset_cache_dir() -> Path:
-    """Where decoded folders are cached: datasets/ of the cache directory (core.cache.cache_dir's rule;
+    """Where decoded folders are cached: datasets/ of the cache directory (core.engine.cache.cache_dir's rule;
     the CLI sets $ALBENCH_CACHE_DIR to its --cache-dir while it runs)."""
-    from core.cache import cache_area
+    from core.engine.cache import cache_area
 
     return cache_area("datasets")
 

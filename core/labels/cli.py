@@ -224,7 +224,7 @@ def _propose(args: argparse.Namespace) -> int:
     from core.labels.store import LabelStore
 
     store = LabelStore(_db(args))
-    from core.config import parse_param
+    from core.engine.config import parse_param
 
     settings = Settings(strategy=args.strategy, learner=args.learner, batch_size=args.batch,
                         strategy_params=dict(parse_param(t, "--strategy-param") for t in args.strategy_param),

@@ -1,7 +1,7 @@
 """Which strategy to label a folder with: the verdict of a comparison the user ran on it.
 
 The Label page starts with the strategy a finished comparison on the same folder recommends
-(`core.verdicts.verdict`: significantly better than random on AULC, Holm-corrected); with no
+(`core.analysis.verdicts.verdict`: significantly better than random on AULC, Holm-corrected); with no
 such comparison, or none that recommends anything, it starts with entropy and says why.
 Reads the cache's comparison records and round records only: no dataset is loaded.
 """
@@ -28,9 +28,9 @@ def _same_folder(data_dir: str, folder: Path) -> bool:
 
 def recommend(cache, folder: str | Path) -> Recommendation:
     """The newest finished comparison on `folder` (or a labels CSV in it) that recommends a strategy."""
-    from core.config import ConfigError, RunConfig
-    from core.runner import Comparison
-    from core.verdicts import verdict
+    from core.engine.config import ConfigError, RunConfig
+    from core.engine.runner import Comparison
+    from core.analysis.verdicts import verdict
 
     folder = Path(folder).resolve()
     seen = 0
@@ -76,7 +76,7 @@ def comparison_command(store, csv_path: str | Path, *, learner: str = "logistic"
     import math
     import shlex
 
-    from core.config import ConfigError, RunConfig, check_against_data
+    from core.engine.config import ConfigError, RunConfig, check_against_data
 
     status = store.status()
     counts = [c for c in status["per_class"].values() if c > 0]

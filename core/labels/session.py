@@ -1,6 +1,6 @@
 """Proposals for a person: fit a learner on the project's labels, score the rest with a strategy.
 
-Why not `core.runner` with a database-backed oracle (`make_oracle` answering PENDING until the
+Why not `core.engine.runner` with a database-backed oracle (`make_oracle` answering PENDING until the
 person answers)? The runner is built for a *fair simulated comparison*: it needs the dataset's
 true labels up front (a stratified held-out test split, test/pool accuracy every round), draws
 a fixed random initial set of `initial` samples, and caches rounds under a key that includes
@@ -102,12 +102,12 @@ class Settings:
     seed: int = 0
 
     def check(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The run's check of these settings (core.settings.check_plugins, as a RunConfig is checked):
+        """The run's check of these settings (core.engine.settings.check_plugins, as a RunConfig is checked):
         a hybrid whose clusters exceed round(alpha * batch) fails here, before any fitting. Returns the
         checked (learner values, strategy values), which the plug-ins then take as they are."""
         from core.learners import LEARNERS
         from core.params import check_value, Interval
-        from core.settings import check_plugins
+        from core.engine.settings import check_plugins
         from core.strategies import STRATEGIES
 
         if self.strategy not in STRATEGIES:
@@ -159,7 +159,7 @@ def propose(store: LabelStore, settings: Settings, images: ImageCache | None = N
     items in a seeded random order (its strategy is recorded as `random (cold start)`).
     """
     from core.learners import build_learner
-    from core.runner import declared_view
+    from core.engine.runner import declared_view
     from core.strategies import STRATEGIES
     from core.types import DataInfo
 

@@ -1,7 +1,7 @@
 """A torchvision backbone as a frozen feature extractor, with a linear head trained each round.
 
 The backbone's penultimate output (its classifier replaced by the identity) is computed once
-per image through the feature store (`core.feature_store`), keyed by the data's content, the
+per image through the feature store (`core.engine.feature_store`), keyed by the data's content, the
 backbone, the weights (torchvision's weights name, or the sha256 of a state-dict file), the
 input size and the preprocessing, and only for the images a run asks for (its pool and test
 split); every run, strategy and repeat of a comparison, and every later comparison on the same
@@ -186,7 +186,7 @@ class PretrainedLearner(BaseLearner):
     def attach(self, dataset, cache_root) -> None:
         """Features of `dataset`'s rows come from the feature store under `cache_root`: only the rows that
         are asked for (a run's pool and test split) are extracted, each once."""
-        from core.feature_store import open_store
+        from core.engine.feature_store import open_store
 
         root = cache_root if cache_root is not None else os.environ.get("ALBENCH_CACHE_DIR") or None
         fields = {"data": dataset.fingerprint, "shape": list(dataset.images.shape), **self._extractor_fields()}
@@ -218,8 +218,8 @@ class PretrainedLearner(BaseLearner):
     def features(self, X: np.ndarray) -> np.ndarray:
         """float32 (n, d) backbone features of rows X: looked up by content in the attached dataset (extracted
         into its feature store when first asked for), computed directly for rows not in the data."""
-        from core.feature_store import stored_features
-        from core.stopping import interruptible
+        from core.engine.feature_store import stored_features
+        from core.engine.stopping import interruptible
 
         X = np.asarray(X)
         index = getattr(self, "_index", None)
@@ -230,7 +230,7 @@ class PretrainedLearner(BaseLearner):
             images, fields, root = self._store_args
             address = os.environ.get(RAY_ADDRESS_VARIABLE)
             if address:  # chunks as Ray tasks: each worker builds the backbone from these settings
-                from core.feature_store import RayChunks
+                from core.engine.feature_store import RayChunks
 
                 extract, chunks_on = _BackboneExtract(self.info, self.values), RayChunks(address)
             else:
@@ -490,7 +490,7 @@ _ROW_INDEXES: dict[str, Any] = {}
 
 def _row_index(dataset):
     """One content index per dataset in this process (every run of a comparison shares it)."""
-    from core.feature_store import RowIndex
+    from core.engine.feature_store import RowIndex
 
     if dataset.fingerprint not in _ROW_INDEXES:
         if len(_ROW_INDEXES) >= 4:

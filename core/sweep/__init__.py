@@ -10,7 +10,7 @@ depend on alpha, say) are computed once. Units run through an executor:
 - `RayExecutor`: the same units as Ray tasks on an existing cluster; the cache directory
   must be one shared directory that every node writes (checked before any work).
 
-Every unit is cached exactly like a single run (`core.runner.run_one`: one atomic record
+Every unit is cached exactly like a single run (`core.engine.runner.run_one`: one atomic record
 per round, an exclusive lock per unit), so a sweep interrupted in any way resumes only what
 is missing, and a finished sweep starts nothing. Grid file (TOML, or JSON of the same
 shape)::

@@ -13,11 +13,11 @@ from typing import Any, Iterator, Protocol, Sequence
 
 from threadpoolctl import threadpool_limits
 
-from core.cache import Cache, cache_area
+from core.engine.cache import Cache, cache_area
 
 from core.files import atomic_write_json, read_regular_text
-from core.config import RunSpec
-from core.runner import run_one
+from core.engine.config import RunSpec
+from core.engine.runner import run_one
 from core.types import Dataset
 
 log = logging.getLogger(__name__)

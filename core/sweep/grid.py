@@ -10,10 +10,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from core.config import ConfigError, RunConfig, resolve
+from core.engine.config import ConfigError, RunConfig, resolve
 from core.hashing import stable_hash
 from core.learners import learner_param_names
-from core.settings import ALIASES, LEARNER_PREFIX, canonical, flatten, is_strategy_setting, read_settings_file, \
+from core.engine.settings import ALIASES, LEARNER_PREFIX, canonical, flatten, is_strategy_setting, read_settings_file, \
     split_strategy_param
 from core.strategies import STRATEGIES
 
@@ -79,7 +79,7 @@ class Sweep:
 
 def _flatten(section: dict[str, Any], where: str) -> dict[str, Any]:
     """TOML spells `learner_params.C = [...]` and `hybrid.alpha = [...]` as nested tables; name them
-    "learner_params.C" and "hybrid.alpha", as every entry point does (core.settings.flatten)."""
+    "learner_params.C" and "hybrid.alpha", as every entry point does (core.engine.settings.flatten)."""
     try:
         return flatten(section, STRATEGIES.names())
     except ConfigError as exc:
@@ -236,7 +236,7 @@ def parse_grid(obj: dict[str, Any], *, base: dict[str, Any] | None = None, vary:
 
 def read_grid_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """TOML (or JSON for *.json) -> dict. Raises GridError, one line naming the file (see
-    core.settings.read_settings_file: missing, unreadable, not text, invalid, nested too deep)."""
+    core.engine.settings.read_settings_file: missing, unreadable, not text, invalid, nested too deep)."""
     path = Path(path)
     try:
         obj = read_settings_file(path, "grid file", kind="JSON" if path.suffix == ".json" else "TOML")

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from core.cache import Cache, cache_area
+from core.engine.cache import Cache, cache_area
 
 from core.files import atomic_write_json
-from core.runner import Cancelled
+from core.engine.runner import Cancelled
 from core.sweep.executors import Executor, LocalExecutor, Task, WorkerLost
 from core.sweep.grid import Sweep
 from core.sweep.plan import Plan, plan_sweep
@@ -101,12 +101,12 @@ def sweep_job_id(sweep: Sweep) -> str:
 
 def start_sweep(sweep: Sweep, cache_root: str | os.PathLike[str], *, executor: str = "local", jobs: int | None = None,
                 ray_address: str = "auto"):
-    """`python -m core sweep` as a detached job (core.jobs): it outlives the page that started it.
+    """`python -m core sweep` as a detached job (core.engine.jobs): it outlives the page that started it.
 
     Its progress is read from the status file the sweep writes (`read_statuses`), its
     results from the cache; the definition travels as a JSON grid file.
     """
-    from core import jobs as background
+    from core.engine import jobs as background
 
     root = Path(cache_root).resolve()
     grid_file = cache_area("sweeps", root) / "grids" / f"{sweep.key}.json"

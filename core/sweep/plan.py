@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from core.cache import Cache
-from core.config import ConfigError, RunConfig, RunSpec, stable_hash
+from core.engine.cache import Cache
+from core.engine.config import ConfigError, RunConfig, RunSpec, stable_hash
 from core.datasets import load_dataset
-from core.runner import is_finished, prepare
+from core.engine.runner import is_finished, prepare
 from core.sweep.grid import _MAX_LISTED, GridError, GridPoint, Sweep, _describe
 from core.types import Dataset
 

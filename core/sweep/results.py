@@ -11,10 +11,10 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
-from core.cache import Cache
-from core.config import RunConfig
-from core.metrics import default_metric, summary_table
-from core.runner import Comparison, load_comparison, run_comparison
+from core.engine.cache import Cache
+from core.engine.config import RunConfig
+from core.analysis.metrics import default_metric, summary_table
+from core.engine.runner import Comparison, load_comparison, run_comparison
 from core.sweep.grid import Sweep, relevant_strategies
 from core.sweep.plan import Plan, plan_sweep
 from core.sweep.status import SweepProgress

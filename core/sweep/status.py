@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.cache import Cache
+from core.engine.cache import Cache
 
 from core.files import atomic_write_json, read_regular_text
 from core.sweep.executors import UnitOutcome

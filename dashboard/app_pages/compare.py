@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core.metrics import partial_note
-from core.verdicts import verdict_sentence
+from core.analysis.metrics import partial_note
+from core.analysis.verdicts import verdict_sentence
 from dashboard.components import charts
 from dashboard.components.results import current_view
 from dashboard.components.widgets import keep, plain

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.figures import MANY_CLASSES
+from core.present.figures import MANY_CLASSES
 from dashboard.components import charts
 from dashboard.components.results import current_view
 from dashboard.components.widgets import keep, keep_valid, round_slider

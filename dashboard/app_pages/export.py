@@ -3,8 +3,8 @@ self-contained HTML; the tables as CSV; one HTML report with the settings as a t
 
 import streamlit as st
 
-from core import figures
-from core.features import NoStoredState
+from core.present import figures
+from core.engine.features import NoStoredState
 from dashboard.components import charts, maps
 from dashboard.components.results import cache_root, current_view
 

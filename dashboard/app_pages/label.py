@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.cache import Cache
+from core.engine.cache import Cache
 from core.labels.cli import DEFAULT_DB
 from core.labels.io import export_csv, import_folder
 from core.labels.recommend import comparison_command, recommend

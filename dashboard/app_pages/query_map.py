@@ -6,7 +6,7 @@ CNN) the features one run's network gives every image in a chosen round.
 
 import streamlit as st
 
-from core.features import NoStoredState
+from core.engine.features import NoStoredState
 from dashboard.components import charts, maps
 from dashboard.components.results import cache_root, current_view
 from dashboard.components.widgets import keep_valid, round_slider

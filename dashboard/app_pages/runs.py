@@ -6,10 +6,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import jobs
-from core.cache import Cache
-from core.config import ALIASES, RunConfig, format_params
-from core.figures import format_setting, strategy_label
+from core.engine import jobs
+from core.engine.cache import Cache
+from core.engine.config import ALIASES, RunConfig, format_params
+from core.present.figures import format_setting, strategy_label
 from dashboard.components.results import cache_root
 from dashboard.components.sidebar import apply_config
 from dashboard.components.widgets import plain
@@ -150,7 +150,7 @@ def delete_run(key: str) -> None:
     """Delete, then forget the choice and the confirmation: neither may outlive the run."""
     try:
         cache.delete_comparison(key)
-    except (ValueError, RuntimeError, OSError) as exc:  # core.cache refuses while a process writes its runs
+    except (ValueError, RuntimeError, OSError) as exc:  # core.engine.cache refuses while a process writes its runs
         st.session_state["runs_delete_error"] = f"Not deleted: {exc}"
         return
     for name in ("runs_choice", "runs_confirm"):

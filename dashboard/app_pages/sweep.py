@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import jobs
-from core.cache import Cache
-from core.config import RunConfig
-from core.figures import sweep_heatmap
+from core.engine import jobs
+from core.engine.cache import Cache
+from core.engine.config import RunConfig
+from core.present.figures import sweep_heatmap
 from core.learners import LEARNERS
 from core.params import Interval, Options
 from core.strategies import STRATEGIES
@@ -79,7 +79,7 @@ def _alive(pid: int) -> bool:
 def _state(item: dict) -> str:
     """running, starting (launched, no status file yet), done, failed, cancelled or interrupted.
 
-    Asking for the job's status also reaps its process once it has ended (core.jobs).
+    Asking for the job's status also reaps its process once it has ended (core.engine.jobs).
     """
     job = jobs.status(root, f"sweep-{item['key']}")
     if job.state == jobs.RUNNING:

@@ -1,14 +1,14 @@
-"""Verdict: which strategy to use on this data and budget, and how sure that is (core.verdicts)."""
+"""Verdict: which strategy to use on this data and budget, and how sure that is (core.analysis.verdicts)."""
 
 import math
 
 import pandas as pd
 import streamlit as st
 
-from core import verdict_figures as vf
-from core import verdicts as v
-from core.cache import Cache
-from core.metrics import curve_table
+from core.present import verdict_figures as vf
+from core.analysis import verdicts as v
+from core.engine.cache import Cache
+from core.analysis.metrics import curve_table
 from dashboard.components import charts
 from dashboard.components.results import cache_root, current_view
 from dashboard.components.widgets import keep, keep_valid, plain

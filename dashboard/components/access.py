@@ -12,7 +12,7 @@ from typing import Mapping
 
 import streamlit as st
 
-from core import jobs
+from core.engine import jobs
 from core.access import OutsideRootsError, check_inside_roots, matches, resolve_roots, session_proof
 
 

@@ -1,4 +1,4 @@
-"""Figures of a View, built by the plotly builders in core.figures: one function per chart,
+"""Figures of a View, built by the plotly builders in core.present.figures: one function per chart,
 used by the pages and by the Export page, so the page and the exported file are the same.
 
 `shown_settings` reads what each page shows from its widgets' session-state values (kept
@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core import figures
-from core import verdict_figures as vf
-from core import verdicts as v
-from core.cache import Cache
-from core.metrics import curve_table, summary_table
+from core.present import figures
+from core.present import verdict_figures as vf
+from core.analysis import verdicts as v
+from core.engine.cache import Cache
+from core.analysis.metrics import curve_table, summary_table
 from dashboard.components.results import View
 
 ALL_REPEATS = -1

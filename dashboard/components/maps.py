@@ -2,7 +2,7 @@
 a background process computes the UMAP (it would block the server for its numba compile).
 
 A map shows one feature space: the raw pixels, or the features a run's CNN (any learner
-that stores its state) gives every image in a chosen round (`core.features`, cached next to
+that stores its state) gives every image in a chosen round (`core.engine.features`, cached next to
 that round). Both kinds are projected once and cached under `<cache>/projections/`.
 """
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core import jobs
-from core.cache import Cache
-from core.projection import PIXELS, ProjectionStore, background_command, pixel_features, project
+from core.engine import jobs
+from core.engine.cache import Cache
+from core.analysis.projection import PIXELS, ProjectionStore, background_command, pixel_features, project
 from core.types import Dataset
 
 
@@ -43,13 +43,13 @@ PIXEL_CHOICE = FeatureChoice("raw pixels", PIXELS)
 
 def learner_rounds(cache_root: str, run_key: str, rounds_done: int) -> list[int]:
     """0-based rounds of `run_key` with stored learner state, among its completed rounds."""
-    from core.features import rounds_with_state
+    from core.engine.features import rounds_with_state
 
     return [r for r in rounds_with_state(Cache(cache_root), run_key) if r < rounds_done]
 
 
 def learner_choice(run_key: str, round_index: int, strategy: str, learner: str = "cnn") -> FeatureChoice:
-    from core.features import feature_space
+    from core.engine.features import feature_space
 
     name = "CNN" if learner == "cnn" else learner
     return FeatureChoice(f"{name} features, round {round_index + 1} ({strategy} run)",
@@ -85,7 +85,7 @@ def choice_for(view, repeat: int, label: str, feature_round: int | None, cache_r
     if label == frozen_label(view.config):
         import json
 
-        from core.features import frozen_space
+        from core.engine.features import frozen_space
 
         config = view.config
         return FeatureChoice(label, frozen_space(config.learner, config.learner_params), frozen_learner=json.dumps(
@@ -99,7 +99,7 @@ def choice_for(view, repeat: int, label: str, feature_round: int | None, cache_r
 
 def frozen_label(config) -> str:
     """'Backbone features: pretrained (backbone=resnet18, weights=none (random init))'."""
-    from core.figures import learner_label
+    from core.present.figures import learner_label
 
     return f"Backbone features: {learner_label(config)}"
 
@@ -115,19 +115,19 @@ def labelled_axes(fig, method: str, label: str):
 def features_of(choice: FeatureChoice, dataset: Dataset, cache_root: str) -> tuple[np.ndarray, Path | None]:
     """(features (n_dataset, d), the file a background process can read them from, or None for pixels).
 
-    Learner features come from `core.features.round_features`: computed from the stored
+    Learner features come from `core.engine.features.round_features`: computed from the stored
     weights the first time (one forward pass over the dataset), read from disk afterwards.
     """
     if choice.frozen_learner is not None:  # from the feature store; the backbone runs only if it lacks them
         import json
 
-        from core.features import frozen_features
+        from core.engine.features import frozen_features
 
         spec = json.loads(choice.frozen_learner)
         return frozen_features(Cache(cache_root), dataset, spec["learner"], spec["params"])
     if choice.run_key is None:
         return pixel_features(dataset), None
-    from core.features import round_features
+    from core.engine.features import round_features
 
     cache = Cache(cache_root)
     features = round_features(cache, choice.run_key, choice.round_index, dataset)

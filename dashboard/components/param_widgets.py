@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 
 import streamlit as st
 
-from core.figures import format_setting
+from core.present.figures import format_setting
 from core.params import Constraint, Interval, Options, Text
 from dashboard.components.settings import widget_key
 from dashboard.components.widgets import plain

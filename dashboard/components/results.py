@@ -12,17 +12,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import jobs
-from core.cache import Cache, cache_dir
-from core.config import RunConfig
+from core.engine import jobs
+from core.engine.cache import Cache, cache_dir
+from core.engine.config import RunConfig
 from core.datasets import load_dataset
-from core.metrics import default_metric
-from core.runner import Comparison, Split, load_comparison, make_split
+from core.analysis.metrics import default_metric
+from core.engine.runner import Comparison, Split, load_comparison, make_split
 from core.types import Dataset
 
 
 def default_cache_dir() -> str:
-    """The CLI's cache too: `ALBENCH_CACHE_DIR` when set, else the checkout's `cache/` (core.cache.cache_dir)."""
+    """The CLI's cache too: `ALBENCH_CACHE_DIR` when set, else the checkout's `cache/` (core.engine.cache.cache_dir)."""
     return str(cache_dir())
 
 

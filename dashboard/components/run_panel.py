@@ -1,6 +1,6 @@
 """Run / Cancel in the sidebar, and a progress bar per strategy above every page.
 
-The run is a detached `python -m core run` process (core.jobs); this panel only reads its
+The run is a detached `python -m core run` process (core.engine.jobs); this panel only reads its
 job record and the cache, so a reload or a second tab shows the same progress. While it
 runs, a fragment polls once a second and reruns the page whenever a round lands.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import jobs
-from core.config import RunConfig
+from core.engine import jobs
+from core.engine.config import RunConfig
 from dashboard.components import results
 from dashboard.components.access import check_job_limit
 from dashboard.components.widgets import plain

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import streamlit as st
 
-from core.config import IMAGE_SIZE_RANGE, RUN_OPTIONS, RunConfig, parse_value
+from core.engine.config import IMAGE_SIZE_RANGE, RUN_OPTIONS, RunConfig, parse_value
 from core.datasets import DATASETS
 from core.learners import LEARNERS
 from core.params import Constraint, Interval, Options, Text
@@ -154,7 +154,7 @@ def shown_budget(s: Mapping, pool_size: int | None) -> int:
 
 
 def dataset_options(s: Mapping) -> dict[str, Any]:
-    from core.config import absolute_data_dir
+    from core.engine.config import absolute_data_dir
     from core.datasets import dataset_option_names
 
     names = dataset_option_names(s["dataset"]) if s["dataset"] in DATASETS else []

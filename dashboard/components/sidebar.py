@@ -16,12 +16,12 @@ import json
 import streamlit as st
 
 from core.access import OutsideRootsError
-from core.config import IMAGE_SIZE_RANGE, RUN_OPTIONS, ConfigError, RunConfig, stream_strategies
+from core.engine.config import IMAGE_SIZE_RANGE, RUN_OPTIONS, ConfigError, RunConfig, stream_strategies
 from core.datasets import DATASETS, dataset_option_names
-from core.figures import format_setting
+from core.present.figures import format_setting
 from core.learners import LEARNERS
 from core.params import ParamError, defaults as declared_defaults
-from core.runner import pool_candidates, prepare
+from core.engine.runner import pool_candidates, prepare
 from core.strategies import STRATEGIES
 from dashboard.components import results
 from dashboard.components.access import allowed_path

@@ -11,10 +11,10 @@ pytest.importorskip("skactiveml")
 
 from benchmarks.peers.adapters import PEER_LOOP, PEER_SELECT, patch_modal_for_new_sklearn  # noqa: E402
 from benchmarks.peers.reference import same_up_to_ties  # noqa: E402
-from core.config import RunConfig  # noqa: E402
+from core.engine.config import RunConfig  # noqa: E402
 from core.datasets import load_dataset  # noqa: E402
 from core.learners import make_learner  # noqa: E402
-from core.runner import run_comparison  # noqa: E402
+from core.engine.runner import run_comparison  # noqa: E402
 from core.strategies import make_strategy  # noqa: E402
 from core.strategies.measures import (reference_entropy, reference_least_confidence,  # noqa: E402
                                          reference_smallest_margin)

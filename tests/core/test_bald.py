@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from core.config import ConfigError, RunConfig
+from core.engine.config import ConfigError, RunConfig
 from core.strategies import bald as bald_module
 from core.strategies import make_strategy
 from core.strategies.bald import bald, batchbald, power_keys, powerbald
@@ -192,7 +192,7 @@ def test_the_cli_says_it_in_one_line_with_exit_status_2(tmp_path):
 
 
 def test_every_family_member_runs_end_to_end_with_the_cnn():
-    from core.runner import run_comparison
+    from core.engine.runner import run_comparison
 
     names = ("bald", "powerbald", "batchbald", "dropquery")
     config = RunConfig(strategies=names, learner="cnn", initial=20, batch=5, rounds=2, subset=120,

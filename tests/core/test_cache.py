@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core.runner
-from core.cache import Cache
-from core.config import RunConfig
-from core.runner import load_comparison, run_comparison
+import core.engine.runner
+from core.engine.cache import Cache
+from core.engine.config import RunConfig
+from core.engine.runner import load_comparison, run_comparison
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = RunConfig(strategies=("random", "hybrid"), initial=12, batch=4, rounds=4, strategy_params={"hybrid": {"clusters": 2}}, subset=300, repeats=2)
@@ -38,7 +38,7 @@ def test_rerun_reads_everything_back_without_fitting(cache_dir, monkeypatch):
     def no_fitting(*args, **kwargs):
         raise AssertionError("a cached run computed a round")
 
-    monkeypatch.setattr(core.runner.RunState, "_round", no_fitting)
+    monkeypatch.setattr(core.engine.runner.RunState, "_round", no_fitting)
     again = frame(SMALL, Cache(cache_dir))
     assert again.equals(first)
     assert load_comparison(SMALL, Cache(cache_dir)).frame()[COLS].equals(first)
@@ -48,8 +48,8 @@ def test_more_rounds_extend_a_cached_pool_run(cache_dir, monkeypatch):
     short = RunConfig(**{**SMALL.to_dict(), "rounds": 2})
     frame(short, Cache(cache_dir))
     fits = []
-    original = core.runner.RunState._round
-    monkeypatch.setattr(core.runner.RunState, "_round", lambda self, index: fits.append(index) or original(self, index))
+    original = core.engine.runner.RunState._round
+    monkeypatch.setattr(core.engine.runner.RunState, "_round", lambda self, index: fits.append(index) or original(self, index))
     extended = frame(SMALL, Cache(cache_dir))
     assert sorted(set(fits)) == [2, 3]  # rounds 0-1 came from the cache
     assert extended.equals(frame(SMALL))

@@ -1,4 +1,4 @@
-"""One cache directory for the CLI, the dashboard and everything they cache (core.cache.cache_dir)."""
+"""One cache directory for the CLI, the dashboard and everything they cache (core.engine.cache.cache_dir)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.cache import DEFAULT_CACHE_DIR, LAYOUT, Cache, cache_dir
+from core.engine.cache import DEFAULT_CACHE_DIR, LAYOUT, Cache, cache_dir
 from core.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,11 +60,11 @@ def test_the_suite_never_writes_the_checkouts_cache():
 
 
 def test_every_cache_folder_is_named_in_the_layout():
-    import core.cache
+    import core.engine.cache
 
     assert set(LAYOUT) == {"runs", "comparisons", "features", "datasets", "figures", "jobs", "sweeps",
                            "projections", "ceilings", ".probes"}
-    assert all(f"    {name}/" in core.cache.__doc__ for name in LAYOUT)
+    assert all(f"    {name}/" in core.engine.cache.__doc__ for name in LAYOUT)
     source = "\n".join(p.read_text() for p in (ROOT / "core").rglob("*.py") if p.name != "cache.py")
     import re
 

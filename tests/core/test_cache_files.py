@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cache import Cache, CacheError
+from core.engine.cache import Cache, CacheError
 
 from core.files import NotRegularFile, atomic_output, file_sha256, open_regular, save_npy_atomic
 from core.cli import main
@@ -55,7 +55,7 @@ def test_a_named_pipe_as_spec_json_is_reported_and_the_rerun_finishes(tmp_path):
 def test_a_named_pipe_as_a_comparison_record_is_skipped_by_the_listing(tmp_path):
     cache, _ = _cached_run(tmp_path)
     os.mkfifo(cache / "comparisons" / ("0" * 16 + ".json"))
-    done = _python(f"from core.cache import Cache; print(len(Cache({str(cache)!r}).comparisons()))", tmp_path)
+    done = _python(f"from core.engine.cache import Cache; print(len(Cache({str(cache)!r}).comparisons()))", tmp_path)
     assert done.returncode == 0 and done.stdout.strip() == "1", (done.returncode, done.stderr)
 
 
@@ -66,7 +66,7 @@ def test_a_named_pipe_as_a_comparison_lock_makes_delete_refuse_in_one_line(tmp_p
     lock.unlink(missing_ok=True)
     os.mkfifo(lock)
     done = _python(f"""
-from core.cache import Cache, CacheError
+from core.engine.cache import Cache, CacheError
 try:
     Cache({str(cache)!r}).delete_comparison({key!r})
 except CacheError as exc:
@@ -194,7 +194,7 @@ def test_atomic_writes_follow_the_umask(tmp_path):
 
 
 def test_features_npy_follows_the_umask_like_every_other_cache_file(tmp_path):
-    from core.features import FeatureStore
+    from core.engine.features import FeatureStore
 
     old = os.umask(0o022)
     try:
@@ -221,9 +221,9 @@ def test_one_malformed_comparison_record_does_not_hide_the_others(tmp_path, reco
 def test_named_pipes_in_every_other_cache_folder_are_refused_at_once(tmp_path, capsys):
     import signal
 
-    from core import jobs
+    from core.engine import jobs
     from core.sweep.status import read_statuses
-    from core.ceiling import _ceiling_path, _read_ceiling
+    from core.analysis.ceiling import _ceiling_path, _read_ceiling
 
     def hung(signum, frame):
         raise TimeoutError("blocked on a named pipe")

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core.cache
-from core.cache import Cache, CacheError, RunInUse
+import core.engine.cache
+from core.engine.cache import Cache, CacheError, RunInUse
 from core.files import atomic_write_bytes
-from core.config import RunConfig
-from core.runner import Cancelled, load_comparison, run_comparison
+from core.engine.config import RunConfig
+from core.engine.runner import Cancelled, load_comparison, run_comparison
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = RunConfig(strategies=("random", "entropy"), initial=12, batch=4, rounds=3, subset=200, repeats=1)
@@ -158,7 +158,7 @@ def test_a_crc_valid_but_impossible_record_is_recomputed(cache_dir, tmp_path, ca
 
 FIFO_READ = """
 import sys
-from core.cache import Cache
+from core.engine.cache import Cache
 store = Cache(sys.argv[1]).run(sys.argv[2])
 print(len(store.load_rounds(repair=True)), store.problems[0])
 """
@@ -206,7 +206,7 @@ def test_a_finished_comparison_reads_from_a_cache_that_cannot_be_written(cache_d
         raise AssertionError("a read-only cache must not be locked")
 
     monkeypatch.setattr(Cache, "check_writable", read_only)
-    monkeypatch.setattr(core.cache.RunStore, "lock", no_lock)
+    monkeypatch.setattr(core.engine.cache.RunStore, "lock", no_lock)
     assert frame(SMALL, Cache(cache_dir)).equals(expected)
     longer = RunConfig(**{**SMALL.to_dict(), "rounds": 4})  # needs a new round: the error stands
     with pytest.raises(PermissionError, match="not writable"):
@@ -231,8 +231,8 @@ def test_rereading_a_comparison_decodes_only_new_records(cache_dir, monkeypatch)
     short = RunConfig(**{**SMALL.to_dict(), "rounds": 2})
     run_comparison(short, cache=Cache(cache_dir))
     decoded = []
-    original = core.cache._decode_round
-    monkeypatch.setattr(core.cache, "_decode_round", lambda path: decoded.append(path.name) or original(path))
+    original = core.engine.cache._decode_round
+    monkeypatch.setattr(core.engine.cache, "_decode_round", lambda path: decoded.append(path.name) or original(path))
     load_comparison(short, Cache(cache_dir))
     first = len(decoded)
     run_comparison(SMALL, cache=Cache(cache_dir))  # one more round per run

@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-import core.cache
+import core.engine.cache
 import core.cli
 from core.cli import main
 
@@ -21,7 +21,7 @@ def _run(tmp_path, capsys, *extra, out="out"):
 
 @pytest.mark.parametrize("error", [errno.ENOSPC, errno.EACCES])
 def test_a_disk_that_fills_or_turns_read_only_mid_run_is_one_line(tmp_path, capsys, monkeypatch, error):
-    real, calls = core.cache.atomic_write_bytes, []
+    real, calls = core.engine.cache.atomic_write_bytes, []
 
     def failing(path, data):
         calls.append(path)
@@ -29,12 +29,12 @@ def test_a_disk_that_fills_or_turns_read_only_mid_run_is_one_line(tmp_path, caps
             raise OSError(error, "No space left on device" if error == errno.ENOSPC else "Permission denied", str(path))
         return real(path, data)
 
-    monkeypatch.setattr(core.cache, "atomic_write_bytes", failing)
+    monkeypatch.setattr(core.engine.cache, "atomic_write_bytes", failing)
     code, err = _run(tmp_path, capsys)
     assert code == 2 and "Traceback" not in err
     lines = err.strip().splitlines()
     assert lines[-1].startswith("python -m core run: error: cannot write the results (") and "rerun to resume" in lines[-1]
-    monkeypatch.setattr(core.cache, "atomic_write_bytes", real)
+    monkeypatch.setattr(core.engine.cache, "atomic_write_bytes", real)
     assert _run(tmp_path, capsys)[0] == 0  # room again: the rerun resumes and finishes
 
 
@@ -44,7 +44,7 @@ def test_a_finished_comparison_reads_from_a_read_only_cache(tmp_path, capsys, mo
     def read_only(*args, **kwargs):
         raise PermissionError("cache directory is not writable (Read-only file system)")
 
-    monkeypatch.setattr(core.cache.Cache, "check_writable", read_only)
+    monkeypatch.setattr(core.engine.cache.Cache, "check_writable", read_only)
     code, err = _run(tmp_path, capsys, out="again")
     assert code == 0, err
     assert (tmp_path / "again" / "rounds.csv").read_text() == (tmp_path / "out" / "rounds.csv").read_text()
@@ -58,9 +58,9 @@ def test_a_cached_rerun_into_a_new_folder_copies_the_chart_without_plotly(tmp_pa
     def no_plotly(*args, **kwargs):
         raise AssertionError("the chart was redrawn")
 
-    import core.figures
+    import core.present.figures
 
-    monkeypatch.setattr(core.figures, "learning_curves", no_plotly)
+    monkeypatch.setattr(core.present.figures, "learning_curves", no_plotly)
     assert _run(tmp_path, capsys, out="new")[0] == 0
     assert (tmp_path / "new" / "curves.html").read_bytes() == (tmp_path / "out" / "curves.html").read_bytes()
 

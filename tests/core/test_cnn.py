@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.cache import Cache
+from core.engine.cache import Cache
 from core.datasets import load_dataset
-from core.features import NoStoredState, feature_space, round_features, rounds_with_state
+from core.engine.features import NoStoredState, feature_space, round_features, rounds_with_state
 from core.learners import make_learner
 from core.learners.cnn_torch import augment_batch
 from core.params import ParamError
@@ -166,7 +166,7 @@ def test_images_smaller_than_8_pixels_are_refused():
 
 
 def _cnn_config(rounds: int):
-    from core.config import RunConfig
+    from core.engine.config import RunConfig
 
     return RunConfig(dataset="digits", learner="cnn", learner_params=dict(FAST, epochs=1, min_steps=10),
                      strategies=("hybrid",), strategy_params={"hybrid": {"clusters": 2}}, initial=10, batch=6,
@@ -174,7 +174,7 @@ def _cnn_config(rounds: int):
 
 
 def test_a_resumed_cnn_run_gives_the_results_of_an_uninterrupted_one(tmp_path):
-    from core.runner import run_comparison
+    from core.engine.runner import run_comparison
 
     whole = run_comparison(_cnn_config(3), cache=Cache(tmp_path / "a")).runs[("hybrid", 0)]
     cache = Cache(tmp_path / "b")
@@ -187,7 +187,7 @@ def test_a_resumed_cnn_run_gives_the_results_of_an_uninterrupted_one(tmp_path):
 
 
 def test_rounds_without_stored_weights_are_recomputed_not_trusted(tmp_path, caplog):
-    from core.runner import run_comparison
+    from core.engine.runner import run_comparison
 
     cache = Cache(tmp_path)
     first = run_comparison(_cnn_config(3), cache=cache)
@@ -204,7 +204,7 @@ def test_rounds_without_stored_weights_are_recomputed_not_trusted(tmp_path, capl
 
 
 def test_round_features_embed_the_dataset_with_that_rounds_weights_once(tmp_path):
-    from core.runner import run_comparison
+    from core.engine.runner import run_comparison
 
     cache = Cache(tmp_path)
     comparison = run_comparison(_cnn_config(2), cache=cache)
@@ -231,8 +231,8 @@ def test_gpu_path_trains_and_predicts():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
 def test_asking_for_cuda_without_a_device_is_a_config_error_before_the_run():
-    from core.config import ConfigError, RunConfig
-    from core.runner import prepare
+    from core.engine.config import ConfigError, RunConfig
+    from core.engine.runner import prepare
 
     with pytest.raises(ConfigError, match="device='cuda' but torch sees no CUDA device; use device=auto or cpu"):
         prepare(RunConfig(learner="cnn", learner_params={"device": "cuda"}))

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from core.config import (MAX_REPEATS, MAX_SEED, SCHEMA_VERSION, ConfigError, RunConfig, check_against_data, parse_param,
+from core.engine.config import (MAX_REPEATS, MAX_SEED, SCHEMA_VERSION, ConfigError, RunConfig, check_against_data, parse_param,
                          stable_hash)
 from core.learners import LEARNERS, LearnerError, learner_param_names, make_learner
 from core.learners.cnn import estimate_bytes, memory_limit

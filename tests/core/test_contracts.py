@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from core.config import ConfigError, RunConfig
+from core.engine.config import ConfigError, RunConfig
 from core.learners import CAPABILITIES, LEARNERS, make_learner
 from core.params import Interval, Options, ParamError, invalid_values
 from core.strategies import NEEDS, STRATEGIES, make_strategy
@@ -126,7 +126,7 @@ def test_a_learner_that_cannot_provide_a_need_is_a_config_error_naming_a_fix(rea
 
 
 def test_the_runner_computes_what_a_strategy_declares(sampling_strategy):
-    from core.runner import run_comparison
+    from core.engine.runner import run_comparison
 
     config = RunConfig(strategies=(sampling_strategy,), learner="cnn", initial=20, batch=5, rounds=2, subset=120,
                        learner_params={"mc_samples": 3, "epochs": 1, "min_steps": 0, "channels": "4,4,4", "hidden": 8})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.config import RunConfig
-from core.runner import run_comparison
+from core.engine.config import RunConfig
+from core.engine.runner import run_comparison
 from core.strategies import make_strategy
 from core.strategies.coverage import (
     ball_graph, k_center_greedy, knn_typicality, max_coverage_greedy, purity_delta, typiclust_select,

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.config import ConfigError, RunConfig
+from core.engine.config import ConfigError, RunConfig
 from core.datasets import DatasetError, MissingDataError, cifar10 as cifar_mod, folder as folder_mod, load_dataset
 from core.datasets import mnist as mnist_mod
 from core.datasets.download import download
-from core.runner import prepare, run_comparison
+from core.engine.runner import prepare, run_comparison
 
 
 def _md5(path) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.features import FeatureStore, FeatureStoreWarning, RowIndex, forget_loaded_features, stored_features
+from core.engine.features import FeatureStore, FeatureStoreWarning, RowIndex, forget_loaded_features, stored_features
 from core.learners import make_learner
 from core.learners import pretrained
 from core.types import Dataset
@@ -60,7 +60,7 @@ SLOW_EXTRACTION = """
 import sys, time
 import numpy as np
 sys.path.insert(0, {root!r})
-from core.features import FeatureStore
+from core.engine.features import FeatureStore
 X = np.random.default_rng(0).integers(0, 256, (50, 6, 6, 3), dtype=np.uint8)
 calls = []
 def slow(part):  # three chunks quickly, then a hang: the test kills it mid-way however loaded the machine is
@@ -254,7 +254,7 @@ def test_a_features_file_that_is_a_fifo_is_moved_aside_not_waited_on(tmp_path):
 
 
 def test_an_extractor_giving_nan_or_the_wrong_shape_is_one_line_and_nothing_kept(tmp_path):
-    from core.feature_store import ExtractorError
+    from core.engine.feature_store import ExtractorError
 
     X = images(20)
     with pytest.raises(ExtractorError, match="NaN or infinite features for 20 of 20 images") as err:
@@ -268,7 +268,7 @@ def test_an_extractor_giving_nan_or_the_wrong_shape_is_one_line_and_nothing_kept
 def test_a_long_extraction_says_how_long_after_the_first_batch_and_what_is_faster(tmp_path, capfd, monkeypatch):
     import re
 
-    from core import feature_store
+    from core.engine import feature_store
 
     monkeypatch.setattr(feature_store, "ESTIMATE_OVER_SECONDS", 0.3)
     X = images(60)
@@ -286,7 +286,7 @@ def test_a_long_extraction_says_how_long_after_the_first_batch_and_what_is_faste
 
 
 def test_the_store_and_the_pretrained_learner_import_no_circle():
-    """core.features built learners and the pretrained learner imported core.features (issue 19): the store now
+    """core.engine.features built learners and the pretrained learner imported core.engine.features (issue 19): the store now
     sits below the learners and imports none of them, at module level or inside functions."""
     import ast
 
@@ -300,10 +300,10 @@ def test_the_store_and_the_pretrained_learner_import_no_circle():
                 names.update(alias.name for alias in node.names)
         return {n for n in names if n.startswith("core")}
 
-    assert "core.features" not in imported("core.learners.pretrained")
-    for module in ("core.feature_store", "core.stopping"):
-        assert not {n for n in imported(module) if n.startswith(("core.learners", "core.features", "core.config",
-                                                                 "core.runner"))}
+    assert "core.engine.features" not in imported("core.learners.pretrained")
+    for module in ("core.engine.feature_store", "core.engine.stopping"):
+        assert not {n for n in imported(module) if n.startswith(("core.learners", "core.engine.features", "core.engine.config",
+                                                                 "core.engine.runner"))}
 
 
 def test_store_files_follow_the_umask_like_every_other_cache_file(tmp_path):

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from core.feature_store import FeatureStore, FeatureStoreWarning, forget_loaded_features
+from core.engine.feature_store import FeatureStore, FeatureStoreWarning, forget_loaded_features
 
 FIELDS = {"data": "fuzz", "backbone": "fake"}
 

@@ -12,7 +12,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from core.feature_store import FeatureStore, RayChunks, forget_loaded_features  # noqa: E402
+from core.engine.feature_store import FeatureStore, RayChunks, forget_loaded_features  # noqa: E402
 
 FIELDS = {"data": "ray", "backbone": "fake"}
 

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import figures
-from core.config import RunConfig
-from core.metrics import curve_table
+from core.present import figures
+from core.engine.config import RunConfig
+from core.analysis.metrics import curve_table
 
 FRUITS = [f"{kind} {i}" for kind in ("Apple Golden", "Apple Granny Smith", "Banana Lady Finger", "Cherry Wax Yellow",
                                      "Melon Piel de Sapo", "Tomato Cherry Red") for i in range(1, 11)]  # 60 classes

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.report import add_report_parser, cmd_report
+from core.present.report import add_report_parser, cmd_report
 
 ARGS = ["run", "--strategies", "random,entropy", "--initial", "12", "--batch", "4", "--rounds", "3",
         "--subset", "150", "--repeats", "2", "--quiet"]

@@ -1,4 +1,4 @@
-"""core.jobs: detached processes tracked on disk; a real background comparison run."""
+"""core.engine.jobs: detached processes tracked on disk; a real background comparison run."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from core import jobs
-from core.cache import Cache
+from core.engine import jobs
+from core.engine.cache import Cache
 from core.cli import build_parser, config_from_args
-from core.config import RunConfig
+from core.engine.config import RunConfig
 
 
 def _wait(cache_root, job_id, timeout=60.0) -> jobs.JobStatus:

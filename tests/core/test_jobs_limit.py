@@ -1,4 +1,4 @@
-"""core.jobs' limit on concurrent jobs (a served dashboard's --max-jobs)."""
+"""core.engine.jobs' limit on concurrent jobs (a served dashboard's --max-jobs)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from core import jobs
+from core.engine import jobs
 
 
 def test_the_job_limit_counts_live_runs_and_sweeps_only(tmp_path):

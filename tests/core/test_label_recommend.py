@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import core.verdicts
-from core.cache import Cache
-from core.config import RunConfig
+import core.analysis.verdicts
+from core.engine.cache import Cache
+from core.engine.config import RunConfig
 from core.labels.recommend import DEFAULT, recommend
-from core.runner import run_comparison
+from core.engine.runner import run_comparison
 
 
 def _folder(root):
@@ -38,16 +38,16 @@ def test_the_verdict_of_a_finished_comparison_on_the_folder_is_the_start(tmp_pat
 
     def fake_verdict(rounds, *args, **kwargs):  # the real test lives in test_verdicts; here: is it asked and used
         seen.append(sorted(rounds.strategy.unique()))
-        return core.verdicts.Verdict("recommend", "smallest_margin wins.", recommended="smallest_margin")
+        return core.analysis.verdicts.Verdict("recommend", "smallest_margin wins.", recommended="smallest_margin")
 
-    monkeypatch.setattr(core.verdicts, "verdict", fake_verdict)
+    monkeypatch.setattr(core.analysis.verdicts, "verdict", fake_verdict)
     result = recommend(cache, folder)
     assert result.strategy == "smallest_margin" and result.comparison == config.key()
     assert seen == [["random", "smallest_margin"]]
     assert recommend(cache, tmp_path).strategy == DEFAULT  # another folder: not this comparison's
 
-    monkeypatch.setattr(core.verdicts, "verdict",
-                        lambda rounds, *a, **k: core.verdicts.Verdict("none", "nothing beats random."))
+    monkeypatch.setattr(core.analysis.verdicts, "verdict",
+                        lambda rounds, *a, **k: core.analysis.verdicts.Verdict("none", "nothing beats random."))
     assert "recommend no strategy over random" in recommend(cache, folder).reason
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.config import RunConfig
+from core.engine.config import RunConfig
 from core.datasets import DatasetError, MissingDataError, folder as folder_mod, load_dataset
-from core.runner import prepare
+from core.engine.runner import prepare
 
 
 @pytest.fixture(autouse=True)

@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.cache import Cache
+from core.engine.cache import Cache
 
 from core.files import file_sha256
-from core.config import RunConfig
+from core.engine.config import RunConfig
 from core.cli import main
 from core.datasets import DatasetError, load_dataset
 from core.datasets.labels import COST_CAP_PERCENTILE
 from core.labels.store import LabelStore
-from core.runner import make_split, run_comparison
+from core.engine.runner import make_split, run_comparison
 
 CLASSES = ("three", "five", "eight")
 
@@ -156,7 +156,7 @@ def test_data_without_recorded_times_has_no_minutes_column(tmp_path):
 
 
 def test_minutes_curves_stay_on_the_range_every_run_reached():
-    from core.labelling_time import minutes_curves
+    from core.analysis.labelling_time import minutes_curves
 
     rounds = pd.DataFrame({"strategy": ["a"] * 3 + ["b"] * 3, "repeat": 0, "round": [0, 1, 2] * 2,
                            "test_accuracy": [0.5, 0.7, 0.9, 0.5, 0.6, 0.8],

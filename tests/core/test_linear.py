@@ -8,9 +8,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from core.config import RunConfig
+from core.engine.config import RunConfig
 from core.learners.linear import LogisticLearner
-from core.runner import run_comparison
+from core.engine.runner import run_comparison
 from core.types import DataInfo
 
 

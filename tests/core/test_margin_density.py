@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.config import RunConfig
-from core.runner import run_comparison
+from core.engine.config import RunConfig
+from core.engine.runner import run_comparison
 from core.strategies import make_strategy
 from core.strategies.density import margin_density
 from core.strategies.measures import reference_smallest_margin

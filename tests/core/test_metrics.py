@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from core.metrics import aulc, curve_table, evaluate, labels_to_reach, mean_ci, summary_table
+from core.analysis.metrics import aulc, curve_table, evaluate, labels_to_reach, mean_ci, summary_table
 
 
 def test_aulc_is_normalised_to_the_label_range():
@@ -90,7 +90,7 @@ def test_evaluate_equals_scikit_learn():
 def test_intervals_of_accuracy_and_aulc_stay_within_0_and_1():
     import pandas as pd
 
-    from core.metrics import curve_table, summary_table
+    from core.analysis.metrics import curve_table, summary_table
 
     # two repeats far apart: the raw t interval (12.7 x the standard error) reaches far past [0, 1]
     rows = [{"strategy": "random", "repeat": r, "round": i, "n_labeled": n, "test_accuracy": acc}
@@ -108,7 +108,7 @@ def test_a_partial_comparison_is_summarised_at_the_labels_every_repeat_reached()
     """During a run or after Cancel, repeats stop at different label counts: the summary compares
     every strategy at the largest count all shown repeats reached (here 20), never a mean of a
     repeat at 70 labels and one at 20, and says so."""
-    from core.metrics import common_n_labeled, partial_note
+    from core.analysis.metrics import common_n_labeled, partial_note
 
     frame = rounds_frame({
         "random": [[0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0], [0.0, 0.1]],  # repeat 1 cancelled after 20 labels

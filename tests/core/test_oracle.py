@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.cache import Cache
-from core.config import RunConfig
-from core.runner import is_paused, known_labels, load_comparison, run_comparison
+from core.engine.cache import Cache
+from core.engine.config import RunConfig
+from core.engine.runner import is_paused, known_labels, load_comparison, run_comparison
 from core.types import PENDING, SKIPPED
 
 CONFIG = RunConfig(strategies=("entropy", "random"), initial=20, batch=5, rounds=4, subset=200)
@@ -27,7 +27,7 @@ class Person:
 def test_the_default_oracle_reveals_known_labels_and_the_record_keeps_them(tmp_path):
     comparison = run_comparison(CONFIG, cache=Cache(tmp_path))
     dataset = comparison.dataset
-    from core.runner import make_split
+    from core.engine.runner import make_split
 
     split = make_split(dataset, CONFIG.seed, CONFIG.test_size, CONFIG.subset)
     for results in comparison.runs.values():
@@ -110,7 +110,7 @@ def test_known_labels_is_the_default_oracle():
 
 @pytest.mark.parametrize("bad", [12, -3])
 def test_an_answer_outside_the_classes_is_refused_by_the_cache_check(bad):
-    from core.cache import check_round
+    from core.engine.cache import check_round
 
     comparison = run_comparison(CONFIG)
     first = comparison.runs[("entropy", 0)][0]

@@ -12,13 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from core.config import RunConfig
-from core.features import forget_loaded_features
-from core.figures import learner_label
+from core.engine.config import RunConfig
+from core.engine.features import forget_loaded_features
+from core.present.figures import learner_label
 from core.learners import LearnerError, learner_provides, make_learner
 from core.learners import pretrained
 from core.params import ParamError
-from core.runner import run_comparison
+from core.engine.runner import run_comparison
 from core.types import DataInfo, Dataset
 
 INFO = DataInfo(3, (16, 16, 3), 1 / 255, ("a", "b", "c"))
@@ -173,7 +173,7 @@ def test_folder_end_to_end_with_run_comparison_and_the_store_reused(tmp_path, re
                        learner_params={"weights": resnet18_file, "input_size": 32},
                        strategies=("random", "entropy", "coreset"), initial=6, batch=3, rounds=3, repeats=2,
                        test_size=0.3)
-    from core.cache import Cache
+    from core.engine.cache import Cache
 
     calls = []
     extract = pretrained.PretrainedLearner._extract
@@ -274,9 +274,9 @@ def test_a_pickled_model_as_weights_is_one_line_from_the_command_line(tmp_path, 
 def test_a_subset_run_extracts_only_its_pool_and_test_split_and_a_bigger_subset_reuses_them(tmp_path, resnet18_file,
                                                                                              monkeypatch):
     """--subset 2000 of a 60,000-image folder extracted all 60,000 (4 hours at 224 px on 2 cores)."""
-    from core.cache import Cache
-    from core.features import RowIndex
-    from core.runner import make_split, prepare
+    from core.engine.cache import Cache
+    from core.engine.features import RowIndex
+    from core.engine.runner import make_split, prepare
 
     monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "datasets"))
     config = RunConfig(dataset="folder", data_dir=str(write_folder(tmp_path / "images", n_per_class=16)), image_size=16,

@@ -1,11 +1,11 @@
-"""core.projection: PCA first view, the on-disk store, names that cannot escape the cache."""
+"""core.analysis.projection: PCA first view, the on-disk store, names that cannot escape the cache."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.projection import ProjectionStore, background_command, pca_2d, project
+from core.analysis.projection import ProjectionStore, background_command, pca_2d, project
 
 
 def test_pca_2d_is_float32_n_by_2_and_deterministic():
@@ -46,5 +46,5 @@ def test_unknown_method_names_the_valid_ones(tmp_path):
 
 def test_background_command_passes_dataset_options():
     argv = background_command("folder", {"data_dir": "/data", "image_size": 32}, "cache", space="pixels")
-    assert argv[1:3] == ["-m", "core.projection"]
+    assert argv[1:3] == ["-m", "core.analysis.projection"]
     assert argv[argv.index("--data-dir") + 1] == "/data" and argv[argv.index("--image-size") + 1] == "32"

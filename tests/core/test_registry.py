@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from core.config import RunConfig
+from core.engine.config import RunConfig
 from core.registry import plugin_identity
 from core.strategies import STRATEGIES
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core import figures
+from core.present import figures
 from core.cli import main as cli_main
-from core.report import add_report_parser, cmd_report
+from core.present.report import add_report_parser, cmd_report
 
 RUN = ["run", "--dataset", "digits", "--subset", "200", "--initial", "20", "--batch", "10", "--rounds", "3",
        "--repeats", "3", "--quiet"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main as cli_main
-from core.report import add_report_parser, cmd_report
+from core.present.report import add_report_parser, cmd_report
 
 RUN = ["run", "--dataset", "digits", "--subset", "200", "--initial", "20", "--batch", "10", "--rounds", "3",
        "--repeats", "2", "--quiet", "--strategies", "random,entropy"]
@@ -107,15 +107,15 @@ def test_report_out_refuses_a_folder_of_other_files_unless_forced(one_run, tmp_p
 
 @pytest.mark.parametrize("force", [[], ["--force"]])
 def test_report_out_refuses_the_filesystem_root(one_run, capsys, monkeypatch, force):
-    import core.cache
+    import core.engine.cache
 
-    real = core.cache.atomic_write_bytes
+    real = core.engine.cache.atomic_write_bytes
 
     def guarded(path, data):  # should the refusal fail, the test still writes nothing into /
         assert Path(path).resolve().parent != Path("/"), f"the report wrote {path}"
         real(path, data)
 
-    monkeypatch.setattr(core.cache, "atomic_write_bytes", guarded)
+    monkeypatch.setattr(core.engine.cache, "atomic_write_bytes", guarded)
     assert report(str(one_run), "--out", "/", *force, *FAST) == 2
     assert "filesystem root" in _error_line(capsys)
     assert not Path("/report.html").exists()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.config import ConfigError, RunConfig
+from core.engine.config import ConfigError, RunConfig
 from core.datasets import load_dataset
 from core.learners import LEARNERS, make_learner
-from core.runner import make_split, prepare, run_comparison
+from core.engine.runner import make_split, prepare, run_comparison
 from tests.conftest import OFFLINE_LEARNER_SETTINGS
 
 TUTORIAL = dict(dataset="digits", subset=330, test_size=0.0, initial=40, batch=5, rounds=5,
@@ -144,14 +144,14 @@ def test_digits_is_exactly_scikit_learns_load_digits():
 
 @pytest.mark.parametrize("test_size", [0.0, 0.1, 0.25, 0.333])
 def test_pool_size_check_agrees_with_the_split_it_stands_for(test_size):
-    from core.runner import pool_candidates
+    from core.engine.runner import pool_candidates
 
     digits = load_dataset("digits")
     assert pool_candidates(digits, test_size) == len(make_split(digits, 0, test_size, None).pool)
 
 
 def test_a_class_too_small_to_stratify_is_a_config_error():
-    from core.runner import pool_candidates
+    from core.engine.runner import pool_candidates
     from core.types import Dataset
 
     tiny = Dataset("tiny", np.zeros((7, 2, 2, 1), np.uint8), np.array([0, 0, 0, 1, 1, 1, 2]), ("a", "b", "c"))
@@ -161,7 +161,7 @@ def test_a_class_too_small_to_stratify_is_a_config_error():
 
 
 def test_learner_settings_text_round_trips_including_values_with_commas():
-    from core.config import format_params, parse_params
+    from core.engine.config import format_params, parse_params
 
     params = {"channels": "4,8,8", "epochs": 1, "lr": 0.001, "augment": "off"}
     assert parse_params(format_params(params)) == params

@@ -14,7 +14,7 @@ import pytest
 
 import core.params
 from core.cli import main
-from core.config import RunConfig, resolve
+from core.engine.config import RunConfig, resolve
 from core.params import Interval
 from core.strategies import STRATEGIES
 from core.strategies.base import Strategy, check_k, top_k
@@ -263,7 +263,7 @@ def test_a_new_plugin_parameter_is_accepted_and_applied_everywhere(powered, tmp_
 def test_every_declared_run_option_has_a_flag(monkeypatch):
     """Flags come from RUN_OPTIONS: a declared option has its flag, type and help without a CLI edit."""
     from core.cli import build_parser
-    from core.config import RUN_OPTIONS
+    from core.engine.config import RUN_OPTIONS
 
     monkeypatch.setitem(RUN_OPTIONS, "warmup_rounds", Interval(int, 0, 10, default=0, help="rounds before timing"))
     run = build_parser("albench")._subparsers._group_actions[0].choices["run"]
@@ -276,7 +276,7 @@ def test_every_declared_run_option_has_a_flag(monkeypatch):
 
 
 def _stream_run(tmp_path, *args) -> list:
-    from core.runner import run_comparison
+    from core.engine.runner import run_comparison
 
     config = resolve({"mode": "stream", "stream_policy": "threshold", "threshold": 0.3, "rounds": 3,
                       "strategies": ["powered"]}, dict(args))

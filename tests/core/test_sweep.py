@@ -13,11 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.cache import Cache
+from core.engine.cache import Cache
 from core.cli import main
-from core.config import RunConfig
-from core.metrics import summary_table
-from core.runner import run_comparison
+from core.engine.config import RunConfig
+from core.analysis.metrics import summary_table
+from core.engine.runner import run_comparison
 from core.sweep import (
     ExecutorError, GridError, LocalExecutor, Task, build_sweep, collect_runs, load_grid, load_sweep_results, parse_grid,
     plan_sweep, probe_cache, run_sweep, save_comparisons,

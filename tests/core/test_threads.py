@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from core.config import ConfigError, RunConfig
-from core.runner import RunState, run_comparison
-from core.threads import limited_threads, thread_settings
+from core.engine.config import ConfigError, RunConfig
+from core.engine.runner import RunState, run_comparison
+from core.engine.threads import limited_threads, thread_settings
 
 
 def _blas_threads() -> set[int]:

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from core import verdicts as v
-from core.metrics import aulc
+from core.analysis import verdicts as v
+from core.analysis.metrics import aulc
 
 COUNTS = [20, 30, 40, 50, 60, 70, 80, 90, 100, 110]
 
@@ -231,8 +231,8 @@ def test_a_cancelled_strategy_shortens_the_paired_range():
 
 
 def test_ceiling_fits_all_pool_labels_once_and_is_read_back_from_the_cache(tmp_path, monkeypatch):
-    from core.cache import Cache
-    from core.config import RunConfig
+    from core.engine.cache import Cache
+    from core.engine.config import RunConfig
     from core.datasets import load_dataset
 
     config = RunConfig(dataset="digits", strategies=("random",), initial=20, batch=10, rounds=2, repeats=2, subset=200)
@@ -275,7 +275,7 @@ def test_a_partial_comparison_is_judged_at_the_labels_every_repeat_reached():
 def test_the_power_chart_stops_its_axis_and_names_a_strategy_that_needs_hundreds_of_repeats():
     """One strategy with a tiny effect needs ~230 repeats: the axis ends at 50 so the others stay
     readable, and a note names the one beyond it with its count."""
-    from core.verdict_figures import power_figure
+    from core.present.verdict_figures import power_figure
 
     small_d = 0.186  # 80% power at about 230 pairs
     table = pd.DataFrame([
@@ -291,7 +291,7 @@ def test_the_power_chart_stops_its_axis_and_names_a_strategy_that_needs_hundreds
 
 
 def test_the_difference_chart_draws_a_band_from_four_repeats_and_says_when_it_does_not():
-    from core.verdict_figures import difference_figure
+    from core.present.verdict_figures import difference_figure
 
     for repeats, banded in ((3, False), (4, True)):
         diffs = v.difference_table(make_rounds({"random": 0.0, "entropy": 0.05}, repeats=repeats), "test_accuracy")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.cache import Cache
-from core.config import RunConfig
-from core.projection import ProjectionStore, pca_2d, pixel_features
-from core.runner import run_comparison
+from core.engine.cache import Cache
+from core.engine.config import RunConfig
+from core.analysis.projection import ProjectionStore, pca_2d, pixel_features
+from core.engine.runner import run_comparison
 
 # The sidebar settings that describe SMALL (dashboard/components/settings.py; the rest at their defaults).
 SMALL = RunConfig(dataset="digits", learner="logistic", strategies=("random", "entropy", "hybrid"), initial=20,

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.cache import Cache
+from core.engine.cache import Cache
 from core.datasets import load_dataset
-from core.projection import pca_2d, pixel_features
-from core.runner import load_comparison
+from core.analysis.projection import pca_2d, pixel_features
+from core.engine.runner import load_comparison
 from dashboard.components import charts
 from dashboard.components.results import View
 from tests.dashboard.conftest import SMALL, SMALL_STATE
@@ -133,7 +133,8 @@ def test_export_follows_the_confusion_page_settings(small_cache):
 
 
 def test_the_export_report_has_the_verdict_sentence_and_charts_as_the_verdict_page_shows_them(small_cache):
-    from core import figures, verdicts
+    from core.present import figures
+    from core.analysis import verdicts
 
     view = _view(small_cache)
     shown = charts.shown_settings(view, {"verdict_baseline": "entropy", "verdict_metric": "macro_f1"})["verdict"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import jobs
+from core.engine import jobs
 from core.datasets import load_dataset
-from core.projection import ProjectionStore, load_features, pca_2d
+from core.analysis.projection import ProjectionStore, load_features, pca_2d
 from dashboard.components import maps
 
 
@@ -27,7 +27,7 @@ def test_pca_first_then_the_stored_umap(tmp_path, monkeypatch):
 
     monkeypatch.setattr(maps.jobs, "status", lambda root, job_id: jobs.JobStatus(None, None))
     maps.coordinates(dataset, "digits", {}, str(tmp_path))
-    assert len(started) == 1 and started[0][1][1:3] == ["-m", "core.projection"]
+    assert len(started) == 1 and started[0][1][1:3] == ["-m", "core.analysis.projection"]
 
     umap = np.random.default_rng(0).normal(size=(len(dataset.labels), 2)).astype(np.float32)
     ProjectionStore(tmp_path).save(dataset.fingerprint, "pixels", "umap", umap, 1.0)
@@ -70,7 +70,7 @@ def test_pending_is_false_once_the_umap_is_stored(tmp_path, monkeypatch):
 
 
 def test_query_map_colours_picks_by_whole_rounds():
-    from core.figures import query_map
+    from core.present.figures import query_map
 
     rng = np.random.default_rng(0)
     picks = {"entropy": (np.arange(6), np.array([1, 1, 2, 2, 3, 3]))}
@@ -81,8 +81,8 @@ def test_query_map_colours_picks_by_whole_rounds():
 
 
 def test_a_feature_space_that_is_gone_falls_back_to_raw_pixels(small_cache):
-    from core.cache import Cache
-    from core.runner import load_comparison
+    from core.engine.cache import Cache
+    from core.engine.runner import load_comparison
     from dashboard.components.results import View
     from tests.dashboard.conftest import SMALL
 
@@ -97,11 +97,11 @@ def test_a_feature_space_that_is_gone_falls_back_to_raw_pixels(small_cache):
 @pytest.mark.slow
 def test_a_pretrained_comparison_offers_the_backbone_features_once(tmp_path):
     """Query map: the frozen backbone's features come from the feature store; no per-round choice."""
-    from core.cache import Cache
-    from core.config import RunConfig
-    from core.features import forget_loaded_features
-    from core.projection import check_space
-    from core.runner import run_comparison
+    from core.engine.cache import Cache
+    from core.engine.config import RunConfig
+    from core.engine.features import forget_loaded_features
+    from core.analysis.projection import check_space
+    from core.engine.runner import run_comparison
     from dashboard.components.results import View
 
     config = RunConfig(dataset="digits", subset=120, learner="pretrained",

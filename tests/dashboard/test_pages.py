@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.cache import Cache
+from core.engine.cache import Cache
 from tests.dashboard.conftest import SMALL, choose_run, start_app, wkey
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -188,9 +188,9 @@ def cnn_cache(tmp_path_factory):
     Tiny learner parameters: opening the run from the Runs page must carry them into the
     sidebar's learner settings, or the page would find nothing cached.
     """
-    from core.config import RunConfig
-    from core.projection import ProjectionStore, pca_2d, pixel_features
-    from core.runner import run_comparison
+    from core.engine.config import RunConfig
+    from core.analysis.projection import ProjectionStore, pca_2d, pixel_features
+    from core.engine.runner import run_comparison
 
     root = tmp_path_factory.mktemp("dashboard_cnn") / "cache"
     config = RunConfig(dataset="digits", learner="cnn", strategies=("entropy",), initial=20, batch=10,
@@ -235,9 +235,9 @@ def test_query_map_offers_and_draws_the_cnn_feature_space(cnn_cache, monkeypatch
 @pytest.fixture(scope="module")
 def pretrained_cache(tmp_path_factory):
     """A small pretrained-backbone comparison (random-init resnet18: no ImageNet weights offline)."""
-    from core.config import RunConfig
-    from core.projection import ProjectionStore, pca_2d, pixel_features
-    from core.runner import run_comparison
+    from core.engine.config import RunConfig
+    from core.analysis.projection import ProjectionStore, pca_2d, pixel_features
+    from core.engine.runner import run_comparison
 
     root = tmp_path_factory.mktemp("dashboard_pretrained") / "cache"
     config = RunConfig(dataset="digits", learner="pretrained", strategies=("entropy",), initial=20, batch=10,
@@ -367,7 +367,7 @@ def varied_cache(tmp_path_factory, small_cache):
     import dataclasses
     import shutil
 
-    from core.runner import run_comparison
+    from core.engine.runner import run_comparison
 
     root = tmp_path_factory.mktemp("varied") / "cache"
     shutil.copytree(small_cache, root)
@@ -401,7 +401,7 @@ def test_runs_page_tells_comparisons_apart(varied_cache):
 def test_runs_page_shows_a_refused_delete_as_an_error(tmp_path, small_cache, monkeypatch):
     import shutil
 
-    from core.cache import CacheError
+    from core.engine.cache import CacheError
 
     root = tmp_path / "cache"
     shutil.copytree(small_cache, root)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs
+from core.engine import jobs
 from tests.dashboard.server import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]

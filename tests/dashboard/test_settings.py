@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import RunConfig
+from core.engine.config import RunConfig
 from core.params import ParamError
-from core.runner import prepare
+from core.engine.runner import prepare
 from dashboard.components import results
 from dashboard.components.settings import config_of, defaults, from_query, plugin_values, to_query
 from tests.dashboard.conftest import SMALL, SMALL_SETTINGS, start_app, wkey
@@ -224,9 +224,9 @@ def test_pretrained_default_weights_missing_offline_disable_run_with_the_whole_m
 # --------------------------------------------------------------------------- issue 21, item 13
 
 def test_runs_page_after_delete_keeps_no_choice_tick_or_cancelled_banner(tmp_path, small_cache, monkeypatch):
-    from core import jobs
-    from core.cache import Cache
-    from core.runner import run_comparison
+    from core.engine import jobs
+    from core.engine.cache import Cache
+    from core.engine.runner import run_comparison
 
     root = tmp_path / "cache"
     shutil.copytree(small_cache, root)
@@ -271,7 +271,7 @@ def test_sweep_strategy_filter_shows_strategies_that_appear_while_watched(tmp_pa
     import streamlit as st
 
     from core import sweep as core_sweep
-    from core.cache import Cache
+    from core.engine.cache import Cache
     from core.sweep import LocalExecutor, build_sweep, run_sweep
 
     root = tmp_path / "cache"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from core.cache import Cache
-from core.config import RunConfig
-from core.runner import run_comparison
+from core.engine.cache import Cache
+from core.engine.config import RunConfig
+from core.engine.runner import run_comparison
 from tests.dashboard.server import start_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.cache import Cache
+from core.engine.cache import Cache
 from core.sweep import LocalExecutor, build_sweep, run_sweep
 from tests.dashboard.conftest import SMALL, SMALL_STATE
 
@@ -91,7 +91,7 @@ def test_a_launched_sweep_is_listed_at_once_and_followed_to_the_end(tmp_path, mo
     import os
     import sys
 
-    from core import jobs
+    from core.engine import jobs
 
     root = tmp_path / "cache"
     gate = tmp_path / "gate"
@@ -145,7 +145,7 @@ def test_start_sweep_reaps_its_process_and_records_the_exit_status(tmp_path, mon
     import os
     import sys
 
-    from core import jobs
+    from core.engine import jobs
     from core.sweep import start_sweep
 
     real_start = jobs.start

@@ -9,7 +9,7 @@ way, handled here once:
 - strategy parameters as `STRATEGY.PARAM` (`hybrid.alpha`), or one of the short `ALIASES`.
 
 Each entry point hands its layers (defaults it keeps, a file, flags, a grid point) to
-`core.config.resolve`, which merges them here, setting by setting, and builds the one checked
+`core.engine.config.resolve`, which merges them here, setting by setting, and builds the one checked
 `RunConfig`; the plug-ins' part of that check is `check_plugins`, which the Label page's
 settings use as well. Nothing here imports the config: the config builds on this.
 """
@@ -37,7 +37,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024  # a settings file is a few lines; a larger on
 
 class ConfigError(ParamError):
     """A setting is invalid; the message names it and what is allowed, `option` the setting. Every entry
-    point reports it as one line (core.config re-exports it)."""
+    point reports it as one line (core.engine.config re-exports it)."""
 
 
 SettingsError = ConfigError  # the same error, by the name this module's readers look for

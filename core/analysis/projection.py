@@ -8,7 +8,7 @@ under a caller-chosen feature-space name; raw pixels (``"pixels"``) are the defa
 UMAP's first fit in a process pays numba compilation (ENVIRONMENT.md), which would freeze
 a Streamlit server, so the dashboard runs it in a separate process::
 
-    python -m core.projection --dataset digits --cache-dir cache
+    python -m core.analysis.projection --dataset digits --cache-dir cache
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from core.cache import cache_area
+from core.engine.cache import cache_area
 
 from core.files import CorruptRecord, atomic_write_bytes, load_npz
 from core.types import Dataset, flat_features
@@ -132,7 +132,7 @@ def project(features: np.ndarray, *, fingerprint: str, space: str = PIXELS, meth
 def background_command(dataset: str, dataset_options: dict, cache_root: str | Path, *,
                        space: str = PIXELS, features_file: str | Path | None = None) -> list[str]:
     """argv that computes a UMAP in its own process (pixels of `dataset`, or a saved .npy)."""
-    argv = [sys.executable, "-m", "core.projection", "--dataset", dataset, "--cache-dir", str(cache_root),
+    argv = [sys.executable, "-m", "core.analysis.projection", "--dataset", dataset, "--cache-dir", str(cache_root),
             "--space", check_space(space)]
     for name, value in sorted(dataset_options.items()):
         argv += [f"--{name.replace('_', '-')}", str(value)]
@@ -155,20 +155,20 @@ def load_features(path: str | Path) -> np.ndarray:
 def main(argv: Sequence[str] | None = None) -> int:
     from core.datasets import load_dataset
 
-    p = argparse.ArgumentParser(prog="python -m core.projection", description="Compute and cache a 2-D UMAP map.")
+    p = argparse.ArgumentParser(prog="python -m core.analysis.projection", description="Compute and cache a 2-D UMAP map.")
     p.add_argument("--dataset", default="digits")
     p.add_argument("--data-dir")
     p.add_argument("--image-size", type=int)
     p.add_argument("--cache-dir", help="the cache directory (default: $ALBENCH_CACHE_DIR, else the checkout's cache/)")
     p.add_argument("--space", default=PIXELS, help="feature-space name (default: pixels)")
     p.add_argument("--features", help=".npy float array (n, d), or .npz with a 'features' array (the cached "
-                                      "learner features of core.features), to project instead of the pixels")
+                                      "learner features of core.engine.features), to project instead of the pixels")
     p.add_argument("--method", default="umap", choices=METHODS)
     args = p.parse_args(argv)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, image_size=args.image_size)
     features = load_features(args.features) if args.features else pixel_features(dataset)
     t0 = time.perf_counter()
-    from core.cache import cache_dir
+    from core.engine.cache import cache_dir
 
     project(features, fingerprint=dataset.fingerprint, space=args.space, method=args.method,
             cache_root=cache_dir(args.cache_dir))

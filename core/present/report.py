@@ -86,7 +86,7 @@ def match_cached(rounds, cache):
     Candidates must agree on strategies, repeats, seed and the label counts; one run of the
     candidate is then read back and compared value by value.
     """
-    from core.config import ConfigError, RunConfig
+    from core.engine.config import ConfigError, RunConfig
 
     strategies = list(dict.fromkeys(rounds["strategy"]))
     counts = sorted(int(n) for n in rounds["n_labeled"].unique())
@@ -184,9 +184,9 @@ def _read_rounds_csv(path: Path):
 
 def resolve_run(text: str, cache) -> ReportRun:
     """A RUN argument -> its rounds (and settings where known). Raises RunNotFound."""
-    from core.config import ConfigError, RunConfig
+    from core.engine.config import ConfigError, RunConfig
     from core.datasets import DatasetError
-    from core.runner import load_comparison
+    from core.engine.runner import load_comparison
 
     path = Path(text)
     csv = path / "rounds.csv" if path.is_dir() else path if path.suffix == ".csv" and path.is_file() else None
@@ -227,7 +227,7 @@ def resolve_run(text: str, cache) -> ReportRun:
 
 
 def _metric_for(rounds, kind: str) -> str:
-    from core.metrics import default_metric
+    from core.analysis.metrics import default_metric
 
     return f"{default_metric(rounds).split('_')[0]}_{kind}"
 
@@ -236,7 +236,7 @@ def _label(index: int, run: ReportRun) -> str:
     """'R1 digits/logistic, 110 labels': short, and distinct for runs that differ only in budget."""
     budget = f"{int(run.rounds['n_labeled'].max())} labels"
     if run.config is not None:
-        from core.figures import dataset_label
+        from core.present.figures import dataset_label
 
         return f"R{index} {dataset_label(run.config)}/{run.config.learner}, {budget}"
     return f"R{index} {Path(run.source.removeprefix('folder ')).name or 'run'}, {budget}"
@@ -244,7 +244,7 @@ def _label(index: int, run: ReportRun) -> str:
 
 def settings_rows(run: ReportRun, metric: str) -> dict[str, str]:
     """The settings of one run as a reader writes them (what rounds.csv gives, where nothing more is known)."""
-    from core.figures import format_setting, learner_label, strategies_settings
+    from core.present.figures import format_setting, learner_label, strategies_settings
 
     r = run.rounds
     counts = sorted(int(n) for n in r["n_labeled"].unique())
@@ -284,7 +284,7 @@ def settings_rows(run: ReportRun, metric: str) -> dict[str, str]:
 
 def _ceiling(run: ReportRun, cache, mode: str):
     """The ceiling table of `run` per `mode`, and a note when there is none."""
-    from core import verdicts
+    from core.analysis import verdicts
 
     if mode == "never":
         return None, "ceiling not computed (--ceiling never)"
@@ -335,13 +335,13 @@ class Report:
 def build_report(runs: Sequence[ReportRun], *, cache, kind: str = "accuracy", baseline: str = "random",
                  cuts: Sequence[float] | None = None, alpha: float = 0.05, gain: float | None = None,
                  ceiling_mode: str = "auto", command: str = "") -> Report:
-    """Every statistic of `core.verdicts` for every run, and the combined penalty matrix."""
+    """Every statistic of `core.analysis.verdicts` for every run, and the combined penalty matrix."""
     import pandas as pd
 
-    from core import verdicts as v
-    from core import verdict_figures as vf
-    from core.figures import html_report
-    from core.metrics import curve_table
+    from core.analysis import verdicts as v
+    from core.present import verdict_figures as vf
+    from core.present.figures import html_report
+    from core.analysis.metrics import curve_table
 
     figures, verdict_rows, regime_rows, rank_rows, repeat_rows, settings, units, ranks = [], [], [], [], [], {}, [], []
     order: list[str] = []
@@ -523,7 +523,7 @@ def check_out(out: Path, *, force: bool = False) -> None:
 def write_report(report: Report, out: Path, *, images: bool = True) -> list[str]:
     """report.html, one CSV per table, and figures/*.png|svg when a browser renders them. Returns notes."""
     from core.files import atomic_write_bytes
-    from core.figures import ExportUnavailable, browser_available, figure_image
+    from core.present.figures import ExportUnavailable, browser_available, figure_image
 
     notes = []
     page = report.html
@@ -596,9 +596,9 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from core.cache import Cache, CacheError
+    from core.engine.cache import Cache, CacheError
     from core.files import check_writable_dir
-    from core.verdicts import parse_cuts
+    from core.analysis.verdicts import parse_cuts
 
     t0 = time.perf_counter()
     try:
@@ -609,7 +609,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise ValueError(f"--gain must be a non-zero AULC difference such as 0.01; got {args.gain!r}")
         if args.cache_dir is not None and not args.cache_dir.strip():
             raise ValueError(f"--cache-dir must be a directory path; got {args.cache_dir!r}")
-        cache = Cache(args.cache_dir)  # None: $ALBENCH_CACHE_DIR, else the checkout's cache/ (core.cache.cache_dir)
+        cache = Cache(args.cache_dir)  # None: $ALBENCH_CACHE_DIR, else the checkout's cache/ (core.engine.cache.cache_dir)
         args.cache_dir = str(cache.root)  # the command line written into the report names it
         runs = [resolve_run(text, cache) for text in args.runs]
         out = Path(args.out)
@@ -636,7 +636,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry (`python -m core.report RUN...`) until `core.cli` registers the subcommand."""
+    """Standalone entry (`python -m core.present.report RUN...`) until `core.cli` registers the subcommand."""
     parser = argparse.ArgumentParser(prog=PROG)
     sub = parser.add_subparsers(dest="command", required=True)
     add_report_parser(sub)

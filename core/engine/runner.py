@@ -20,14 +20,14 @@ from typing import Callable, Iterable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from core.cache import Cache, CacheError, RunStore
-from core.config import ConfigError, RunConfig, RunSpec, check_against_data
+from core.engine.cache import Cache, CacheError, RunStore
+from core.engine.config import ConfigError, RunConfig, RunSpec, check_against_data
 from core.datasets import DatasetError, load_dataset
 from core.learners import build_learner
 from core.params import ParamError
 from core.strategies import NEEDS, STRATEGIES
-from core.threads import AUTO, limited_threads
-from core.stream import StreamSelector, arrival_order
+from core.engine.threads import AUTO, limited_threads
+from core.engine.stream import StreamSelector, arrival_order
 from core.types import PENDING, Dataset, KnownLabels, Oracle, PoolView, RoundResult
 
 # scikit-learn, numba and pandas are imported where first needed: reading a finished run back
@@ -39,7 +39,7 @@ OnRound = Callable[[RunSpec, RoundResult, bool], None]  # (spec, result, from_ca
 ShouldStop = Callable[[], bool]
 
 
-from core.stopping import Cancelled  # noqa: E402  (raised here between rounds, and inside extraction and epochs)
+from core.engine.stopping import Cancelled  # noqa: E402  (raised here between rounds, and inside extraction and epochs)
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ class RunState:
                              self.spec.strategy)
 
     def _round(self, index: int) -> RoundResult:
-        from core.metrics import evaluate
+        from core.analysis.metrics import evaluate
 
         spec, learner, selector, split = self.spec, self.learner, self.selector, self.split
         # Images are indexed per round rather than held per run: a comparison steps all its
@@ -362,7 +362,7 @@ class Comparison:
         columns = ["strategy", "repeat", "seed", "round", "n_labeled", "test_accuracy", "test_macro_f1", "pool_accuracy",
                    "pool_macro_f1", "fit_seconds", "score_seconds", "select_seconds", "n_queried"]
         frame = pd.DataFrame(rows, columns=columns).astype({c: float for c in columns[5:12]})
-        if self.dataset.costs is not None:
+        if self.dataset is not None and self.dataset.costs is not None:  # a labelling project: its recorded times
             frame["labelling_seconds"] = [seconds for runs in self.labelling_seconds().values() for seconds in runs]
         return frame
 

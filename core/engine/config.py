@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from core.datasets import DATASETS, dataset_option_names
-from core.hashing import stable_hash  # re-exported: `from core.config import stable_hash` keeps working
+from core.hashing import stable_hash  # re-exported: `from core.engine.config import stable_hash` keeps working
 from core.learners import LEARNERS
 from core.params import Checked, Interval, Options, ParamError, changed_values, check_value, is_int
-from core.settings import (ALIASES, ConfigError, check_plugins, flatten, merge, nest, read_config_file,
+from core.engine.settings import (ALIASES, ConfigError, check_plugins, flatten, merge, nest, read_config_file,
                            split_strategy_param)  # ALIASES, split_strategy_param: re-exported
 from core.strategies import STRATEGIES
 
 SCHEMA_VERSION = 4  # bump when a change to the engine changes results: old cache entries are ignored
-# 2: round records carry their run key, which core.cache checks (version-1 records have none)
+# 2: round records carry their run key, which core.engine.cache checks (version-1 records have none)
 # 3: strategy parameters are the strategies' declared ones (hybrid n_clusters -> clusters); rounds record the
 #    labels the oracle revealed
 # 4: stream runs carry the stream policy and threshold as run options (RunSpec.stream_policy / threshold), not as
@@ -53,7 +53,7 @@ RUN_OPTIONS = {
     "threshold": Interval(float, 0.0, 1.0, default=0.5,
                           help="stream mode, threshold policy: normalised uncertainty (in [0, 1])"),
     "threads": Interval(int, 0, None, default=0, at_most=MAX_THREADS,
-                        help="threads for BLAS, OpenMP, numba and torch during the run (core.threads); 0: each "
+                        help="threads for BLAS, OpenMP, numba and torch during the run (core.engine.threads); 0: each "
                              "learner's measured setting; never part of a result's identity"),
 }
 
@@ -66,7 +66,7 @@ def stream_strategies() -> list[str]:
 def resolve(*layers: dict[str, Any] | Path) -> "RunConfig":
     """The one way from settings to a checked RunConfig, for every entry point: layers (a saved config,
     a `--config` file given as its Path, command-line flags, a grid point, the sidebar's values) merged
-    setting by setting, later layers winning, in any spelling `core.settings` reads (nested tables,
+    setting by setting, later layers winning, in any spelling `core.engine.settings` reads (nested tables,
     `learner_params.C`, `hybrid.alpha`, aliases). Raises ConfigError naming the setting (or the file)."""
     tables = [read_config_file(layer) if isinstance(layer, Path) else layer for layer in layers]
     return RunConfig.from_dict(nest(merge(*tables, strategies=STRATEGIES.names())))

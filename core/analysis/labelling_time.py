@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from core.metrics import mean_ci
+from core.analysis.metrics import mean_ci
 
 COST = "labelling_seconds"
 

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from core.chart_labels import format_setting
+from core.present.chart_labels import format_setting
 
 def _settings_table(settings: Mapping, css: str) -> str:
     return (f"<table class='{css}'>" + "".join(

@@ -32,10 +32,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.cache import Cache, cache_area
+from core.engine.cache import Cache, cache_area
 
 from core.files import atomic_write_json, open_regular, read_regular_text
-from core.config import RunConfig
+from core.engine.config import RunConfig
 
 RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
 FOREIGN = "foreign"  # started on another host of a shared cache: cannot be followed or cancelled from here
@@ -256,7 +256,7 @@ def start_run(config: RunConfig, cache_root: str | Path, *, cwd: str | Path | No
     atomic_write_json(config_file, config.to_dict())
     command = [sys.executable, "-m", "core", "run", "--config", str(config_file.resolve()), "--quiet", "--cache-dir",
                str(Path(cache_root).resolve()), "--out", str(out.resolve())]
-    return start(cache_root, job_id, command, kind="run", cwd=cwd or Path(__file__).resolve().parent.parent,
+    return start(cache_root, job_id, command, kind="run", cwd=cwd or Path(__file__).resolve().parents[2],
                  meta={"config": config.to_dict(), "config_key": config.key()})
 
 

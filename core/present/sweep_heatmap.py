@@ -9,8 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.chart_labels import METRIC_LABELS
-from core.chart_style import _grid, _title, _top_margin
+from core.present.chart_labels import METRIC_LABELS
+from core.present.chart_style import _grid, _title, _top_margin
 
 def _same(a, b) -> bool:
     """Grid values compare as read back from JSON or CSV too (1 == 1.0, '0.5' == 0.5)."""

@@ -35,10 +35,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from core.cache import cache_area
+from core.engine.cache import cache_area
 
 from core.files import NotRegularFile, atomic_write_bytes, atomic_write_json, open_regular
-from core.stopping import Cancelled, interruptible
+from core.engine.stopping import Cancelled, interruptible
 
 FEATURE_STORE_VERSION = 2
 CHUNK_ROWS = 1024
@@ -63,7 +63,7 @@ class _Damaged(Exception):
 
 def feature_key(fields: dict) -> str:
     """The store's directory name: a hash of everything the features depend on."""
-    # core.config.stable_hash's canonical JSON, written here: core.config imports the learners, and
+    # core.engine.config.stable_hash's canonical JSON, written here: core.engine.config imports the learners, and
     # the pretrained learner imports this module (no import circle).
     canonical = json.dumps({**fields, "store_version": FEATURE_STORE_VERSION}, sort_keys=True, separators=(",", ":"),
                            default=str)

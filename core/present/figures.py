@@ -2,9 +2,9 @@
 confusion matrices, the query map and image grids.
 
 What used to live here too has a module of its own, and its names are still importable from
-here: setting labels (`core.chart_labels`), colours and title layout (`core.chart_style`), PNG/SVG/HTML
-export (`core.image_export`), the HTML report (`core.html_report`) and the sweep heatmap
-(`core.sweep_heatmap`).
+here: setting labels (`core.present.chart_labels`), colours and title layout (`core.present.chart_style`), PNG/SVG/HTML
+export (`core.present.image_export`), the HTML report (`core.present.html_report`) and the sweep heatmap
+(`core.present.sweep_heatmap`).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.chart_labels import (METRIC_LABELS, MIN_BAND_REPEATS, band_label, budget_label, dataset_label,  # noqa: F401
+from core.present.chart_labels import (METRIC_LABELS, MIN_BAND_REPEATS, band_label, budget_label, dataset_label,  # noqa: F401
                                format_setting, learner_label, repeats_label, settings_line, strategies_settings,
                                strategy_label)
-from core.chart_style import (OKABE_ITO, SUBTITLE_CHARS, TITLE_CHARS, Style, _grid, _rgba, _title, _top_margin,  # noqa: F401
+from core.present.chart_style import (OKABE_ITO, SUBTITLE_CHARS, TITLE_CHARS, Style, _grid, _rgba, _title, _top_margin,  # noqa: F401
                               class_colors, strategy_color, strategy_style, wrap)
-from core.html_report import html_report  # noqa: F401
-from core.image_export import ExportUnavailable, browser_available, figure_html, figure_image  # noqa: F401
-from core.sweep_heatmap import sweep_heatmap  # noqa: F401
+from core.present.html_report import html_report  # noqa: F401
+from core.present.image_export import ExportUnavailable, browser_available, figure_html, figure_image  # noqa: F401
+from core.present.sweep_heatmap import sweep_heatmap  # noqa: F401
 
 
 def add_ci_band(fig: go.Figure, g: pd.DataFrame, strategy: str, color: str,
@@ -50,7 +50,7 @@ def learning_curves(curves: pd.DataFrame, metric: str, title: str | None = None,
                     subtitle: str | None = None, *, rounds: pd.DataFrame | None = None) -> go.Figure:
     """Mean `metric` against labels per strategy, with the 95% CI over repeats as a band.
 
-    `curves` is `core.metrics.curve_table(...)`: strategy, n_labeled, mean, ci_low, ci_high,
+    `curves` is `core.analysis.metrics.curve_table(...)`: strategy, n_labeled, mean, ci_low, ci_high,
     n_repeats. A strategy with fewer than `MIN_BAND_REPEATS` repeats gets no band (from 2-3
     repeats it spans most of [0, 1]); with `rounds` (one row per strategy, repeat and round)
     its repeats are drawn as thin lines instead. The default title says which.

@@ -1,5 +1,5 @@
-"""Plotly figures of the verdict statistics (`core.verdicts`), shared by the dashboard's Verdict
-page and `python -m core report`, in the house style of `core.figures`."""
+"""Plotly figures of the verdict statistics (`core.analysis.verdicts`), shared by the dashboard's Verdict
+page and `python -m core report`, in the house style of `core.present.figures`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.figures import METRIC_LABELS, MIN_BAND_REPEATS, add_ci_band, learning_curves, strategy_color, strategy_style
-from core.verdicts import ALPHA, MAX_REPEATS_NEEDED, POWER, PairwiseMatrix, needed_text, paired_power
+from core.present.figures import METRIC_LABELS, MIN_BAND_REPEATS, add_ci_band, learning_curves, strategy_color, strategy_style
+from core.analysis.verdicts import ALPHA, MAX_REPEATS_NEEDED, POWER, PairwiseMatrix, needed_text, paired_power
 
 X_LABELS = "Labelled samples (count, initial set included)"
 
@@ -35,7 +35,7 @@ def difference_figure(diffs: pd.DataFrame, metric: str, baseline: str, *, title:
                       subtitle: str | None = None) -> go.Figure:
     """Paired difference to `baseline` against labels: one line and 95% CI band per strategy, a zero line.
 
-    `diffs` is `core.verdicts.difference_table(...)`.
+    `diffs` is `core.analysis.verdicts.difference_table(...)`.
     """
     label = metric_label(metric)
     fig = go.Figure()
@@ -68,7 +68,7 @@ def difference_figure(diffs: pd.DataFrame, metric: str, baseline: str, *, title:
 def curves_with_ceiling(curves: pd.DataFrame, metric: str, ceiling: dict | None, *, title: str | None = None,
                         subtitle: str | None = None, note: str | None = None,
                         rounds: pd.DataFrame | None = None) -> go.Figure:
-    """`core.figures.learning_curves` plus the ceiling (`core.verdicts.ceiling_summary`) as a dashed line."""
+    """`core.present.figures.learning_curves` plus the ceiling (`core.analysis.verdicts.ceiling_summary`) as a dashed line."""
     fig = learning_curves(curves, metric, title=title, subtitle=subtitle, rounds=rounds)
     if ceiling is not None and len(curves):
         x = [int(curves.n_labeled.min()), int(curves.n_labeled.max())]
@@ -161,7 +161,7 @@ POWER_AXIS_REPEATS = 50  # the power chart's axis ends here (or at 3x the repeat
 def power_figure(table: pd.DataFrame, baseline: str, *, power: float = POWER, alpha: float = ALPHA,
                  cap: int = MAX_REPEATS_NEEDED, title: str | None = None, subtitle: str | None = None) -> go.Figure:
     """Power of the paired t-test against repeats, at each strategy's observed effect size
-    (`core.verdicts.repeats_table`), with the target power and the repeats run so far.
+    (`core.analysis.verdicts.repeats_table`), with the target power and the repeats run so far.
 
     The axis stops at `POWER_AXIS_REPEATS` (or 3x the repeats run, if more), so one strategy that
     needs hundreds of repeats does not squash the others; it is named with its count in a note.

@@ -3,10 +3,10 @@
 A run whose learner keeps state (`get_state`, e.g. the CNN) stores it after every round
 (`runs/<key>/state_<round>.npz`). `round_features` rebuilds that round's learner from the
 run's spec, embeds every image of the dataset (dataset order, like the pixel space of
-`core.projection`) and caches the result next to the round, so the map's second view is
-instant. Project it with `core.projection` under `feature_space(run_key, round)`.
+`core.analysis.projection`) and caches the result next to the round, so the map's second view is
+instant. Project it with `core.analysis.projection` under `feature_space(run_key, round)`.
 
-The feature store (`core.feature_store`, re-exported here) keeps what a frozen extractor (the
+The feature store (`core.engine.feature_store`, re-exported here) keeps what a frozen extractor (the
 `pretrained` learner's backbone) gives the rows of a dataset, once per (data content, backbone,
 weights, input size, preprocessing), in `<cache>/features/<key>/`.
 """
@@ -17,7 +17,7 @@ import logging
 
 import numpy as np
 
-from core.cache import Cache
+from core.engine.cache import Cache
 from core.datasets import load_dataset
 from core.learners import make_learner
 from core.types import Dataset
@@ -71,9 +71,9 @@ def round_features(cache: Cache, run_key: str, round_index: int, dataset: Datase
     return features
 
 
-# The feature store (a frozen extractor's features per dataset) lives in core.feature_store, below the
+# The feature store (a frozen extractor's features per dataset) lives in core.engine.feature_store, below the
 # learners: the pretrained learner uses it, and this module builds learners (no import circle).
-from core.feature_store import (  # noqa: E402  (re-exported: the store's names have always been here)
+from core.engine.feature_store import (  # noqa: E402  (re-exported: the store's names have always been here)
     CHUNK_ROWS, FEATURE_STORE_VERSION, FeatureStore, FeatureStoreWarning, RowIndex, feature_key,
     forget_loaded_features, open_store, row_digests, stored_features,
 )
@@ -85,7 +85,7 @@ __all__ = ["CHUNK_ROWS", "FEATURE_STORE_VERSION", "FeatureStore", "FeatureStoreW
 
 def frozen_space(learner: str, learner_params: dict) -> str:
     """The feature-space name of a frozen learner's features (for projections): one per extractor."""
-    from core.config import stable_hash
+    from core.engine.config import stable_hash
     from core.learners import LEARNERS, check_learner_params
 
     identity = {"learner": learner, "params": check_learner_params(learner, learner_params),

@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from core.metrics import mean_ci
+from core.analysis.metrics import mean_ci
 
 
 
 def ceiling_key(config, dataset_fingerprint: str, seed: int) -> str:
     """What an all-labels fit depends on: data, split, learner and its settings, seed."""
-    from core.config import SCHEMA_VERSION, stable_hash
+    from core.engine.config import SCHEMA_VERSION, stable_hash
 
     return stable_hash({"ceiling": 1, "dataset_fingerprint": dataset_fingerprint, "learner": config.learner,
                         "learner_params": dict(config.learner_params), "subset": config.subset,
@@ -64,8 +64,8 @@ def ceiling(config, dataset, cache=None) -> pd.DataFrame:
 
     from core.files import atomic_write_json
     from core.learners import make_learner
-    from core.metrics import evaluate
-    from core.runner import make_split
+    from core.analysis.metrics import evaluate
+    from core.engine.runner import make_split
 
     rows = []
     for repeat in range(config.repeats):

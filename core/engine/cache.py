@@ -11,13 +11,13 @@ What: every folder under the cache is named in `LAYOUT` (and only there)::
 
     runs/         one folder per run key (below)
     comparisons/  <key>.json: a comparison's RunConfig and run keys; <key>.lock held while computed
-    features/     <key>/: the feature store (chunks, features.npy, manifest.json), core.features
+    features/     <key>/: the feature store (chunks, features.npy, manifest.json), core.engine.features
     datasets/     folder-<key>.npz: decoded image folders, core.datasets.folder
     figures/      curves-<hash>.html: charts the CLI copies into a new --out
-    jobs/         <id>.json, <id>.log, <id>/: background runs the dashboard starts, core.jobs
+    jobs/         <id>.json, <id>.log, <id>/: background runs the dashboard starts, core.engine.jobs
     sweeps/       <key>.json: a sweep's status, core.sweep
-    projections/  2-D maps per dataset and feature space, core.projection
-    ceilings/     <key>.json: all-labels ceilings, core.verdicts
+    projections/  2-D maps per dataset and feature space, core.analysis.projection
+    ceilings/     <key>.json: all-labels ceilings, core.analysis.verdicts
     .probes/      tokens a Ray sweep writes from every node to prove they share the cache, core.sweep
 
 How: one atomic write (`atomic_write_bytes`: temp file, fsync, rename, the umask's file
@@ -37,7 +37,7 @@ Layout of one run::
     comparisons/<key>.json        a comparison: its RunConfig and the run keys it uses
     comparisons/<key>.lock        held shared (flock) by every process computing the comparison
 
-Keys are 16 lower-case hex digits (`core.config.stable_hash`); anything else read from a
+Keys are 16 lower-case hex digits (`core.engine.config.stable_hash`); anything else read from a
 file (a comparison's run list, a key passed in) is refused before it becomes a path, so a
 planted record cannot point a delete outside the cache. Every round record carries its
 run key and round number and is checked against the invariants of the round loop
@@ -114,7 +114,7 @@ def check_key(key: object, what: str = "run key") -> str:
 
 
 CACHE_ENV = "ALBENCH_CACHE_DIR"
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "cache"
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / "cache"  # the checkout: core/engine/cache.py -> ../../cache
 
 # Every folder under the cache directory, and what it holds (the module docstring says more).
 LAYOUT = {

@@ -7,7 +7,7 @@ strategies. Tests are two-sided paired (one-sample) t-tests of that difference, 
 `ALPHA`; where one question is asked at many label counts (or many runs x regimes), the
 p-values are Holm-Bonferroni corrected within each pair.
 
-The tests themselves live in `core.paired_tests` and the all-labels ceiling in `core.ceiling`;
+The tests themselves live in `core.analysis.paired_tests` and the all-labels ceiling in `core.analysis.ceiling`;
 their names are still importable from here.
 """
 
@@ -20,10 +20,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from core.ceiling import (CEILING_COLUMNS, cached_ceiling, ceiling, ceiling_is_cheap, ceiling_key,  # noqa: F401
+from core.analysis.ceiling import (CEILING_COLUMNS, cached_ceiling, ceiling, ceiling_is_cheap, ceiling_key,  # noqa: F401
                           ceiling_summary)
-from core.metrics import aulc, comparable_rounds, default_metric, mean_ci
-from core.paired_tests import (ALPHA, CORRECTION, MAX_REPEATS_NEEDED, POWER, holm, kendall_stability,  # noqa: F401
+from core.analysis.metrics import aulc, comparable_rounds, default_metric, mean_ci
+from core.analysis.paired_tests import (ALPHA, CORRECTION, MAX_REPEATS_NEEDED, POWER, holm, kendall_stability,  # noqa: F401
                                paired_power, paired_t, repeats_needed)
 
 
@@ -88,7 +88,7 @@ def aulc_by_repeat(rounds: pd.DataFrame, metric: str | None = None, low: float |
 def partial_aulc(n_labeled: np.ndarray, values: np.ndarray, low: float | None = None,
                  high: float | None = None) -> float:
     """Area under the linear interpolation of the curve between label counts `low` and `high`,
-    divided by (high - low): the mean level of the curve there. The whole range is `core.metrics.aulc`."""
+    divided by (high - low): the mean level of the curve there. The whole range is `core.analysis.metrics.aulc`."""
     n = np.asarray(n_labeled, dtype=float)
     v = np.asarray(values, dtype=float)
     if n.size == 0:

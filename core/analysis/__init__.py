@@ -1,0 +1,1 @@
+"""Numbers from results: metrics, verdicts and their statistics, 2-D projections."""

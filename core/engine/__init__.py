@@ -1,0 +1,1 @@
+"""The engine: settings, the round loop, stream selection, the on-disk cache, features, background jobs."""
