@@ -24,7 +24,7 @@ class _StopOnSignal:
     """SIGTERM / SIGINT ask the runner to stop after the round in progress (it is then cached)."""
 
     def __init__(self) -> None:
-        from core.engine.stopping import reset
+        from core.stopping import reset
 
         self.requested = False
         reset()
@@ -32,7 +32,7 @@ class _StopOnSignal:
             signal.signal(sig, self._handle)
 
     def _handle(self, signum, frame) -> None:
-        from core.engine.stopping import request_stop
+        from core.stopping import request_stop
 
         if self.requested:  # a second signal: stop now; the cache holds every completed round
             raise KeyboardInterrupt

@@ -38,7 +38,7 @@ import numpy as np
 from core.engine.cache import cache_area
 
 from core.files import NotRegularFile, atomic_write_bytes, atomic_write_json, open_regular
-from core.engine.stopping import Cancelled, interruptible
+from core.stopping import Cancelled, interruptible
 
 FEATURE_STORE_VERSION = 2
 CHUNK_ROWS = 1024

@@ -39,7 +39,7 @@ OnRound = Callable[[RunSpec, RoundResult, bool], None]  # (spec, result, from_ca
 ShouldStop = Callable[[], bool]
 
 
-from core.engine.stopping import Cancelled  # noqa: E402  (raised here between rounds, and inside extraction and epochs)
+from core.stopping import Cancelled  # noqa: E402  (raised here between rounds, and inside extraction and epochs)
 
 
 @dataclass(frozen=True)

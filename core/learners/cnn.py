@@ -191,7 +191,7 @@ class CNNLearner(BaseLearner):
         return self.net.n_fits_
 
     def fit(self, X, y, *, X_unlabeled=None):
-        from core.engine.stopping import Cancelled, interruptible
+        from core.stopping import Cancelled, interruptible
 
         try:
             with interruptible():  # a stop request ends the epochs now; the last completed round's state is stored
@@ -218,7 +218,7 @@ class CNNLearner(BaseLearner):
         if "proba_samples" in want and self.mc_samples < 2:
             raise ParamError(f"learner_params.mc_samples must be an integer >= 2 for probability samples (MC "
                              f"dropout); got {self.mc_samples}", "learner_params.mc_samples")
-        from core.engine.stopping import interruptible
+        from core.stopping import interruptible
 
         with interruptible():  # inference over a large pool: nothing half-done is kept, so stop at once
             return self.net.infer(X, frozenset(want))

@@ -219,7 +219,7 @@ class PretrainedLearner(BaseLearner):
         """float32 (n, d) backbone features of rows X: looked up by content in the attached dataset (extracted
         into its feature store when first asked for), computed directly for rows not in the data."""
         from core.engine.feature_store import stored_features
-        from core.engine.stopping import interruptible
+        from core.stopping import interruptible
 
         X = np.asarray(X)
         index = getattr(self, "_index", None)

@@ -301,7 +301,7 @@ def test_the_store_and_the_pretrained_learner_import_no_circle():
         return {n for n in names if n.startswith("core")}
 
     assert "core.engine.features" not in imported("core.learners.pretrained")
-    for module in ("core.engine.feature_store", "core.engine.stopping"):
+    for module in ("core.engine.feature_store", "core.stopping"):
         assert not {n for n in imported(module) if n.startswith(("core.learners", "core.engine.features", "core.engine.config",
                                                                  "core.engine.runner"))}
 

@@ -81,7 +81,7 @@ def test_a_signal_during_extraction_stops_within_seconds_with_one_line_and_a_rer
 def test_a_stop_request_ends_a_cnn_fit_between_mini_batches(monkeypatch):
     """Before, a stop waited for the round: every epoch of the fit (minutes with many labels)."""
     from core.learners import make_learner
-    from core.engine.stopping import Cancelled, request_stop, reset
+    from core.stopping import Cancelled, request_stop, reset
     from core.types import DataInfo
 
     info = DataInfo(3, (8, 8, 3), 1 / 255, ("a", "b", "c"))
