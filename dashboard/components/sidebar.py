@@ -126,6 +126,17 @@ def missing_weights(config: RunConfig) -> str | None:
     return offline_message(params["backbone"], "checked before Run; this machine may be offline")
 
 
+def refuse_weights_outside_roots(config: RunConfig) -> None:
+    """A served dashboard: a weights file (learner setting weights=PATH) is read only under its --data-root."""
+    weights = config.learner_params.get("weights") if config.learner == "pretrained" else None
+    if weights in (None, "default", "none"):
+        return
+    try:
+        allowed_path(weights)
+    except OutsideRootsError as exc:
+        raise ConfigError(str(exc), "learner_params.weights") from None
+
+
 def run_form() -> RunConfig | None:
     """Draw the settings; store and return the RunConfig, or None with the problem shown in place."""
     sb = st.sidebar
@@ -226,6 +237,7 @@ def run_form() -> RunConfig | None:
             prepare(config, results.dataset_for(config))
         if problem := missing_weights(config):
             raise ConfigError(problem, "learner_params.weights")
+        refuse_weights_outside_roots(config)
     except ParamError as exc:  # ConfigError, and a plug-in's own: `option` says which widget it is about
         error_slot(exc.option, slots).error(plain(str(exc)), icon=":material/error:")
         config = None

@@ -133,6 +133,15 @@ def test_the_sidebar_refuses_a_data_directory_outside_the_roots(monkeypatch, tmp
         f"/etc is outside the data roots this server allows: {tmp_path.resolve()} (--data-root)"]
 
 
+def test_the_sidebar_refuses_a_weights_file_outside_the_roots(monkeypatch, tmp_path):
+    at = _served_app(monkeypatch, tmp_path, FULL_TOKEN)
+    at.session_state["settings"] = {**at.session_state["settings"], "learner": "pretrained",
+                                    "learner_params": {"pretrained": {"weights": "/etc/passwd"}}}
+    at.run()
+    assert any("/etc/passwd is outside the data roots" in e.value for e in at.sidebar.error)
+    assert at.session_state["config"] is None  # Run stays disabled
+
+
 def _options(*argv: str):
     return _parser().parse_known_args(list(argv))[0]
 
