@@ -108,6 +108,7 @@ class CoreSet(Strategy):
 
 TYPICLUST_MAX_CLUSTERS = 500  # the reference code's MAX_NUM_CLUSTERS
 TYPICLUST_MIN_CLUSTER_SIZE = 5  # the reference code drops clusters of this size or smaller
+TYPICLUST_SAMPLE = 20_000  # unlabelled rows TypiClust runs on in a larger pool (benchmarks/RESULTS.md: quality)
 
 
 def knn_typicality(features: np.ndarray, n_neighbors: int) -> np.ndarray:
@@ -251,17 +252,29 @@ class TypiClust(Strategy):
         "max_clusters": Interval(int, 2, None, default=TYPICLUST_MAX_CLUSTERS, at_most=10_000,
                                  label="Most clusters",
                                  help="K-means clusters = min(labelled + batch, this); the paper's code caps at 500"),
+        "sample": Interval(int, 1000, None, default=TYPICLUST_SAMPLE, at_most=10_000_000, label="Pool sample",
+                           help="larger pools: TypiClust on a uniform sample of max(this, 10 x batch) "
+                                "unlabelled rows (plus the labelled ones)"),
     }
     needs = frozenset({"pool_features", "labeled_features"})
 
     def select(self, view: PoolView, k: int, *, rng: np.random.Generator) -> Selection:
         check_k(k, view.n_unlabeled)
         labeled = np.asarray(view.labeled_embeddings, dtype=np.float32)
-        features = np.concatenate([labeled, np.asarray(view.embeddings, dtype=np.float32)])
+        size = max(self.sample, 10 * k)
+        # A uniform sample keeps the clusters and the K-NN density ranking; it bounds K-means and the
+        # within-cluster K-NN, both superlinear in the pool (176 s at 1M x 512), and copies only the sample.
+        rows = np.sort(rng.choice(view.n_unlabeled, size, replace=False)) if view.n_unlabeled > size else None
+        pool = view.embeddings if rows is None else view.embeddings[rows]
+        features = np.concatenate([labeled, np.asarray(pool, dtype=np.float32)])
+        del pool
         n_clusters = min(len(labeled) + k, self.max_clusters, len(features))
         clusters = cluster_features(features, n_clusters, int(rng.integers(2**31 - 1)))
         picks = typiclust_select(features, len(labeled), clusters, k, rng, n_neighbors=self.neighbors)
-        return Selection(view.unlabeled[picks], None, "typicality in clusters")
+        if rows is not None:
+            picks = rows[picks]
+        measure = "typicality in clusters" if rows is None else f"typicality in clusters (sample of {size:,})"
+        return Selection(view.unlabeled[picks], None, measure)
 
 
 # ---------------------------------------------------------------- probcover

@@ -1,0 +1,69 @@
+"""The approximations the scale goals rely on, against the exact strategy on a pool where exact runs.
+
+Same pool as `bench_scale` (10 Gaussian classes in 512-d float32, 100 labelled), k = 1000, one thread
+unless --threads says otherwise. For each approximated strategy: seconds of the exact and the approximate
+selection, and the quality the strategy aims for, measured on the whole pool:
+- typiclust (TypiClust on a uniform sample of `sample` unlabelled rows): coverage = mean distance of the
+  pool to its nearest pick (lower is better), typicality = mean distance of the picks to their 20 nearest
+  pool rows (lower = more typical); random picks as the floor.
+
+    BENCH_APPROX_SIZE=100000   pool size (default; --quick: 5000 with k = 50)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from benchmarks.bench_scale import pool, view_of
+from core.engine.threads import describe
+from core.strategies import make_strategy
+from core.strategies.distances import min_sq_distance, sq_norms
+
+TITLE = "approximations against the exact strategy: seconds and quality on the whole pool"
+K_NEIGHBOURS = 20
+
+
+def typicality_distance(X: np.ndarray, picks: np.ndarray) -> float:
+    """Mean distance of each pick to its K_NEIGHBOURS nearest other pool rows (blocks of picks)."""
+    x_sq = sq_norms(X)
+    out = []
+    for start in range(0, len(picks), 100):
+        rows = picks[start:start + 100]
+        d2 = x_sq[rows, None] + x_sq[None, :] - 2.0 * (X[rows] @ X.T)
+        d2[np.arange(len(rows)), rows] = np.inf
+        near = np.partition(d2, K_NEIGHBOURS - 1, axis=1)[:, :K_NEIGHBOURS]
+        out.append(np.sqrt(np.maximum(near, 0.0)).mean(axis=1))
+    return float(np.concatenate(out).mean())
+
+
+def coverage_distance(X: np.ndarray, picks: np.ndarray) -> float:
+    return float(np.sqrt(min_sq_distance(X, X[picks])).mean())
+
+
+def run(quick: bool = False) -> list[dict]:
+    n = 5000 if quick else int(os.environ.get("BENCH_APPROX_SIZE", "100000"))
+    k = 50 if quick else 1000
+    data = pool(n)
+    view = view_of(data)
+    X = data["X"][:n - 100]  # the unlabelled rows: view.embeddings
+    rows = []
+    variants = [("typiclust", "exact", {"sample": 10_000_000}),
+                ("typiclust", "sample 20,000 (default)", {}),
+                ("typiclust", "sample 10,000", {"sample": 10_000})]
+    for name, variant, params in variants:
+        t0 = time.perf_counter()
+        sel = make_strategy(name, **params).select(view, k, rng=np.random.default_rng(1))
+        seconds = time.perf_counter() - t0
+        picks = sel.indices  # the unlabelled rows come first in bench_scale's pool
+        rows.append({"strategy": name, "variant": variant, "pool": n, "k": k, "seconds": round(seconds, 2),
+                     "coverage": round(coverage_distance(X, picks), 3),
+                     "typicality_distance": round(typicality_distance(X, picks), 3), "threads": describe()})
+        print(rows[-1], flush=True)
+    picks = np.random.default_rng(1).choice(len(X), k, replace=False)
+    rows.append({"strategy": "random", "variant": "floor", "pool": n, "k": k, "seconds": 0.0,
+                 "coverage": round(coverage_distance(X, picks), 3),
+                 "typicality_distance": round(typicality_distance(X, picks), 3), "threads": describe()})
+    return rows
