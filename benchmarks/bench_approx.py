@@ -6,8 +6,12 @@ selection, and the quality the strategy aims for, measured on the whole pool:
 - typiclust (TypiClust on a uniform sample of `sample` unlabelled rows): coverage = mean distance of the
   pool to its nearest pick (lower is better), typicality = mean distance of the picks to their 20 nearest
   pool rows (lower = more typical); random picks as the floor.
+- badge (k-means++ seeding on a uniform sample of `sample` unlabelled rows): the k-means potential in
+  gradient space (sum over the pool of the squared distance to the nearest pick; lower = better spread)
+  relative to exact, and the picks' mean gradient norm (higher = more uncertain) relative to exact.
 
     BENCH_APPROX_SIZE=100000   pool size (default; --quick: 5000 with k = 50)
+    BENCH_APPROX_STRATEGIES=badge   only these (default typiclust,badge)
 """
 
 from __future__ import annotations
@@ -43,6 +47,38 @@ def coverage_distance(X: np.ndarray, picks: np.ndarray) -> float:
     return float(np.sqrt(min_sq_distance(X, X[picks])).mean())
 
 
+def badge_quality(data: dict, n_unlabeled: int, picks: np.ndarray) -> tuple[float, float]:
+    """k-means potential over the pool in gradient space and the picks' mean gradient norm (factorised distances)."""
+    from core.strategies.badge import _row_sq_norms, gradient_factors, gradient_sq_distances
+
+    a = gradient_factors(data["proba"][:n_unlabeled])
+    h = data["X"][:n_unlabeled]
+    g_sq = _row_sq_norms(a) * _row_sq_norms(h)
+    d2 = np.full(n_unlabeled, np.inf)
+    for j in picks:
+        np.minimum(d2, gradient_sq_distances(a, h, g_sq, int(j)), out=d2)
+    return float(d2.sum()), float(np.sqrt(g_sq[picks]).mean())
+
+
+def badge_rows(data: dict, view, n: int, k: int) -> list[dict]:
+    rows, exact = [], None
+    for variant, params in [("exact", {"sample": 10_000_000}), ("sample 20,000 (default)", {})]:
+        t0 = time.perf_counter()
+        picks = make_strategy("badge", **params).select(view, k, rng=np.random.default_rng(1)).indices
+        seconds = time.perf_counter() - t0
+        quality = badge_quality(data, n - 100, picks)
+        exact = exact or quality
+        rows.append({"strategy": "badge", "variant": variant, "pool": n, "k": k, "seconds": round(seconds, 2),
+                     "potential_vs_exact": round(quality[0] / exact[0], 3),
+                     "grad_norm_vs_exact": round(quality[1] / exact[1], 3), "threads": describe()})
+        print(rows[-1], flush=True)
+    quality = badge_quality(data, n - 100, np.random.default_rng(1).choice(n - 100, k, replace=False))
+    rows.append({"strategy": "random", "variant": "floor (badge's measures)", "pool": n, "k": k, "seconds": 0.0,
+                 "potential_vs_exact": round(quality[0] / exact[0], 3),
+                 "grad_norm_vs_exact": round(quality[1] / exact[1], 3), "threads": describe()})
+    return rows
+
+
 def run(quick: bool = False) -> list[dict]:
     n = 5000 if quick else int(os.environ.get("BENCH_APPROX_SIZE", "100000"))
     k = 50 if quick else 1000
@@ -50,6 +86,9 @@ def run(quick: bool = False) -> list[dict]:
     view = view_of(data)
     X = data["X"][:n - 100]  # the unlabelled rows: view.embeddings
     rows = []
+    only = os.environ.get("BENCH_APPROX_STRATEGIES", "typiclust,badge").split(",")
+    if "typiclust" not in only:
+        return badge_rows(data, view, n, k)
     variants = [("typiclust", "exact", {"sample": 10_000_000}),
                 ("typiclust", "sample 20,000 (default)", {}),
                 ("typiclust", "sample 10,000", {"sample": 10_000})]
@@ -66,4 +105,5 @@ def run(quick: bool = False) -> list[dict]:
     rows.append({"strategy": "random", "variant": "floor", "pool": n, "k": k, "seconds": 0.0,
                  "coverage": round(coverage_distance(X, picks), 3),
                  "typicality_distance": round(typicality_distance(X, picks), 3), "threads": describe()})
-    return rows
+    print(rows[-1], flush=True)
+    return rows + badge_rows(data, view, n, k)
