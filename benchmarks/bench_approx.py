@@ -9,9 +9,13 @@ selection, and the quality the strategy aims for, measured on the whole pool:
 - badge (k-means++ seeding on a uniform sample of `sample` unlabelled rows): the k-means potential in
   gradient space (sum over the pool of the squared distance to the nearest pick; lower = better spread)
   relative to exact, and the picks' mean gradient norm (higher = more uncertain) relative to exact.
+- dropquery (nearest candidate to each K-means centre searched among the fit rows plus `search_size`
+  candidates), on its own pool of BENCH_APPROX_DROPQUERY_SIZE rows (default 1,000,000: exact still runs):
+  the candidates' mean distance to their nearest pick (on a uniform 20,000 of them) relative to exact.
 
     BENCH_APPROX_SIZE=100000   pool size (default; --quick: 5000 with k = 50)
-    BENCH_APPROX_STRATEGIES=badge   only these (default typiclust,badge)
+    BENCH_APPROX_STRATEGIES=badge   only these (default typiclust,badge,dropquery)
+    BENCH_APPROX_DROPQUERY_SIZE=1000000
 """
 
 from __future__ import annotations
@@ -79,16 +83,44 @@ def badge_rows(data: dict, view, n: int, k: int) -> list[dict]:
     return rows
 
 
+def dropquery_rows(n: int, k: int) -> list[dict]:
+    from core.strategies.dropquery import dropout_candidates, dropout_disagreement
+
+    data = pool(n)
+    view = view_of(data)
+    X = data["X"][:n - 100]
+    candidates = dropout_candidates(dropout_disagreement(view.proba_samples), view.proba_samples.shape[0])
+    targets = X[np.sort(np.random.default_rng(2).choice(candidates, min(20_000, candidates.size), replace=False))]
+    rows, exact = [], None
+    variants = [("exact", {"search_size": 10_000_000}), ("search 100,000 (default)", {})]
+    for variant, params in variants + [("random candidates (floor)", None)]:
+        t0 = time.perf_counter()
+        if params is None:
+            picks = np.random.default_rng(1).choice(candidates, k, replace=False)
+        else:
+            picks = make_strategy("dropquery", **params).select(view, k, rng=np.random.default_rng(1)).indices
+        seconds = time.perf_counter() - t0
+        spread = float(np.sqrt(min_sq_distance(targets, X[picks])).mean())
+        exact = exact or spread
+        rows.append({"strategy": "dropquery", "variant": variant, "pool": n, "k": k, "seconds": round(seconds, 2),
+                     "candidates": int(candidates.size), "spread_vs_exact": round(spread / exact, 3),
+                     "threads": describe()})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def run(quick: bool = False) -> list[dict]:
     n = 5000 if quick else int(os.environ.get("BENCH_APPROX_SIZE", "100000"))
     k = 50 if quick else 1000
     data = pool(n)
     view = view_of(data)
     X = data["X"][:n - 100]  # the unlabelled rows: view.embeddings
+    only = os.environ.get("BENCH_APPROX_STRATEGIES", "typiclust,badge,dropquery").split(",")
     rows = []
-    only = os.environ.get("BENCH_APPROX_STRATEGIES", "typiclust,badge").split(",")
+    if "dropquery" in only:
+        rows += dropquery_rows(5000 if quick else int(os.environ.get("BENCH_APPROX_DROPQUERY_SIZE", "1000000")), k)
     if "typiclust" not in only:
-        return badge_rows(data, view, n, k)
+        return rows + (badge_rows(data, view, n, k) if "badge" in only else [])
     variants = [("typiclust", "exact", {"sample": 10_000_000}),
                 ("typiclust", "sample 20,000 (default)", {}),
                 ("typiclust", "sample 10,000", {"sample": 10_000})]
@@ -106,4 +138,4 @@ def run(quick: bool = False) -> list[dict]:
                  "coverage": round(coverage_distance(X, picks), 3),
                  "typicality_distance": round(typicality_distance(X, picks), 3), "threads": describe()})
     print(rows[-1], flush=True)
-    return rows + badge_rows(data, view, n, k)
+    return rows + (badge_rows(data, view, n, k) if "badge" in only else [])
