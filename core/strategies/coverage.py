@@ -8,6 +8,8 @@
   min(|labelled| + k, max_clusters) clusters; visit clusters with the fewest labelled
   samples first, larger first among equals, and take each one's most typical unlabelled sample,
   typicality = 1 / mean Euclidean distance to its K nearest neighbours inside the cluster.
+  Pools over `sample` unlabelled rows: all of it on a uniform sample of that many (stated in the
+  README's Scale table with its measured quality against exact).
 - `probcover` (Yehuda et al. 2022): greedy max coverage with balls of radius delta: each pick
   is the unlabelled sample whose ball holds the most points not yet covered (the labelled
   set's balls are covered from the start). `radius="auto"` takes delta from the paper's purity
