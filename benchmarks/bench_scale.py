@@ -46,9 +46,9 @@ STREAMING = ("entropy", "hybrid", "margin_density", "random")  # read the featur
 QUICK_STREAM = 20_000
 # The others' bounds on a pool that does not fit in memory: what they hold besides the features.
 BOUNDS = {
-    "badge": "float32 copy of the features (n x d) plus n x C: in memory only",
+    "badge": "a uniform sample of 20,000 unlabelled rows (max(sample, 10 k)) gathered from the pool, plus n x C",
     "coreset": "float32 features in memory (one pass per pick)",
-    "typiclust": "float32 features in memory (K-means over the whole pool)",
+    "typiclust": "a uniform sample of 20,000 unlabelled rows (max(sample, 10 k)) gathered from the pool: streams",
     "probcover": "a uniform sample of 10,000 rows (max(10,000, 10 k)) gathered from the pool: streams",
     "cluster_margin": "features of the top margin_factor x k by margin only, after scoring proba",
     "dropquery": "proba samples (S x n x C) and the features of its candidates",

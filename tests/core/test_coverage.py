@@ -96,7 +96,7 @@ def test_typicality_matches_its_definition():
         np.testing.assert_allclose(knn_typicality(X, K), reference_typicality(X, K), rtol=1e-4)
 
 
-@pytest.mark.parametrize("k", [3, 9])
+@pytest.mark.parametrize("k", [3, 9, 120])  # 120: many visits per cluster, lists run short
 def test_typiclust_matches_the_reference_loop(k):
     X, label = blobs(200, centres=6, seed=1)
     clusters = np.random.default_rng(0).permutation(label)  # any labelling: the selection is what is tested
@@ -113,6 +113,28 @@ def test_typiclust_prefers_large_clusters_without_labels_and_fills_at_random():
     tiny = np.r_[np.zeros(6, int), np.arange(1, 55)]  # one cluster above the size floor, 54 singletons
     picks = typiclust_select(X, 0, tiny, 10, np.random.default_rng(0))
     assert len(set(picks.tolist())) == 10 and picks.max() < 60
+
+
+def coverage_and_typicality(X: np.ndarray, picks: np.ndarray, K: int = 20) -> tuple[float, float]:
+    """Mean distance of the pool to its nearest pick; mean distance of the picks to their K nearest pool rows."""
+    d = np.sqrt(np.maximum(((X[:, None, :] - X[picks][None]) ** 2).sum(-1), 0.0))
+    near = np.sort(d, axis=0)[1:K + 1]  # row 0: the pick itself
+    return float(d.min(axis=1).mean()), float(near.mean())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_typiclust_on_a_sample_keeps_its_quality(seed):
+    """The approximation for large pools (TypiClust on a uniform sample of a twelfth of the pool) stays within
+    10% of the exact picks' coverage and 15% of their typicality; random picks are 26-34% less typical here."""
+    X, _ = blobs(12000, d=16, centres=10, seed=seed, spread=1.0)
+    view = PoolView(np.r_[np.ones(20, bool), np.zeros(len(X) - 20, bool)], embeddings=X[20:],
+                    labeled_embeddings=X[:20], strategy="typiclust")
+    exact = make_strategy("typiclust", sample=100_000).select(view, 30, rng=np.random.default_rng(seed))
+    approx = make_strategy("typiclust", sample=1000).select(view, 30, rng=np.random.default_rng(seed))
+    assert approx.measure == "typicality in clusters (sample of 1,000)" and exact.measure == "typicality in clusters"
+    assert len(set(approx.indices.tolist())) == 30 and approx.indices.min() >= 20
+    (cov_exact, typ_exact), (cov, typ) = (coverage_and_typicality(X[20:], s.indices - 20) for s in (exact, approx))
+    assert cov <= 1.10 * cov_exact and typ <= 1.15 * typ_exact
 
 
 # ---------------------------------------------------------------- probcover
