@@ -16,9 +16,9 @@ CLASSES = ("three", "five", "eight")
 NAMES = {3: "three", 5: "five", 8: "eight"}
 
 
-def build_project(root: Path, n_images: int = 120, n_audit: int = 24, seed: int = 0) -> Path:
-    """Write `n_images` digit images (3, 5 and 8) under `root`, label them all with times that
-    grow with how ambiguous a digit is (1.5 s clear, up to ~40 s ambiguous); return the project file."""
+def build_project(root: Path, n_images: int = 120, n_audit: int = 24, seed: int = 0, undecided: int = 0) -> Path:
+    """Write `n_images` digit images (3, 5 and 8) under `root`, label all but the last `undecided` with times
+    that grow with how ambiguous a digit is (1.5 s clear, up to ~40 s ambiguous); return the project file."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -43,8 +43,21 @@ def build_project(root: Path, n_images: int = 120, n_audit: int = 24, seed: int 
     ids = {row["path"]: row["id"] for row in store.items()}
     audit = set(store.mark_audit(n_audit, seed=seed))
     for i, p in enumerate(paths):
+        if i >= len(paths) - undecided and ids[p] not in audit:
+            continue
         ms = 2000 if ids[p] in audit else int(1500 + 40000 * hardness[i] ** 2)
         store.decide(ids[p], "label", annotator="ann", label=NAMES[int(targets[i])], ms=ms)
     store.close()
     assert math.isfinite(hardness.sum())
     return db
+
+
+def record_model_rounds(db: Path, n: int) -> None:
+    """`n` model rounds of the Label page's proposer on the project's labels as they are."""
+    from core.labels.session import ImageCache, Settings, propose
+
+    store = LabelStore(db)
+    images = ImageCache(store.root, 8)
+    for _ in range(n):
+        propose(store, Settings(batch_size=4), images)
+    store.close()
