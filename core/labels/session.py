@@ -138,10 +138,13 @@ def _state(store: LabelStore):
 def stop_set(item_ids, audit_ids, seed: int, size: int = STOP_SET_SIZE) -> np.ndarray:
     """A seeded sample of up to `size` non-audit item ids, the same every round while the items are the same.
 
-    Each id gets a key from a generator seeded by (seed, id), so adding images later keeps most
-    of the set (it only admits new items whose key beats the current ones) instead of redrawing it."""
+    Item id i gets the i-th draw of a generator seeded by `seed` as its key (a stream's prefix does not
+    change as it grows), so images added later keep the set unless their key beats the current ones,
+    instead of redrawing it; one vectorised draw, not a generator per item."""
     candidates = np.array(sorted(set(item_ids) - set(audit_ids)), dtype=np.int64)
-    keys = np.array([np.random.default_rng([seed, int(i)]).random() for i in candidates])
+    if candidates.size == 0:
+        return candidates
+    keys = np.random.default_rng(seed).random(int(candidates.max()) + 1)[candidates]
     return np.sort(candidates[np.argsort(keys, kind="stable")[:size]])
 
 

@@ -149,3 +149,14 @@ def test_each_round_records_its_predictions_on_the_same_stop_set_and_its_audit_s
     rounds = model_rounds(store)
     assert [r.n_labeled for r in rounds] == [r["n_labeled"] for r in store.rounds()[1:]]
     assert stop_signal(rounds).sentence.startswith(("more labels still help", "gains have flattened"))
+
+
+def test_the_stop_set_keeps_its_images_when_new_images_arrive():
+    from core.labels.session import stop_set
+
+    first = stop_set(range(1, 1001), {1, 2, 3}, seed=0)
+    assert len(first) == 200 and not {1, 2, 3} & set(first)
+    assert np.array_equal(first, stop_set(range(1, 1001), {1, 2, 3}, seed=0))  # the same every round
+    grown = stop_set(range(1, 1101), {1, 2, 3}, seed=0)
+    assert len(set(first) & set(grown)) >= 170  # 10% more images displace about 10% of the set, not all of it
+    assert len(stop_set(range(1, 50), set(), seed=0)) == 49
