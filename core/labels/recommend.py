@@ -93,11 +93,7 @@ def comparison_command(store, csv_path: str | Path, *, learner: str = "logistic"
     # a stratified split needs two images of every class; without them only the pool accuracy is measured
     test_size = 0.0 if min(counts) < 2 else round(min(max(wanted, n_classes), n // 2) / n, 4)
     pool = n - math.ceil(test_size * n)
-    initial = max(n_classes, min(20, pool // 3))
-    spend = pool - initial
-    batch = max(2, math.ceil(spend / 9))  # hybrid (alpha 0.5) needs round(alpha * batch) >= 1 cluster
-    rounds = max(1, min(10, 1 + spend // batch))
-    clusters = max(1, min(5, round(0.5 * batch)))  # hybrid's clusters fit in its uncertain half of a batch
+    initial, batch, rounds, clusters = _sizes(pool, n_classes)
     config = dict(dataset="folder", data_dir=str(csv_path), learner=learner, initial=initial, batch=batch,
                   rounds=rounds, test_size=test_size, clusters=clusters)
     try:

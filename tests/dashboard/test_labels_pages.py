@@ -46,8 +46,16 @@ def test_compare_on_a_project_offers_labelling_minutes_and_states_the_verdict_in
     at.number_input(key="compare_target").set_value(0.9).run()
     at.radio(key="compare_axis").set_value("minutes").run()
     assert not at.exception, [e.value for e in at.exception]
+    import json
+
+    from core.present.chart_style import strategy_style
+
     spec = at.get("plotly_chart")[0].proto.spec
-    assert "vs labelling minutes" in spec and "random" in spec and "entropy" in spec
+    assert "vs labelling minutes" in spec
+    traces = {t["name"]: t for t in json.loads(spec)["data"]}
+    assert set(traces) == {"random", "entropy"}
+    for name, trace in traces.items():  # the label curves' colour and dash for each strategy
+        assert trace["line"]["color"] == strategy_style(name).color and trace["line"]["dash"] == strategy_style(name).dash
     shown = " ".join(i.value for i in at.info).replace("\\", "")
     assert "To reach 0.90:" in shown and " min (" in shown
     table = at.dataframe[0].value
