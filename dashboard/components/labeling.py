@@ -280,11 +280,21 @@ def start_comparison(config, notice: str) -> None:
     st.switch_page("app_pages/compare.py")
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _project_verdict(root: str, project: str, stamp: int):
+    """`project_verdict`, read again only when a comparison record is written (`stamp`: the folder's mtime):
+    the Label page reruns after every decision."""
+    from core.engine.cache import Cache
+    from core.labels import recommend
+
+    return recommend.project_verdict(Cache(root), project)
+
+
 def compare_panel(store: LabelStore, learner: str, strategy_key: str) -> None:
     """'Compare strategies on my labels' (sized to the labels there are, or disabled with the reason), and the
     verdict of the last finished comparison on this project with an offer to continue with its winner."""
     from core.engine.cache import Cache
-    from core.labels.recommend import labels_comparison, project_verdict
+    from core.labels.recommend import labels_comparison
     from dashboard.components.results import cache_root
     from dashboard.components.widgets import plain
 
@@ -295,7 +305,9 @@ def compare_panel(store: LabelStore, learner: str, strategy_key: str) -> None:
         start_comparison(config, f"Comparing strategies on your labels in {store.path.name} (started from the Label "
                                  "page): accuracy against labels or your labelling minutes.")
     st.caption(plain(why))
-    found = project_verdict(Cache(cache_root()), store.path)
+    records = Cache(cache_root()).area("comparisons")
+    stamp = records.stat().st_mtime_ns if records.is_dir() else 0  # a record is written by rename: the folder changes
+    found = _project_verdict(str(cache_root()), str(store.path), stamp)
     if found is None:
         return
     record, result = found
