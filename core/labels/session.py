@@ -37,6 +37,7 @@ DEFAULT_STRATEGY = "entropy"
 DEFAULT_LEARNER = "logistic"
 DEFAULT_IMAGE_SIZE = 32
 CANDIDATES_PER_SLOT = 4  # a round ranks this many items per batch slot, so a second tab still finds free ones
+STOP_SET_SIZE = 200  # Bloodgood & Vijay-Shanker's stop set: a few hundred images suffice for a stable kappa
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -134,6 +135,39 @@ def _state(store: LabelStore):
     return train, audited, undecided
 
 
+def stop_set(item_ids, audit_ids, seed: int, size: int = STOP_SET_SIZE) -> np.ndarray:
+    """A seeded sample of up to `size` non-audit item ids, the same every round while the items are the same.
+
+    Item id i gets the i-th draw of a generator seeded by `seed` as its key (a stream's prefix does not
+    change as it grows), so images added later keep the set unless their key beats the current ones,
+    instead of redrawing it; one vectorised draw, not a generator per item."""
+    candidates = np.array(sorted(set(item_ids) - set(audit_ids)), dtype=np.int64)
+    if candidates.size == 0:
+        return candidates
+    keys = np.random.default_rng(seed).random(int(candidates.max()) + 1)[candidates]
+    return np.sort(candidates[np.argsort(keys, kind="stable")[:size]])
+
+
+def model_rounds(store: LabelStore) -> list:
+    """The project's model rounds as `core.labels.stopping.ModelRound`s: those that recorded stop-set
+    predictions on the same stop set as the newest one (a stop set changed by new images starts afresh)."""
+    from core.labels.stopping import ModelRound
+
+    recorded = [r for r in store.rounds() if isinstance(r["metrics"].get("stop_items"), list)
+                and isinstance(r["metrics"].get("stop_predictions"), list)]
+    if not recorded:
+        return []
+    last = recorded[-1]["metrics"]["stop_items"]
+    out = []
+    for r in recorded:
+        m = r["metrics"]
+        if m["stop_items"] != last:
+            continue
+        out.append(ModelRound(int(r["n_labeled"]), np.asarray(m["stop_predictions"], dtype=np.int64),
+                              m.get("audit_correct"), m.get("audit_n")))
+    return out
+
+
 def _cv_accuracy(learner_factory, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, int, int] | None:
     """(accuracy, folds, samples): stratified k-fold (k = 2..5) over the classes with two labels or more;
     None with fewer than two such classes."""
@@ -208,12 +242,19 @@ def propose(store: LabelStore, settings: Settings, images: ImageCache | None = N
     unreadable = np.array(undecided, dtype=np.int64)[~ok_pool]
     proposals += [(int(i), None, None, None) for i in unreadable[: k - len(proposals)]]
     metrics: dict[str, Any] = {"fit_seconds": round(fit_seconds, 3), "n_train": int(len(y))}
+    # The stop set (labelled or not, never audit): successive rounds' predictions on it say when labels stop helping.
+    stop_ids = stop_set(paths, {r["id"] for r in store.items() if r["audit"]}, settings.seed)
+    X_stop, ok_stop = images.get([paths[int(i)] for i in stop_ids])
+    if len(X_stop):
+        metrics.update(stop_items=[int(i) for i in stop_ids[ok_stop]],
+                       stop_predictions=[int(c) for c in learner.predict_proba(X_stop).argmax(1)])
     if audited:
         X_audit, ok_audit = images.get([paths[i] for i, _ in audited])
         y_audit = np.array([c for _, c in audited])[ok_audit]
         correct = int((learner.predict_proba(X_audit).argmax(1) == y_audit).sum())
         low, high = wilson_interval(correct, len(y_audit))
-        metrics.update(audit_accuracy=correct / len(y_audit), audit_low=low, audit_high=high, audit_n=len(y_audit))
+        metrics.update(audit_accuracy=correct / len(y_audit), audit_low=low, audit_high=high, audit_n=len(y_audit),
+                       audit_correct=correct)
     else:
         cv = _cv_accuracy(factory, X_train, y, settings.seed)
         if cv is not None:

@@ -17,8 +17,9 @@ from core.labels.store import LabelStore, ProjectError, check_class_names
 from core.learners import LEARNERS
 from core.strategies import STRATEGIES
 from dashboard.components.access import allowed_path, allowed_project, refuse_outside_roots
-from dashboard.components.labeling import (apply_events, batch_done, drop_unviewable, label_grid, maybe_refit,
-                                           new_batch, progress_figures, proposer_for, settings_json)
+from dashboard.components.labeling import (apply_events, batch_done, compare_panel, drop_unviewable, label_grid,
+                                           maybe_refit, new_batch, progress_figures, proposer_for, settings_json,
+                                           stop_panel)
 from dashboard.components.results import cache_root
 
 
@@ -191,6 +192,8 @@ a.plotly_chart(per_class, width="stretch", key="label_per_class")
 if curve is not None:
     b.plotly_chart(curve, width="stretch", key="label_curve")
 b.caption(caption)
+stop_panel(store)
+compare_panel(store, learner, "label_strategy")
 with st.expander("Export the labels"):
     out = st.text_input("CSV file (path,label)", value=str(store.path.parent / "labels.csv"), key="label_export_path")
     if st.button("Write CSV", key="label_export"):

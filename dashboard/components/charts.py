@@ -51,6 +51,51 @@ def learning_curves(view: View, metric: str) -> go.Figure:
                                    title=f"{label} vs labels ({figures.band_label(counts, repeats_drawn=True)})")
 
 
+def minutes_curves(view: View, metric: str) -> go.Figure:
+    """Mean `metric` against labelling minutes per strategy, on the minutes range every run reached;
+    each strategy in its colour, marker and dash from the labels chart."""
+    from core.analysis.labelling_time import minutes_curves as curves_of
+    from core.present.chart_style import _title, _top_margin, strategy_style
+
+    label = figures.METRIC_LABELS.get(metric, metric).split(" (")[0]
+    curves = curves_of(view.rounds, metric)
+    fig = go.Figure()
+    for strategy, g in curves.groupby("strategy", sort=False):
+        style = strategy_style(strategy)
+        fig.add_trace(go.Scatter(
+            x=g["minutes"], y=g["mean"], mode="lines", name=strategy, legendgroup=strategy,
+            line=dict(color=style.color, width=2, dash=style.dash), customdata=g[["n_repeats"]].to_numpy(),
+            hovertemplate=f"{strategy}<br>%{{x:.1f}} min<br>{label}: %{{y:.3f}}"
+                          "<br>mean of %{customdata[0]} repeat(s)<extra></extra>"))
+    title = f"{label} vs labelling minutes (mean over repeats, on the minutes every run reached)"
+    subtitle = settings_line(view)
+    fig.update_layout(
+        title=_title(title, subtitle),
+        xaxis_title="Labelling minutes (recorded decision times, capped at the project's 99th percentile)",
+        yaxis_title=f"{label} (fraction)", legend_title_text="Strategy", template="plotly_white",
+        hovermode="closest", margin=dict(l=60, r=20, t=_top_margin(subtitle, title), b=50))
+    return fig
+
+
+def minutes_display(table: pd.DataFrame) -> pd.DataFrame:
+    """`core.analysis.labelling_time.minutes_summary` as readable text columns."""
+    def ci(r):
+        if pd.isna(r.aulc_minutes):
+            return ""
+        return f"{r.aulc_minutes:.3f}" + (f" [{r.aulc_minutes_ci_low:.3f}, {r.aulc_minutes_ci_high:.3f}]"
+                                           if pd.notna(r.aulc_minutes_ci_low) else "")
+
+    return pd.DataFrame({
+        "Strategy": table["strategy"],
+        "Minutes compared": [f"{r.minutes_from:.1f} to {r.minutes_to:.1f}" if pd.notna(r.minutes_from) else ""
+                             for r in table.itertuples()],
+        "AULC over minutes": [ci(r) for r in table.itertuples()],
+        "Minutes to target (mean of repeats reaching it)": [
+            ("not reached" if pd.isna(r.minutes_to_target) else f"{r.minutes_to_target:.1f}")
+            + (f" ({r.reached_target} repeats)" if r.reached_target else "") for r in table.itertuples()],
+    })
+
+
 def summary(view: View, metric: str, target: float | None) -> pd.DataFrame:
     return summary_table(view.rounds, metric, target=target)
 

@@ -254,3 +254,95 @@ def settings_json(strategy: str, learner: str, batch_size: int, params: dict[str
 
     return json.dumps({"strategy": strategy, "learner": learner, "batch_size": batch_size,
                        "strategy_params": params or {}}, sort_keys=True)
+
+
+# ----------------------------------------------------------------------------- compare on my labels, when to stop
+
+def start_comparison(config, notice: str) -> None:
+    """The sidebar Run's background job for `config` (unless it runs or is complete already), its settings
+    loaded into the sidebar, and on to Compare."""
+    from core.engine import jobs
+    from dashboard.components import results
+    from dashboard.components import settings as sidebar_settings
+    from dashboard.components.access import check_job_limit
+    from dashboard.components.widgets import plain
+
+    root = results.cache_root()
+    complete = all(n >= config.rounds for n in results.rounds_done(config).values())
+    if not complete and jobs.status(root, jobs.run_job_id(config)).state != jobs.RUNNING:
+        try:
+            check_job_limit(root)  # a served dashboard: at most --max-jobs runs and sweeps
+            jobs.start_run(config, root)
+        except jobs.JobError as exc:
+            st.error(plain(exc))
+            return
+    sidebar_settings.load(config, notice)
+    st.switch_page("app_pages/compare.py")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _project_verdict(root: str, project: str, stamp: int):
+    """`project_verdict`, read again only when a comparison record is written (`stamp`: the folder's mtime):
+    the Label page reruns after every decision."""
+    from core.engine.cache import Cache
+    from core.labels import recommend
+
+    return recommend.project_verdict(Cache(root), project)
+
+
+def compare_panel(store: LabelStore, learner: str, strategy_key: str) -> None:
+    """'Compare strategies on my labels' (sized to the labels there are, or disabled with the reason), and the
+    verdict of the last finished comparison on this project with an offer to continue with its winner."""
+    from core.engine.cache import Cache
+    from core.labels.recommend import labels_comparison
+    from dashboard.components.results import cache_root
+    from dashboard.components.widgets import plain
+
+    st.subheader("Compare strategies on my labels")
+    config, why = labels_comparison(store, store.path, learner=learner)
+    if st.button("Compare strategies on my labels", key="label_compare", disabled=config is None, help=why,
+                 icon=":material/compare_arrows:"):
+        start_comparison(config, f"Comparing strategies on your labels in {store.path.name} (started from the Label "
+                                 "page): accuracy against labels or your labelling minutes.")
+    st.caption(plain(why))
+    records = Cache(cache_root()).area("comparisons")
+    stamp = records.stat().st_mtime_ns if records.is_dir() else 0  # a record is written by rename: the folder changes
+    found = _project_verdict(str(cache_root()), str(store.path), stamp)
+    if found is None:
+        return
+    record, result = found
+    st.info(plain(f"Last comparison on your labels ({record['key'][:8]}): {result.sentence}"), icon=":material/gavel:")
+    current = st.session_state.get(strategy_key)
+    if result.kind == "recommend" and result.recommended and result.recommended != current:
+        st.button(f"Continue labelling with {result.recommended}", key="label_use_winner",
+                  on_click=st.session_state.__setitem__, args=(strategy_key, result.recommended),
+                  help="The comparison found it significantly better than random on your labels (Holm-corrected).")
+
+
+def stop_panel(store: LabelStore, shown_rounds: int = 5) -> None:
+    """When to stop: the stop signal's sentence and the audit accuracy of the last rounds with Wilson intervals."""
+    import pandas as pd
+
+    from core.labels.session import model_rounds
+    from core.labels.stopping import stop_signal, wilson
+    from dashboard.components.widgets import plain
+
+    st.subheader("When to stop")
+    rounds = model_rounds(store)
+    signal = stop_signal(rounds)
+    sentence = signal.sentence[0].upper() + signal.sentence[1:]
+    (st.success if signal.flattened else st.info)(plain(sentence), icon=":material/flag:")
+    audited = [r for r in rounds if r.audit_total][-shown_rounds:]
+    if audited:
+        rows = []
+        for r in audited:
+            low, high = wilson(r.audit_correct, r.audit_total)
+            rows.append({"Labels": r.n_labeled, "Audit accuracy": f"{r.audit_correct / r.audit_total:.3f}",
+                         "95% interval (Wilson)": f"[{low:.3f}, {high:.3f}]",
+                         "Audit images": r.audit_total})
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="label_stop_audit")
+        st.caption("Audit images are drawn at random and never trained on: an unbiased estimate. Gains inside "
+                   "the intervals are noise.")
+    else:
+        st.caption("No audit sample labelled: the signal rests on the stop set's agreement alone (`label init "
+                   "--audit N` marks one).")

@@ -85,3 +85,48 @@ def test_the_suggested_comparison_runs_on_thirty_labels(tmp_path, monkeypatch, a
     assert (tmp_path / "report" / "summary.csv").exists()
     if audit:
         assert "audit sample (6)" in why and "--test-size 0.2" in command
+
+
+def _labelled_project(root, n_per_class: int, audit: int):
+    """A project over `_folder`'s 60 images: an audit sample, then `n_per_class` labels per class with times."""
+    from core.files import file_sha256
+    from core.labels.store import LabelStore
+
+    folder = _folder(root)
+    store = LabelStore.create(root / "labels.albench.db", folder)
+    store.add_classes(["red", "green", "blue"])
+    paths = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.png"))
+    store.add_items((p, file_sha256(folder / p)) for p in paths)
+    audit_ids = set(store.mark_audit(audit, seed=0)) if audit else set()
+    counts = dict.fromkeys(["red", "green", "blue"], 0)
+    for row in store.items():
+        label = row["path"].split("/")[0]
+        if row["id"] in audit_ids or counts[label] < n_per_class:
+            store.decide(row["id"], "label", annotator="a", label=label, ms=1000 + 100 * row["id"])
+            counts[label] += row["id"] not in audit_ids
+    return store
+
+
+def test_a_comparison_on_the_project_s_labels_fits_the_labelled_pool_and_runs(tmp_path):
+    from core.datasets import load_dataset
+    from core.engine.config import check_against_data
+    from core.labels.recommend import labels_comparison
+
+    store = _labelled_project(tmp_path, n_per_class=14, audit=12)
+    config, why = labels_comparison(store, store.path)
+    assert config is not None, why
+    data = load_dataset("labels", data_dir=config.data_dir)
+    pool = int((~data.is_test).sum())
+    assert pool == 42 and f"your {pool} training labels" in why and "12 labelled audit images" in why
+    check_against_data(config, 3, pool)
+    assert config.dataset == "labels" and config.repeats >= 2 and config.rounds >= 3 and config.budget <= pool
+    comparison = run_comparison(config, cache=Cache(tmp_path / "cache"))
+    assert comparison.frame()["labelling_seconds"].notna().all()
+
+
+def test_too_few_labels_give_no_comparison_and_say_why(tmp_path):
+    from core.labels.recommend import labels_comparison
+
+    store = _labelled_project(tmp_path, n_per_class=2, audit=6)
+    config, why = labels_comparison(store, store.path)
+    assert config is None and "too few for a comparison" in why and "label more" in why

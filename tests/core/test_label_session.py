@@ -124,3 +124,39 @@ def test_the_audit_interval_covers_the_true_accuracy_in_most_seeds(digits_folder
         store.close()
     print(f"audit 95% interval covered the true accuracy in {covered} of {COVERAGE_SEEDS} seeds")
     assert covered >= 16
+
+
+def test_each_round_records_its_predictions_on_the_same_stop_set_and_its_audit_score(digits_folder, tmp_path):
+    """The stop signal's evidence: a fixed seeded stop set of up to 200 non-audit images, predicted every
+    round, and the audit sample's correct / total."""
+    from core.labels.session import STOP_SET_SIZE, model_rounds
+    from core.labels.stopping import stop_signal
+
+    root, truth = digits_folder
+    store = _project(root, tmp_path / "p.db", audit=30, seed=1)
+    audit = {r["id"] for r in store.items() if r["audit"]}
+    _answer(store, sorted(audit), truth)
+    images = ImageCache(store.root, 8)
+    for _ in range(5):  # the first is a cold start: no model, no predictions
+        round_id = propose(store, Settings(batch_size=5), images)
+        _answer(store, [p["item_id"] for p in store.proposals(round_id)][:10], truth)
+    assert store.rounds()[0]["strategy"] == "random (cold start)" and "stop_items" not in store.rounds()[0]["metrics"]
+    recorded = [r["metrics"] for r in store.rounds()[1:]]
+    assert all(m["stop_items"] == recorded[0]["stop_items"] for m in recorded)  # the same set every round
+    assert len(recorded[0]["stop_items"]) == STOP_SET_SIZE and not set(recorded[0]["stop_items"]) & audit
+    assert all(len(m["stop_predictions"]) == STOP_SET_SIZE for m in recorded)
+    assert all(m["audit_n"] == 30 and m["audit_correct"] == round(m["audit_accuracy"] * 30) for m in recorded)
+    rounds = model_rounds(store)
+    assert [r.n_labeled for r in rounds] == [r["n_labeled"] for r in store.rounds()[1:]]
+    assert stop_signal(rounds).sentence.startswith(("more labels still help", "gains have flattened"))
+
+
+def test_the_stop_set_keeps_its_images_when_new_images_arrive():
+    from core.labels.session import stop_set
+
+    first = stop_set(range(1, 1001), {1, 2, 3}, seed=0)
+    assert len(first) == 200 and not {1, 2, 3} & set(first)
+    assert np.array_equal(first, stop_set(range(1, 1001), {1, 2, 3}, seed=0))  # the same every round
+    grown = stop_set(range(1, 1101), {1, 2, 3}, seed=0)
+    assert len(set(first) & set(grown)) >= 170  # 10% more images displace about 10% of the set, not all of it
+    assert len(stop_set(range(1, 50), set(), seed=0)) == 49
