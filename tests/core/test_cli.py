@@ -310,3 +310,17 @@ def test_a_reader_that_leaves_early_gets_no_broken_pipe_traceback():
                             text=True, timeout=120)
     assert result.stdout == "[\n"
     assert result.stderr == "", result.stderr
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["report", "nosuchrun"], "albench report: error: "),
+    (["label", "status", "--db", "{tmp}/missing.sqlite"], "albench label status: error: "),
+], ids=["report", "label"])
+def test_report_and_label_errors_name_the_command_the_user_typed(tmp_path, monkeypatch, capsys, command, expected):
+    """Issue 21 item 10: `report` and `label` errors still said "python -m core ..." when the user typed `albench`."""
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "argv", [str(Path(sys.executable).with_name("albench")),
+                                      *(a.replace("{tmp}", str(tmp_path)) for a in command)])
+    assert run_main(None) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(expected) and len(err.strip().splitlines()) == 1, err
