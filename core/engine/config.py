@@ -11,7 +11,7 @@ from typing import Any
 from core.datasets import DATASETS, dataset_option_names
 from core.hashing import stable_hash  # re-exported: `from core.engine.config import stable_hash` keeps working
 from core.learners import LEARNERS
-from core.params import Checked, Interval, Options, ParamError, changed_values, check_value, is_int
+from core.params import Checked, Interval, Options, ParamError, Text, changed_values, check_value, is_int
 from core.engine.settings import (ALIASES, ConfigError, check_plugins, flatten, merge, nest, read_config_file,
                            split_strategy_param)  # ALIASES, split_strategy_param: re-exported
 from core.strategies import STRATEGIES
@@ -35,6 +35,12 @@ IMAGE_SIZE_RANGE = (8, 512)  # the image sources' own limits (core.datasets.imag
 MAX_THREADS = 256  # beyond a few per core threads only spin against each other
 MAX_SEED = 2**32 - 1  # numpy's RandomState and scikit-learn take 32-bit seeds; repeat r uses seed + r
 
+def _ray_address(value: Any) -> str:
+    if not isinstance(value, str) or any(c.isspace() for c in value.strip()):
+        raise ValueError(f"not a Ray address: {value!r}")
+    return value.strip()
+
+
 # The run's own options, declared like plug-in parameters (one validation mechanism, see core.params).
 RUN_OPTIONS = {
     "initial": Interval(int, 1, None, at_most=MAX_SAMPLES, default=20,
@@ -55,10 +61,14 @@ RUN_OPTIONS = {
     "threads": Interval(int, 0, None, default=0, at_most=MAX_THREADS,
                         help="threads for BLAS, OpenMP, numba and torch during the run (core.engine.threads); 0: each "
                              "learner's measured setting; never part of a result's identity"),
+    "ray_address": Text("empty (this process), 'auto' (the running cluster) or a Ray address such as ray://HOST:PORT",
+                        lambda value: _ray_address(value), default="",
+                        help="extract the pretrained learner's features as Ray tasks on this cluster (a weights file "
+                             "must be at the same path on every node); never part of a result's identity"),
 }
 
 # Run options that say how or where a comparison runs, never what it computes: left out of its key.
-MACHINE_OPTIONS = ("threads",)
+MACHINE_OPTIONS = ("threads", "ray_address")
 
 
 def stream_strategies() -> list[str]:

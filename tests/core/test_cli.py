@@ -324,3 +324,13 @@ def test_report_and_label_errors_name_the_command_the_user_typed(tmp_path, monke
     assert run_main(None) == 2
     err = capsys.readouterr().err
     assert err.startswith(expected) and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_ray_address_with_no_cluster_is_one_line_naming_ray(tmp_path, capsys):
+    """Issue 22.5: `run --ray-address` to a port where no Ray answers fails at once, in one line, nothing written."""
+    code = run_main(["run", "--strategies", "random", "--rounds", "2", "--no-cache", "--quiet",
+                     "--ray-address", "127.0.0.1:1", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("python -m core run: error: ray_address: no Ray cluster reachable at "
+                                            "'127.0.0.1:1'"), err
+    assert not (tmp_path / "out").exists()
