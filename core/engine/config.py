@@ -35,10 +35,25 @@ IMAGE_SIZE_RANGE = (8, 512)  # the image sources' own limits (core.datasets.imag
 MAX_THREADS = 256  # beyond a few per core threads only spin against each other
 MAX_SEED = 2**32 - 1  # numpy's RandomState and scikit-learn take 32-bit seeds; repeat r uses seed + r
 
+def ray_host_port(address: str) -> tuple[str | None, int | None]:
+    """(host, port) of a Ray address HOST:PORT or ray://HOST:PORT; (None, None) for 'auto'. ValueError otherwise."""
+    from urllib.parse import urlsplit
+
+    if address == "auto":
+        return None, None
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", "ray") or not parts.hostname or parts.port is None:  # .port: ValueError if not 0..65535
+        raise ValueError(f"not a Ray address: {address!r}")
+    return parts.hostname, parts.port
+
+
 def _ray_address(value: Any) -> str:
-    if not isinstance(value, str) or any(c.isspace() for c in value.strip()):
+    if not isinstance(value, str):
         raise ValueError(f"not a Ray address: {value!r}")
-    return value.strip()
+    address = value.strip()
+    if address:
+        ray_host_port(address)
+    return address
 
 
 # The run's own options, declared like plug-in parameters (one validation mechanism, see core.params).

@@ -385,6 +385,8 @@ class Comparison:
 
 def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:
     """Load the dataset and run the checks that need it. Raises ConfigError; writes nothing."""
+    if config.ray_address:  # the cluster answers, before the data is loaded (an unreachable one is a settings error)
+        connect_ray(config.ray_address)
     if dataset is None:
         try:
             dataset = load_dataset(config.dataset, **config.dataset_options)
@@ -448,18 +450,12 @@ def features_on_ray(address: str):
 def _check_reachable(address: str) -> None:
     """A HOST:PORT address (ray:// or not) whose port does not answer: ConfigError at once (ray.init waits minutes)."""
     import socket
-    from urllib.parse import urlsplit
 
-    if address == "auto":
-        return
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError:  # a port that is not a number
-        host, port = None, None
-    if not host or port is None:
-        raise ConfigError(f"ray_address: {address!r} is not a Ray address ('auto', HOST:PORT or ray://HOST:PORT)",
-                          "ray_address")
+    from core.engine.config import ray_host_port
+
+    host, port = ray_host_port(address)
+    if host is None:
+        return  # 'auto': Ray itself finds the running cluster, or says there is none
     try:
         socket.create_connection((host, port), timeout=5).close()
     except OSError as exc:
