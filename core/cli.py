@@ -80,7 +80,7 @@ def _help(option: str) -> str:
     return f"{c.help}; {c.allowed()} (default {c.default})"
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
+def add_run_options(p: argparse.ArgumentParser, exclude: tuple[str, ...] = ()) -> None:
     """The options that define a comparison (shared by `run` and `sweep`).
 
     Nothing has a default here: an option not given is absent from the namespace, so a
@@ -121,7 +121,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     # Every declared run option gets its flag from its declaration (a new one needs no edit here).
     groups = {"test_size": d, "mode": s, "stream_policy": s, "threshold": s}
     budget = p.add_argument_group("budget")
-    for option, c in RUN_OPTIONS.items():
+    for option, c in ((o, c) for o, c in RUN_OPTIONS.items() if o not in exclude):
         groups.get(option, budget).add_argument(f"--{option.replace('_', '-')}", default=none, help=_help(option),
                                              type=c.type if isinstance(c, Interval) else str)
 
@@ -129,12 +129,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 _SOURCE_DESTS = ("dataset", "data_dir", "image_size", "subset", "learner")
 
 
-def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+def options_from_args(args: argparse.Namespace, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     """The settings given on the command line (only those given), named as core.engine.settings names them:
     run options, "learner_params.NAME", "STRATEGY.PARAM" and the aliases."""
     from core.engine.config import RUN_OPTIONS
 
-    given: dict[str, Any] = {dest: getattr(args, dest) for dest in (*_SOURCE_DESTS, *RUN_OPTIONS) if hasattr(args, dest)}
+    given: dict[str, Any] = {dest: getattr(args, dest) for dest in (*_SOURCE_DESTS, *RUN_OPTIONS)
+                             if hasattr(args, dest) and dest not in exclude}
     if hasattr(args, "strategies"):
         given["strategies"] = [s.strip() for s in args.strategies.split(",") if s.strip()]
     given.update((f"learner_params.{name}", value) for name, value in getattr(args, "learner_param", []))
@@ -210,7 +211,9 @@ def add_sweep_parser(sub) -> None:
     g.add_argument("--skip-invalid", action="store_true", help="leave out grid points the engine rejects instead of failing")
     g.add_argument("--heatmap", metavar="X[,Y]", help="grid options on the heatmap axes (default: the first two swept)")
     g.add_argument("--dry-run", action="store_true", help="print the grid points and runs, compute nothing")
-    add_run_options(sweep)  # only the options given are fixed (run options have no argparse defaults)
+    # only the options given are fixed (run options have no argparse defaults); --ray-address is the sweep's
+    # own: the cluster its runs go to
+    add_run_options(sweep, exclude=("ray_address",))
     e = sweep.add_argument_group("execution")
     e.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local: joblib processes on this machine (default); ray: tasks on a Ray cluster")
@@ -365,6 +368,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         _remove_empty(created)
         print(f"{prog}: error: learner_params: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ParamError as exc:  # a setting found wrong when the run starts (a Ray address with no cluster)
+        _remove_empty(created)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (CacheError, OSError) as exc:  # a full disk, a cache made read-only mid-run, a broken cache layout
         print(f"{prog}: error: {_io_message(exc)}; completed rounds are cached, rerun to resume", file=sys.stderr)
         return EXIT_USAGE
@@ -504,7 +511,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         obj = read_grid_file(args.grid) if args.grid is not None else {}
         if args.heatmap:
             obj = {**obj, "heatmap": dict(zip("xy", [a.strip() for a in args.heatmap.split(",")]))}
-        sweep = parse_grid(obj, base=options_from_args(args), vary=_vary(args.vary),
+        sweep = parse_grid(obj, base=options_from_args(args, exclude=("ray_address",)), vary=_vary(args.vary),
                            skip_invalid=True if args.skip_invalid else None)
         cache = Cache(args.cache_dir)
         plan = plan_sweep(sweep, cache)

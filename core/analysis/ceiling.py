@@ -63,7 +63,7 @@ def ceiling(config, dataset, cache=None) -> pd.DataFrame:
     from threadpoolctl import threadpool_limits
 
     from core.files import atomic_write_json
-    from core.learners import make_learner
+    from core.learners import build_learner
     from core.analysis.metrics import evaluate
     from core.engine.runner import make_split
 
@@ -74,7 +74,8 @@ def ceiling(config, dataset, cache=None) -> pd.DataFrame:
         item = _read_ceiling(cache, key) if cache is not None else None
         if item is None:
             split = make_split(dataset, seed, config.test_size, config.subset)
-            learner = make_learner(config.learner, dataset.info, seed=seed, **config.learner_params)
+            # the RunConfig's checked settings, as the runner builds its learner: nothing is checked again
+            learner = build_learner(config.learner, dataset.info, seed, config.learner_settings())
             t0 = time.perf_counter()
             with threadpool_limits(limits=learner.blas_threads):
                 learner.fit(dataset.images[split.pool], dataset.labels[split.pool], X_unlabeled=None)

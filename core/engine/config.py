@@ -11,7 +11,7 @@ from typing import Any
 from core.datasets import DATASETS, dataset_option_names
 from core.hashing import stable_hash  # re-exported: `from core.engine.config import stable_hash` keeps working
 from core.learners import LEARNERS
-from core.params import Checked, Interval, Options, ParamError, changed_values, check_value, is_int
+from core.params import Checked, Interval, Options, ParamError, Text, changed_values, check_value, is_int
 from core.engine.settings import (ALIASES, ConfigError, check_plugins, flatten, merge, nest, read_config_file,
                            split_strategy_param)  # ALIASES, split_strategy_param: re-exported
 from core.strategies import STRATEGIES
@@ -35,6 +35,27 @@ IMAGE_SIZE_RANGE = (8, 512)  # the image sources' own limits (core.datasets.imag
 MAX_THREADS = 256  # beyond a few per core threads only spin against each other
 MAX_SEED = 2**32 - 1  # numpy's RandomState and scikit-learn take 32-bit seeds; repeat r uses seed + r
 
+def ray_host_port(address: str) -> tuple[str | None, int | None]:
+    """(host, port) of a Ray address HOST:PORT or ray://HOST:PORT; (None, None) for 'auto'. ValueError otherwise."""
+    from urllib.parse import urlsplit
+
+    if address == "auto":
+        return None, None
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", "ray") or not parts.hostname or parts.port is None:  # .port: ValueError if not 0..65535
+        raise ValueError(f"not a Ray address: {address!r}")
+    return parts.hostname, parts.port
+
+
+def _ray_address(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"not a Ray address: {value!r}")
+    address = value.strip()
+    if address:
+        ray_host_port(address)
+    return address
+
+
 # The run's own options, declared like plug-in parameters (one validation mechanism, see core.params).
 RUN_OPTIONS = {
     "initial": Interval(int, 1, None, at_most=MAX_SAMPLES, default=20,
@@ -55,7 +76,14 @@ RUN_OPTIONS = {
     "threads": Interval(int, 0, None, default=0, at_most=MAX_THREADS,
                         help="threads for BLAS, OpenMP, numba and torch during the run (core.engine.threads); 0: each "
                              "learner's measured setting; never part of a result's identity"),
+    "ray_address": Text("empty (this process), 'auto' (the running cluster) or a Ray address such as ray://HOST:PORT",
+                        lambda value: _ray_address(value), default="",
+                        help="extract the pretrained learner's features as Ray tasks on this cluster (a weights file "
+                             "must be at the same path on every node); never part of a result's identity"),
 }
+
+# Run options that say how or where a comparison runs, never what it computes: left out of its key.
+MACHINE_OPTIONS = ("threads", "ray_address")
 
 
 def stream_strategies() -> list[str]:
@@ -165,7 +193,7 @@ def _check_name(option: str, value: Any, choices) -> None:
         raise ConfigError(f"{what}; choose one of {list(choices)}", option)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)  # __init__ below takes the declared run options by name
 class RunConfig:
     """A comparison: several strategies, same data, same learner, same initial labels.
 
@@ -186,17 +214,37 @@ class RunConfig:
     learner_params: dict[str, Any] = field(default_factory=dict)
     strategies: tuple[str, ...] = ("random", "entropy", "hybrid")
     strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    mode: str = "pool"
-    initial: int = 20
-    batch: int = 10
-    rounds: int = 10
-    stream_policy: str = "budget"
-    threshold: float = 0.5
-    repeats: int = 1
-    seed: int = 0
     subset: int | None = None
-    test_size: float = 0.25
-    threads: int = 0
+    # Every run option declared in RUN_OPTIONS (initial, batch, rounds, ...), checked, defaults filled in. They
+    # have no field each: a new declaration is a new option here too, read as an attribute (`config.batch`).
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(self, *, dataset: str = "digits", data_dir: str | None = None, image_size: int | None = None,
+                 learner: str = "logistic", learner_params: dict[str, Any] | None = None,
+                 strategies: tuple[str, ...] = ("random", "entropy", "hybrid"),
+                 strategy_params: dict[str, dict[str, Any]] | None = None, subset: int | None = None,
+                 options: dict[str, Any] | None = None, **run_options: Any) -> None:
+        # `options` (a config's own, from `dataclasses.replace`) first; run options given by name win over it.
+        given = {**(options or {}), **run_options}
+        unknown = sorted(set(given) - set(RUN_OPTIONS))
+        if unknown:
+            raise ConfigError(f"unknown option(s) {unknown}; valid: {sorted(option_names()) + sorted(ALIASES)}",
+                              unknown[0])
+        for name, value in (("dataset", dataset), ("data_dir", data_dir), ("image_size", image_size),
+                            ("learner", learner), ("learner_params", {} if learner_params is None else learner_params),
+                            ("strategies", strategies),
+                            ("strategy_params", {} if strategy_params is None else strategy_params),
+                            ("subset", subset),
+                            ("options", {name: given.get(name, c.default) for name, c in RUN_OPTIONS.items()})):
+            object.__setattr__(self, name, value)
+        self.__post_init__()
+
+    def __getattr__(self, name: str) -> Any:
+        """A run option by its name (`config.initial`); only called when no field or method has the name."""
+        options = self.__dict__.get("options")
+        if options is not None and name in options:
+            return options[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __post_init__(self) -> None:
         if isinstance(self.strategies, str) or not isinstance(self.strategies, (list, tuple)):
@@ -250,8 +298,9 @@ class RunConfig:
             _check_name("strategy", name, STRATEGIES.names())
         # Every option is checked whether or not it is used (a bad value is a typo either way);
         # `key` leaves the unused ones out of the comparison's identity.
-        for option, constraint in RUN_OPTIONS.items():  # stored normalised: test_size 0 is 0.0, as from the CLI
-            object.__setattr__(self, option, check_value(option, getattr(self, option), constraint))
+        # stored normalised: test_size 0 is 0.0, as from the CLI
+        object.__setattr__(self, "options", {option: check_value(option, self.options[option], constraint)
+                                             for option, constraint in RUN_OPTIONS.items()})
         if self.seed + self.repeats - 1 > MAX_SEED:
             raise ConfigError(
                 f"seed + repeats - 1 must be at most {MAX_SEED} (repeat r uses seed + r, and seeds are 32-bit); "
@@ -314,8 +363,10 @@ class RunConfig:
         ]
 
     def to_dict(self) -> dict[str, Any]:
+        """Every setting by its name, run options flat beside the rest (the form `from_dict` and files read)."""
         d = asdict(self)
         d["strategies"] = list(self.strategies)
+        d.update(d.pop("options"))
         return d
 
     @classmethod
@@ -328,9 +379,9 @@ class RunConfig:
         # the short forms first: a setting also given in full (strategy_params) wins
         d = nest({**{k: v for k, v in flat.items() if k in ALIASES}, **{k: v for k, v in flat.items() if k not in ALIASES}})
         params = d.pop("strategy_params", {})
-        unknown = sorted(set(d) - set(_FIELD_NAMES))
+        unknown = sorted(set(d) - set(option_names()))
         if unknown:
-            raise ConfigError(f"unknown option(s) {unknown}; valid: {sorted(_FIELD_NAMES) + sorted(ALIASES)}",
+            raise ConfigError(f"unknown option(s) {unknown}; valid: {sorted(option_names()) + sorted(ALIASES)}",
                               unknown[0])
         if isinstance(d.get("strategies"), list):  # absent: the default strategies, as on the command line
             d["strategies"] = tuple(d["strategies"])
@@ -343,7 +394,8 @@ class RunConfig:
         the same key; chosen strategies' parameters are stated in full (defaults filled in).
         """
         d = self.to_dict()
-        del d["threads"]  # how fast, not what: the same comparison whatever the thread count
+        for option in MACHINE_OPTIONS:  # how and where, not what: the same comparison on any machine
+            d.pop(option, None)
         d["learner_params"] = _jsonable(self.learner_settings())
         d["strategy_params"] = {s: dict(self._strategy_values[s]) for s in self.strategies}
         used = [self.stream_options(strategy) for strategy in self.strategies]
@@ -357,7 +409,10 @@ class RunConfig:
         return stable_hash({"config": self.comparison_dict(), "schema": SCHEMA_VERSION})
 
 
-_FIELD_NAMES = tuple(f.name for f in fields(RunConfig))
+def option_names() -> tuple[str, ...]:
+    """Every setting a RunConfig takes by name: its own fields and the declared run options (read at call
+    time, so an option declared after import counts)."""
+    return (*(f.name for f in fields(RunConfig) if f.name != "options"), *RUN_OPTIONS)
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
@@ -384,6 +385,8 @@ class Comparison:
 
 def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:
     """Load the dataset and run the checks that need it. Raises ConfigError; writes nothing."""
+    if config.ray_address:  # the cluster answers, before the data is loaded (an unreachable one is a settings error)
+        connect_ray(config.ray_address)
     if dataset is None:
         try:
             dataset = load_dataset(config.dataset, **config.dataset_options)
@@ -422,6 +425,60 @@ def pool_candidates(dataset: Dataset, test_size: float) -> int:
     return n - n_test
 
 
+@contextlib.contextmanager
+def features_on_ray(address: str):
+    """While a comparison runs: with a Ray address (RunConfig.ray_address), the feature store extracts its chunks
+    as Ray tasks there (core.learners.pretrained reads the variable). Connects first, so an address with no
+    cluster behind it is a ConfigError naming Ray and the address before any work."""
+    from core.learners.pretrained import RAY_ADDRESS_VARIABLE
+
+    if not address:
+        yield
+        return
+    connect_ray(address)
+    previous = os.environ.get(RAY_ADDRESS_VARIABLE)
+    os.environ[RAY_ADDRESS_VARIABLE] = address
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(RAY_ADDRESS_VARIABLE, None)
+        else:
+            os.environ[RAY_ADDRESS_VARIABLE] = previous
+
+
+def _check_reachable(address: str) -> None:
+    """A HOST:PORT address (ray:// or not) whose port does not answer: ConfigError at once (ray.init waits minutes)."""
+    import socket
+
+    from core.engine.config import ray_host_port
+
+    host, port = ray_host_port(address)
+    if host is None:
+        return  # 'auto': Ray itself finds the running cluster, or says there is none
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise ConfigError(f"ray_address: no Ray cluster reachable at {address!r} ({exc.strerror or exc})",
+                          "ray_address") from None
+
+
+def connect_ray(address: str) -> None:
+    """Connect this process to the Ray cluster at `address` (once); ConfigError naming Ray and the address."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(f"ray_address {address!r}: Ray is not installed (pip install 'albench[ray]')",
+                          "ray_address") from None
+    if not ray.is_initialized():
+        _check_reachable(address)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:  # no cluster there, a malformed address
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"ray_address: no Ray cluster reachable at {address!r} ({first})", "ray_address") from None
+
+
 def run_comparison(
     config: RunConfig,
     *,
@@ -439,6 +496,8 @@ def run_comparison(
     dataset = prepare(config, dataset)
     specs = list(specs) if specs is not None else config.specs()
     comparison = Comparison(config, dataset)
+    if config.ray_address:  # before anything is saved: an address with no cluster is a settings error
+        connect_ray(config.ray_address)
     if cache is not None:
         try:
             cache.check_writable()
@@ -456,7 +515,8 @@ def run_comparison(
     for spec in specs:  # strategies side by side within a repeat; repeats one after another
         by_repeat.setdefault(spec.repeat, []).append(spec)
     try:
-        with cache.computing(config.key()) if cache is not None else contextlib.nullcontext():
+        with cache.computing(config.key()) if cache is not None else contextlib.nullcontext(), \
+                features_on_ray(config.ray_address):
             for group in by_repeat.values():
                 for spec, results in zip(group, _run_side_by_side(dataset, group, cache, on_round, should_stop,
                                                                            make_oracle, config.threads)):

@@ -96,14 +96,15 @@ def cmd_label(args: argparse.Namespace) -> int:
     from core.datasets.base import DatasetError
     from core.labels.store import Conflict, ProjectError
 
+    prog = getattr(args, "command_prog", PROG)  # the name the user typed (`albench label`), set by core.cli
     try:
         return _COMMANDS[args.label_command](args)
     except (ProjectError, Conflict, DatasetError, ValueError, sqlite3.Error) as exc:
-        print(f"{PROG} {args.label_command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"{prog} {args.label_command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # a target of the wrong kind, a name too long, no permission, a full disk
         where = f" {exc.filename}" if exc.filename else ""
-        print(f"{PROG} {args.label_command}: error:{where} {exc.strerror or exc}", file=sys.stderr)
+        print(f"{prog} {args.label_command}: error:{where} {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
 
 

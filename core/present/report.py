@@ -616,7 +616,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         check_out(out, force=getattr(args, "force", False))
         check_writable_dir(out, "--out", create=False)
     except (RunNotFound, ValueError, CacheError, OSError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        # the name the user typed (`albench report`), as core.cli sets it for every command
+        print(f"{getattr(args, 'command_prog', PROG)}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     for run in runs:
         if args.baseline not in set(run.rounds["strategy"]):

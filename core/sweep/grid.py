@@ -6,18 +6,18 @@ import itertools
 import json
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from core.engine.config import ConfigError, RunConfig, resolve
+from core.engine.config import ConfigError, RunConfig, option_names, resolve
 from core.hashing import stable_hash
 from core.learners import learner_param_names
 from core.engine.settings import ALIASES, LEARNER_PREFIX, canonical, flatten, is_strategy_setting, read_settings_file, \
     split_strategy_param
 from core.strategies import STRATEGIES
 
-OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(RunConfig) if f.name != "strategy_params")
+OPTION_NAMES: tuple[str, ...] = tuple(n for n in option_names() if n != "strategy_params")  # those declared at import
 FILE_KEYS = ("name", "skip_invalid", "base", "grid", "heatmap")
 LEARNER_PARAM_PREFIX = LEARNER_PREFIX
 _DEFAULTS = RunConfig()
@@ -104,8 +104,9 @@ def _check_names(names: Iterable[str], where: str, learner: str) -> None:
                          if strategy in STRATEGIES else f"; strategies: {STRATEGIES.names()}")
                 raise GridError(f"{where}: unknown strategy parameter {name!r}{takes}")
             continue
-        if name not in OPTION_NAMES or name == "learner_params":
-            valid = [n for n in OPTION_NAMES if n != "learner_params"]
+        names = [n for n in option_names() if n not in ("strategy_params", "learner_params")]  # declared now
+        if name not in names:
+            valid = names
             try:
                 learner_hint = f"; learner settings as learner_params.NAME, for {learner!r}: {learner_param_names(learner)}"
             except ValueError:

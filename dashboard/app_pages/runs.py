@@ -17,6 +17,8 @@ from dashboard.components.widgets import plain
 st.header("Cached runs")
 cache = Cache(cache_root())
 items = {item["key"]: item for item in cache.comparisons()}
+for path, problem in cache.skipped.items():  # a damaged record is named, not silently missing from the list
+    st.warning(plain(f"Skipped comparison record {path}: {problem}"), icon=":material/warning:")
 if not items:
     st.info("The cache is empty: choose settings in the sidebar and press **Run**.")
     st.stop()

@@ -20,10 +20,10 @@ from typing import Any, Mapping
 
 import streamlit as st
 
-from core.engine.config import IMAGE_SIZE_RANGE, RUN_OPTIONS, RunConfig, parse_value
+from core.engine.config import IMAGE_SIZE_RANGE, MACHINE_OPTIONS, RUN_OPTIONS, RunConfig, parse_value
 from core.datasets import DATASETS
 from core.learners import LEARNERS
-from core.params import Constraint, Interval, Options, Text
+from core.params import Constraint, Interval, Options, Text, changed_values
 from core.strategies import STRATEGIES
 
 SETTINGS = "settings"  # st.session_state key of the settings object
@@ -32,17 +32,34 @@ NOTICE = "settings_notice"  # (message, the settings it describes): shown while 
 URL_PROBLEMS = "settings_url_problems"
 OWNED = "settings_owned"  # the settings object is this session's own (never a caller's dict, edited in place)
 
-# Run options drawn from their RUN_OPTIONS declarations (limits, defaults and help come from there).
-DECLARED = ("mode", "stream_policy", "threshold", "initial", "batch", "repeats", "seed", "test_size")
+# Run options the sidebar places by hand (their widgets still come from the RUN_OPTIONS declarations);
+# every other declared one is drawn under Advanced (`extra_options`), so a new declaration needs no edit here.
+PLACED = ("mode", "stream_policy", "threshold", "initial", "batch", "repeats", "seed", "test_size")
+
+
+def declared() -> tuple[str, ...]:
+    """The run options the sidebar holds: all declared ones but rounds (the budget slider sets it) and the
+    machine's own (threads: how fast this machine runs, not what the comparison is)."""
+    return tuple(n for n in RUN_OPTIONS if n != "rounds" and n not in MACHINE_OPTIONS)
+
+
+def extra_options() -> tuple[str, ...]:
+    """Declared run options the sidebar has no hand-placed widget for (drawn under Advanced)."""
+    return tuple(n for n in declared() if n not in PLACED)
+
+
 # The sidebar's own defaults where they differ from the command line's (3 repeats for a CI).
 SIDEBAR_DEFAULTS = {"dataset": "digits", "data_dir": "", "image_size": 0, "learner": "logistic",
                     "strategies": ["random", "entropy", "hybrid"], "budget": 110, "repeats": 3, "subset": 0}
-SCALARS = ("dataset", "data_dir", "image_size", "learner", "strategies", *DECLARED, "budget", "subset")
+
+
+def scalars() -> tuple[str, ...]:
+    return ("dataset", "data_dir", "image_size", "learner", "strategies", *declared(), "budget", "subset")
 MAX_ROUNDS = 200  # the budget slider's upper end, in rounds: keeps it usable on 50k-image pools
 
 
 def defaults() -> dict[str, Any]:
-    out = {name: RUN_OPTIONS[name].default for name in DECLARED}
+    out = {name: RUN_OPTIONS[name].default for name in declared()}
     out.update(copy.deepcopy(SIDEBAR_DEFAULTS))
     out.update(learner_params={}, strategy_params={})
     return out
@@ -120,13 +137,14 @@ def plugin_values(s: Mapping, kind: str, name: str) -> dict[str, Any]:
 
 def changed_params(s: Mapping, kind: str, name: str) -> dict[str, Any]:
     """The values of plug-in `name` that differ from its declared defaults (what a config states)."""
-    out = {}
-    for p, value in plugin_values(s, kind, name).items():
-        c = plugin_declared(kind, name)[p]
-        # No default: the parameter must be stated (a widget always holds some value).
-        if c.default is None or not same(c, value, widget_value(c, c.default)):
-            out[p] = tidy(value)
-    return out
+    declared_params = plugin_declared(kind, name)
+    values = {p: tidy(v) for p, v in plugin_values(s, kind, name).items()}
+    # compared in normalised form ("32, 64,128" is the default "32,64,128"); a value that does not parse is
+    # kept, so the config names it as invalid
+    normalised = {p: declared_params[p].convert(v) if declared_params[p].valid(v) else v for p, v in values.items()}
+    changed = changed_values(declared_params, normalised)
+    # No default: the parameter must be stated (a widget always holds some value).
+    return {p: v for p, v in values.items() if p in changed or declared_params[p].default is None}
 
 
 # ----------------------------------------------------------------------------- the config Run starts
@@ -182,7 +200,8 @@ def config_of(s: Mapping, pool_size: int | None = None) -> RunConfig:
         strategy_params={n: p for n in s["strategies"] if (p := changed_params(s, "strategy_params", n))},
         mode=s["mode"], initial=initial, batch=batch, rounds=(budget - initial) // batch + 1,
         stream_policy=s["stream_policy"], threshold=float(s["threshold"]), repeats=int(s["repeats"]),
-        seed=int(s["seed"]), subset=int(s["subset"]) or None, test_size=float(s["test_size"]))
+        seed=int(s["seed"]), subset=int(s["subset"]) or None, test_size=float(s["test_size"]),
+        **{name: tidy(s[name]) for name in extra_options()})
 
 
 def from_config(config: RunConfig, current: Mapping | None = None) -> dict[str, Any]:
@@ -193,6 +212,7 @@ def from_config(config: RunConfig, current: Mapping | None = None) -> dict[str, 
              strategies=list(c.strategies), mode=c.mode, initial=c.initial, batch=c.batch, budget=c.budget,
              stream_policy=c.stream_policy, threshold=float(c.threshold), repeats=c.repeats, seed=c.seed,
              subset=c.subset or 0, test_size=float(c.test_size))
+    s.update({name: widget_value(RUN_OPTIONS[name], getattr(c, name)) for name in extra_options()})
     s["learner_params"] = {**s["learner_params"], c.learner: {
         p: widget_value(k, c.learner_params.get(p, k.default)) for p, k in plugin_declared("learner_params", c.learner).items()}}
     s["strategy_params"] = {**s["strategy_params"], **{
@@ -222,7 +242,7 @@ def _text(value: Any) -> str:
 def to_query(s: Mapping) -> dict[str, str]:
     """The URL's query parameters for `s`: what differs from the defaults, under readable names."""
     d = defaults()
-    out = {name: _text(s[name]) for name in SCALARS if s[name] != d[name]}
+    out = {name: _text(s[name]) for name in scalars() if s[name] != d[name]}
     for kind, names in (("learner_params", [s["learner"]]), ("strategy_params", s["strategies"])):
         for name in names:
             out.update({f"{name}.{p}": _text(v) for p, v in changed_params(s, kind, name).items()})
@@ -231,7 +251,7 @@ def to_query(s: Mapping) -> dict[str, str]:
 
 def owns(name: str) -> bool:
     """Whether a query parameter is one of the settings' (other pages keep their own in the URL)."""
-    return name in SCALARS or "." in name
+    return name in scalars() or "." in name
 
 
 def _parse(name: str, text: str, constraint: Constraint) -> Any:
@@ -249,11 +269,10 @@ def _parse(name: str, text: str, constraint: Constraint) -> Any:
     return widget_value(constraint, value)
 
 
-_URL_CONSTRAINTS: dict[str, Constraint] = {
-    **{name: RUN_OPTIONS[name] for name in DECLARED},
-    "image_size": Interval(int, 0, IMAGE_SIZE_RANGE[1]), "budget": Interval(int, 1, None),
-    "subset": Interval(int, 0, None),
-}
+def url_constraints() -> dict[str, Constraint]:
+    return {**{name: RUN_OPTIONS[name] for name in declared()},
+            "image_size": Interval(int, 0, IMAGE_SIZE_RANGE[1]), "budget": Interval(int, 1, None),
+            "subset": Interval(int, 0, None)}
 
 
 def from_query(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -277,8 +296,8 @@ def from_query(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
                 given[name] = chosen
             elif name == "data_dir":
                 given[name] = text
-            elif name in _URL_CONSTRAINTS:
-                given[name] = _parse(name, text, _URL_CONSTRAINTS[name])
+            elif name in (constraints := url_constraints()):
+                given[name] = _parse(name, text, constraints[name])
             else:
                 plugin, _, param = name.partition(".")
                 kind = "learner_params" if plugin in LEARNERS else "strategy_params"

@@ -27,7 +27,8 @@ from dashboard.components import results
 from dashboard.components.access import allowed_path
 from dashboard.components.param_widgets import learner_key, param_widget, strategy_key
 from dashboard.components.settings import (NOTICE, URL_PROBLEMS, budget_grid, changed_params, config_of,
-                                           dataset_options, load, owns, plugin_values, settings, shown_budget, tidy,
+                                           dataset_options, extra_options, load, owns, plugin_values, settings,
+                                           shown_budget, tidy,
                                            to_query, widget_key)
 from dashboard.components.widgets import plain
 
@@ -226,6 +227,8 @@ def run_form() -> RunConfig | None:
         st.number_input("Pool subset (0 = whole pool)", min_value=0, step=100, value=int(s["subset"]), key=key,
                         on_change=_from_widget("subset", key))
         _option(st, "test_size", "Test fraction (0 = pool accuracy only)")
+        for name in extra_options():  # any other declared run option, from its declaration
+            _option(st, name, RUN_OPTIONS[name].label or name.replace("_", " ").capitalize())
     slots["advanced"] = sb.empty()
 
     config = None

@@ -310,3 +310,27 @@ def test_a_reader_that_leaves_early_gets_no_broken_pipe_traceback():
                             text=True, timeout=120)
     assert result.stdout == "[\n"
     assert result.stderr == "", result.stderr
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["report", "nosuchrun"], "albench report: error: "),
+    (["label", "status", "--db", "{tmp}/missing.sqlite"], "albench label status: error: "),
+], ids=["report", "label"])
+def test_report_and_label_errors_name_the_command_the_user_typed(tmp_path, monkeypatch, capsys, command, expected):
+    """Issue 21 item 10: `report` and `label` errors still said "python -m core ..." when the user typed `albench`."""
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "argv", [str(Path(sys.executable).with_name("albench")),
+                                      *(a.replace("{tmp}", str(tmp_path)) for a in command)])
+    assert run_main(None) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(expected) and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_ray_address_with_no_cluster_is_one_line_naming_ray(tmp_path, capsys):
+    """Issue 22.5: `run --ray-address` to a port where no Ray answers fails at once, in one line, nothing written."""
+    code = run_main(["run", "--strategies", "random", "--rounds", "2", "--no-cache", "--quiet",
+                     "--ray-address", "127.0.0.1:1", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith(
+        "python -m core run: error: ray_address: no Ray cluster reachable at '127.0.0.1:1'"), err
+    assert not (tmp_path / "out").exists()

@@ -107,3 +107,23 @@ def test_the_pretrained_learner_extracts_on_ray_when_given_an_address(tmp_path, 
                         lambda self, part: pytest.fail("extracted in the driver"), raising=True)
     on_ray = embed(tmp_path / "ray")
     np.testing.assert_array_equal(on_ray, here)
+
+
+def test_run_ray_address_extracts_the_pretrained_features_on_ray(tmp_path, local_ray, monkeypatch, capsys):
+    """Issue 22.5: `albench run --ray-address` sends the pretrained learner's chunks to Ray (not a machine setting
+    of the comparison: its key is the one without it)."""
+    from core.cli import main
+    from core.engine.config import RunConfig
+    from core.learners.pretrained import RAY_ADDRESS_VARIABLE, PretrainedLearner
+
+    monkeypatch.delenv(RAY_ADDRESS_VARIABLE, raising=False)
+    monkeypatch.setattr(PretrainedLearner, "_extract", lambda self, part: pytest.fail("extracted in the driver"))
+    args = ["run", "--learner", "pretrained", "--learner-param", "backbone=mobilenet_v3_small",
+            "--learner-param", "weights=none", "--learner-param", "input_size=32", "--learner-param", "threads=1",
+            "--strategies", "random", "--initial", "10", "--batch", "5", "--rounds", "2", "--subset", "40",
+            "--quiet", "--cache-dir", str(tmp_path / "cache")]
+    assert main([*args, "--ray-address", "auto", "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    assert RAY_ADDRESS_VARIABLE not in os.environ  # set for the run only
+    saved = RunConfig.from_dict(json.loads((tmp_path / "out" / "config.json").read_text()))
+    assert saved.ray_address == "auto"
+    assert saved.key() == RunConfig.from_dict({**saved.to_dict(), "ray_address": ""}).key()

@@ -247,13 +247,28 @@ def test_ceiling_fits_all_pool_labels_once_and_is_read_back_from_the_cache(tmp_p
     def no_fit(*args, **kwargs):
         raise AssertionError("refitted although cached")
 
-    monkeypatch.setattr("core.learners.make_learner", no_fit)
+    monkeypatch.setattr("core.learners.build_learner", no_fit)
     again = v.ceiling(config, dataset, cache)
     pd.testing.assert_frame_equal(again.drop(columns="fit_seconds"), first.drop(columns="fit_seconds"))
     summary = v.ceiling_summary(again, "test_accuracy")
     assert summary["n_labeled"] == 200 and summary["repeats"] == 2
     assert v.ceiling_summary(again, "pool_accuracy") is None
     assert not v.ceiling_is_cheap(RunConfig(dataset="digits", learner="cnn"))
+
+
+def test_the_ceiling_builds_its_learner_from_the_checked_settings(tmp_path, monkeypatch):
+    """Issue 19: the ceiling rebuilt its learner from the unchecked learner_params and checked them again."""
+    import core.params
+    from core.engine.config import RunConfig
+    from core.datasets import load_dataset
+
+    config = RunConfig(dataset="digits", strategies=("random",), learner_params={"C": 0.5}, subset=200)
+    dataset = load_dataset("digits")
+    checked = []
+    real = core.params.check_value
+    monkeypatch.setattr(core.params, "check_value", lambda name, *a, **k: checked.append(name) or real(name, *a, **k))
+    result = v.ceiling(config, dataset)
+    assert checked == [] and result.test_accuracy.between(0.8, 1.0).all()
 
 
 def test_a_partial_comparison_is_judged_at_the_labels_every_repeat_reached():

@@ -160,6 +160,21 @@ def test_each_learner_shows_its_own_declared_settings(small_cache):
     assert at.session_state["config"].learner_params == {"kernel": "knn"}
 
 
+def test_runs_page_names_each_skipped_comparison_record(tmp_path, small_cache):
+    """Issue 20.15: malformed comparison records were left out of the list without a word."""
+    import shutil
+
+    root = tmp_path / "cache"
+    shutil.copytree(small_cache, root)
+    bad = [root / "comparisons" / f"{c * 16}.json" for c in "ab"]
+    bad[0].write_text("{not json")
+    bad[1].write_text('{"config": 3}')
+    at = _app(root, "runs.py")
+    skipped = [w.value for w in at.warning if "Skipped comparison record" in w.value]
+    assert len(skipped) == 2 and all(any(p.stem in text for text in skipped) for p in bad), skipped
+    assert at.selectbox  # the readable comparison is still listed
+
+
 def test_runs_page_deletes_only_after_confirmation(tmp_path, small_cache):
     import shutil
 

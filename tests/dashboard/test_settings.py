@@ -298,3 +298,40 @@ def test_sweep_strategy_filter_shows_strategies_that_appear_while_watched(tmp_pa
     (shown,) = [m for m in at.multiselect if m.label == "Strategies" and m.key.startswith("sweep_")]
     assert shown.options == ["random", "entropy", "hybrid"]
     assert shown.value == ["random", "hybrid"]  # the new one shows; the hidden one stays hidden
+
+
+def test_a_new_run_option_is_accepted_and_applied_everywhere(monkeypatch, tmp_path, small_cache):
+    """Issue 19: a run option is one declaration in RUN_OPTIONS; RunConfig, the CLI, a --config file, a sweep grid
+    and the sidebar follow it with no edit (RunConfig needed a hand-written field per option)."""
+    import json
+
+    from core.cli import main
+    from core.engine.config import RUN_OPTIONS
+    from core.params import Interval
+    from core.sweep import parse_grid
+
+    monkeypatch.setitem(RUN_OPTIONS, "warmup_rounds", Interval(int, 0, 10, default=0, help="rounds before timing"))
+    assert RunConfig().warmup_rounds == 0 and RunConfig(warmup_rounds=2).warmup_rounds == 2
+    assert RunConfig.from_dict(RunConfig(warmup_rounds=2).to_dict()) == RunConfig(warmup_rounds=2)
+    assert RunConfig(warmup_rounds=2).key() != RunConfig().key()  # part of what the comparison is
+    with pytest.raises(ParamError, match=r"warmup_rounds must be an integer in \[0, 10\]; got 11"):
+        RunConfig(warmup_rounds=11)
+    fast = ["--strategies", "random", "--rounds", "2", "--no-cache", "--quiet"]
+    # a command-line flag
+    assert main(["run", *fast, "--warmup-rounds", "3", "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["warmup_rounds"] == 3
+    # a --config file
+    (tmp_path / "run.toml").write_text("warmup_rounds = 4\n")
+    assert main(["run", "--config", str(tmp_path / "run.toml"), *fast, "--out", str(tmp_path / "b")]) == 0
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["warmup_rounds"] == 4
+    # a sweep grid axis
+    sweep = parse_grid({"base": {"strategies": ["random"]}, "grid": {"warmup_rounds": [1, 5]}})
+    assert [p.config.warmup_rounds for p in sweep.points] == [1, 5]
+    # the sidebar: its widget is drawn from the declaration and its value reaches the config Run starts
+    at = start_app(APP, small_cache)
+    widget = at.number_input(key=wkey(at, "warmup_rounds"))
+    assert widget.value == 0
+    widget.set_value(6).run()
+    assert not at.exception
+    assert config_of(at.session_state["settings"], POOL).warmup_rounds == 6
+    assert at.session_state["config"].warmup_rounds == 6
