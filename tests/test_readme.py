@@ -37,7 +37,7 @@ VENV_BIN = Path(__file__).resolve().parents[1] / ".venv" / "bin"
 # Skipped, by rule: a `run` of more than this many fits (strategies x repeats x rounds) on the full
 # digits pool; the rest, the report of two small comparisons included, takes about a minute.
 MAX_FITS = 60
-STANDIN = "path/to/images"  # the README's name for the reader's own image folder: a stand-in of 40 images
+STANDIN = "path/to/images"  # the README's name for the reader's own image folder: a stand-in of 120 images
 
 
 def albench_commands() -> list[str]:
@@ -78,7 +78,7 @@ def test_readme_albench_commands_run_as_pasted(tmp_path):
     folder = tmp_path / STANDIN
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    for i in range(40):
+    for i in range(120):
         Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"img{i:02d}.png")
     env = {**os.environ, "ALBENCH_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -87,6 +87,8 @@ def test_readme_albench_commands_run_as_pasted(tmp_path):
     for command in albench_commands():
         if " run " in f" {command} " and fits(command) > MAX_FITS:
             continue
+        if "--dataset labels" in command:  # the README's "labelled on the Label page": a person's decisions, timed
+            _label_everything(tmp_path / STANDIN / "labels.albench.db")
         args = command.split()
         args[0] = str(VENV_BIN / "albench")
         done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
@@ -94,3 +96,15 @@ def test_readme_albench_commands_run_as_pasted(tmp_path):
         ran.append(command)
     assert any(" report " in c for c in ran) and any(" label export " in c for c in ran)
     assert (tmp_path / "out" / "report" / "report.html").is_file()
+
+
+def _label_everything(db) -> None:
+    """What the README leaves to a person: every undecided image of the stand-in project labelled, with its time."""
+    from core.labels.store import LabelStore
+
+    store = LabelStore(db)
+    decided = set(store.current())
+    for i, row in enumerate(store.items()):
+        if row["id"] not in decided:
+            store.decide(row["id"], "label", annotator="reader", label=("cat", "dog")[i % 2], ms=1500 + 100 * (i % 7))
+    store.close()
