@@ -68,13 +68,18 @@ def minutes_summary(rounds: pd.DataFrame, metric: str, target: float | None = No
     return pd.DataFrame(out)
 
 
+def _minutes(value: float) -> str:
+    """3.5 (as the table shows it) under ten minutes, whole minutes above."""
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
 def minutes_sentence(summary: pd.DataFrame) -> str:
     """'to reach 0.90, entropy needed 41 min, random 58 min (mean over the repeats that reached it)'."""
     if summary.empty or summary["target"].isna().all():
         return ""
     target = float(summary["target"].iloc[0])
     ranked = summary.sort_values("minutes_to_target", na_position="last")
-    parts = [f"{r.strategy} {r.minutes_to_target:.0f} min ({r.reached_target} repeats)" if math.isfinite(r.minutes_to_target)
+    parts = [f"{r.strategy} {_minutes(r.minutes_to_target)} min ({r.reached_target} repeats)" if math.isfinite(r.minutes_to_target)
              else f"{r.strategy} did not reach it" for r in ranked.itertuples()]
     return f"to reach {target:.2f}: " + ", ".join(parts)
 

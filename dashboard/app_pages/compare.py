@@ -15,7 +15,7 @@ view = current_view()
 col1, col2 = st.columns([2, 1])
 kind = col1.radio("Metric", ["accuracy", "macro_f1"], key=keep("compare_metric"), horizontal=True,
                   format_func={"accuracy": "Accuracy", "macro_f1": "Macro-F1"}.get)
-target = col2.number_input("Target for 'labels to reach'", min_value=0.0, max_value=1.0, step=0.01,
+target = col2.number_input("Target accuracy (labels or minutes to reach it)", min_value=0.0, max_value=1.0, step=0.01,
                            key=keep("compare_target"), format="%.2f")
 metric = charts.metric_name(view, kind)
 if metric.startswith("pool"):
