@@ -22,13 +22,16 @@ def run_buttons(config: RunConfig | None) -> None:
     """Run (or resume) and Cancel, at the bottom of the sidebar."""
     sb = st.sidebar
     sb.divider()
+    # The same two columns whether or not the settings are valid: Run keeps its place in the page, so a
+    # rerun updates one button instead of drawing a second one beside the stale first.
+    col1, col2 = sb.columns(2)
     if config is None:
-        sb.button("Run", type="primary", disabled=True, key="sidebar_run", width="stretch")
+        col1.button("Run", type="primary", disabled=True, key="sidebar_run", width="stretch")
+        col2.button("Cancel", key="sidebar_cancel", width="stretch", disabled=True)
         return
     state = jobs.status(results.cache_root(), jobs.run_job_id(config)).state
     done = results.rounds_done(config)
     complete = all(n >= config.rounds for n in done.values())
-    col1, col2 = sb.columns(2)
     if col1.button("Run", type="primary", key="sidebar_run", width="stretch", disabled=state == jobs.RUNNING or complete,
                    help="All rounds of these settings are cached" if complete else "Run in the background; resumes "
                                                                                      "from the cache"):

@@ -106,7 +106,9 @@ def _wait_for_config(page, config: RunConfig | None) -> None:
     summary = _sidebar(page).locator('[data-testid="stExpander"] summary').filter(has_text="Run starts comparison")
     if config is None:
         expect(summary).to_have_count(0, timeout=TIMEOUT)
-        expect(page.get_by_role("button", name="Run", exact=True)).to_be_disabled(timeout=TIMEOUT)
+        run = _sidebar(page).get_by_role("button", name="Run", exact=True)
+        expect(run).to_have_count(1, timeout=TIMEOUT)
+        expect(run).to_be_disabled(timeout=TIMEOUT)
     else:
         # Exactly one, the expected one: a rerun in flight still shows the last run's (stale) caption too.
         expect(summary.filter(has_text=f"Run starts comparison {config.key()}")).to_have_count(1, timeout=TIMEOUT)
