@@ -89,6 +89,8 @@ def test_tokens_roles_roots_and_the_job_limit_of_a_served_dashboard(served):
             assert page.get_by_text("Comparison settings").count() == 0
             assert page.get_by_role("button", name="Run", exact=True).count() == 0
             page.screenshot(path=str(ARTIFACTS / "2-labeller.png"), full_page=True)
+            # The page sets its session cookie from a script it renders: reload once the browser holds it.
+            page.wait_for_function("document.cookie.includes('albench_access_')", timeout=60_000)
             page.reload()  # the address bar has no token now: the browser session keeps the role
             page.get_by_role("heading", name="Label").wait_for(timeout=60_000)
             _settle(page)
