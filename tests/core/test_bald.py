@@ -14,6 +14,7 @@ from core.engine.config import ConfigError, RunConfig
 from core.strategies import bald as bald_module
 from core.strategies import make_strategy
 from core.strategies.bald import bald, batchbald, power_keys, powerbald
+from core.types import PoolView
 from tests.conftest import make_pool
 
 
@@ -228,3 +229,55 @@ def test_batchbald_candidates_below_the_batch_size_is_a_config_error():
     assert raised.value.option == "batchbald.candidates"
     RunConfig(strategies=("batchbald",), learner="cnn", learner_params={"mc_samples": 4}, batch=10,
               strategy_params={"batchbald": {"candidates": 0}})
+
+
+def exact_joint_mi(samples: np.ndarray, batch: list[int]) -> float:
+    """reference_joint_mi, vectorised over the C^t configurations (for batches of up to ~8 of 4 classes)."""
+    S = samples.shape[0]
+    joint = np.ones((1, S))
+    for j in batch:
+        joint = (joint[:, None, :] * samples[:, j].astype(np.float64).T[None]).reshape(-1, S)
+    q = joint.mean(axis=1)
+    chosen = samples[:, batch].astype(np.float64)
+    return float(-np.sum(q * np.log(np.maximum(q, 1e-300))) + np.sum(chosen * np.log(np.maximum(chosen, 1e-300))) / S)
+
+
+def test_extended_configurations_estimate_the_joint_entropy_as_a_fresh_draw_does():
+    """Configurations drawn for a batch of 2 and extended by 2 more labels: over 60 draws the mean of
+    -mean log q sits within 4 standard errors of the exact H(y_batch), with a spread like a fresh draw's."""
+    samples = samples_for(6, 10, 4, seed=11, alpha=0.4)
+    batch = [0, 1, 2, 3]
+    S = samples.shape[0]
+    exact = exact_joint_mi(samples, batch) - np.sum(samples[:, batch] * np.log(samples[:, batch])) / S
+    extended, fresh = [], []
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        table = bald_module._configuration_log_table(samples, batch[:2], 120, rng)
+        for j in batch[2:]:
+            bald_module._extend_configurations(table, samples[:, j], rng)
+        extended.append(-bald_module._importance_table(table)[1].mean())
+        fresh.append(-bald_module._sample_configurations(samples, batch, 120, rng)[1].mean())
+    extended, fresh = np.array(extended), np.array(fresh)
+    assert abs(extended.mean() - exact) <= 4 * extended.std(ddof=1) / np.sqrt(len(extended))
+    assert 0.5 < extended.std() / fresh.std() < 2.0
+
+
+def test_batchbald_defaults_keep_the_joint_mi_of_the_whole_pool_greedy():
+    """The defaults beyond the exact regime (a candidate cap, configurations kept and extended, a gain
+    tolerance of 1e-3 nats) against batchbald_redux's form (whole pool, configurations drawn afresh each
+    step, the best estimate): on pools with 4 copies of each of the top 40 by BALD, the exact joint MI of
+    the batch is within 2% of it on every seed (measured: within 0.5%), while top-k BALD, taking copies,
+    falls 15-19% short."""
+    for seed in range(6):
+        base = samples_for(30, 600, 4, seed=seed, alpha=1.0)
+        top = np.argsort(-bald(base))[:40]
+        samples = np.concatenate([base] + [base[:, top]] * 4, axis=1)  # 760 samples
+        k, M = 8, 64  # 4^3 = 64: exact for 4 picks, sampled for the last 4
+        full, _ = batchbald(samples, k, M, np.random.default_rng(0), candidates=0, tolerance=0.0, redraw=True)
+        strategy = make_strategy("batchbald", joint_samples=M, candidates=200)
+        view = PoolView(np.zeros(760, dtype=bool), proba_samples=samples, strategy="batchbald")
+        ours = strategy.select(view, k, rng=np.random.default_rng(0)).indices
+        greedy_mi, ours_mi = exact_joint_mi(samples, full.tolist()), exact_joint_mi(samples, ours.tolist())
+        top_mi = exact_joint_mi(samples, np.argsort(-bald(samples), kind="stable")[:k].tolist())
+        assert ours_mi >= 0.98 * greedy_mi, (seed, ours_mi, greedy_mi)
+        assert top_mi <= 0.9 * greedy_mi, (seed, top_mi, greedy_mi)
