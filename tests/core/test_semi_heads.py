@@ -115,3 +115,20 @@ def test_the_pretrained_learner_keeps_its_graph_across_rounds(monkeypatch):
         learner.fit(images[labelled], y[labelled], X_unlabeled=images[n:][::-1])
     assert learner.spread_graph_.builds == 1
     assert (learner.predict_proba(images[200:]).argmax(1) == y[200:]).mean() > 0.8
+
+
+@pytest.mark.parametrize("n_points,n_queries,k", [(1000, 300, 10), (130, 130, 5), (40, 7, 40)])
+def test_nearest_is_the_exact_k_nearest(n_points, n_queries, k):
+    """The two-stage selection (blocks by their minimum, then the points of the best blocks) finds the same
+    distances as a full sort, with a pool that is not a whole number of blocks and k up to the pool."""
+    import torch
+
+    from core.learners.semi_heads import nearest
+
+    rng = np.random.default_rng(n_points)
+    P = rng.normal(size=(n_points, 16)).astype(np.float32)
+    Q = rng.normal(size=(n_queries, 16)).astype(np.float32)
+    index = nearest(Q, P, k)
+    D = torch.cdist(torch.from_numpy(Q).double(), torch.from_numpy(P).double()).numpy()
+    assert all(len(set(row)) == k for row in index) and index.max() < n_points
+    np.testing.assert_allclose(np.sort(np.take_along_axis(D, index, 1), 1), np.sort(D, 1)[:, :k], atol=1e-4)
