@@ -20,11 +20,10 @@ import json
 import math
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
 from core.analysis.metrics import mean_ci
-from core.analysis.paired_tests import ALPHA, CORRECTION, holm, paired_t
+from core.analysis.paired_tests import CORRECTION, holm, paired_t
 
 PARADIGM_AXES = ("learner", "learner_params.head")  # the grid options that change the training paradigm
 BASELINE_VALUE = "logistic"  # the supervised head (and learner) every other setting is compared with
@@ -152,7 +151,7 @@ def _gain_text(gain: float, low: float, high: float, p_holm: float, n: int) -> s
     return f"{gain:+.3f} AULC{ci} ({_p_text(p_holm)}, {n} paired repeats)"
 
 
-def paradigm_sentence(table: pd.DataFrame, alpha: float = ALPHA) -> str:
+def paradigm_sentence(table: pd.DataFrame) -> str:
     """One sentence: what the best learner setting buys over the baseline setting (under random sampling,
     where random was run: the paradigm alone), and what the best strategy buys over random with that setting."""
     if table.empty:
@@ -182,4 +181,4 @@ def paradigm_sentence(table: pd.DataFrame, alpha: float = ALPHA) -> str:
         sentence += (f"; with {best.paradigm}, the best strategy, {top.strategy}, {verb} "
                      f"{_gain_text(top.strategy_gain, top.strategy_ci_low, top.strategy_ci_high, top.strategy_p_holm, int(top.strategy_pairs))}"
                      f" over {RANDOM}.")
-    return sentence + f" Paired t-tests over seeds, two-sided alpha {alpha:g}, {CORRECTION}-corrected."
+    return sentence + f" Two-sided paired t-tests over seeds, p {CORRECTION}-corrected."
