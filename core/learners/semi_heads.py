@@ -6,7 +6,9 @@ comparison can vary the head as well as the strategy. Both heads are scikit-lear
 - `label_spreading`: scikit-learn's `LabelSpreading` (Zhou et al. 2004) on a sparse, symmetrised k-NN graph of
   the labelled + unlabelled features, reduced to at most `SPREAD_DIMENSIONS` principal components
   first (the graph's neighbour search costs n^2 x d; 512 -> 64 dimensions keeps the neighbours of
-  well-separated backbone features and makes a 50k pool a matter of seconds);
+  well-separated backbone features and makes a 50k pool a matter of seconds); the reduction and the
+  graph depend only on the pool, which frozen features keep the same every round, so a learner keeps
+  them across its fits (`SpreadGraph`);
 - `self_training`: `SelfTrainingClassifier` around the logistic head: pseudo-labels every
   unlabelled sample predicted above `threshold`, refits, until none is added (Yarowsky 1995).
 
