@@ -501,6 +501,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from core.engine.config import ConfigError
     from core.present.figures import sweep_heatmap
     from core.engine.runner import Cancelled
+    from core.analysis.paradigm import paradigm_sentence, paradigm_table, summary_columns
     from core.sweep import ExecutorError, WorkerLost, make_executor, parse_grid, plan_sweep, read_grid_file, run_sweep
 
     prog = getattr(args, "command_prog", "python -m core sweep")
@@ -571,6 +572,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     columns = [*sweep.axes, "strategy", "repeats", "aulc", "aulc_ci_width", "final"]
     _print_table(f"Best configuration per strategy (AULC of {result.metric}, mean over repeats; "
                  "aulc_ci_width = width of its 95% CI)", result.best, columns)
+    paradigm = paradigm_table(result.runs)
+    if not paradigm.empty:  # the learner or its head was swept: what it buys, next to what the strategy buys
+        paradigm.to_csv(out / "paradigm.csv", index=False)
+        written.append(out / "paradigm.csv")
+        _print_table("What the learner setting buys over the baseline, and the strategy over random (paired AULC "
+                     "gains over seeds, 95% CI, Holm-corrected p)", paradigm, summary_columns(paradigm))
+        print(paradigm_sentence(paradigm))
     print(f"\n{result.progress.computed} runs computed, {result.progress.cached} read from the cache; "
           f"wrote {', '.join(map(str, written))} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     return 1 if result.errors else 0

@@ -330,8 +330,16 @@ class PretrainedLearner(BaseLearner):
         F_ = self.features(X)
         y = np.asarray(y, dtype=np.int64)
         self.classes_, self.n_fit_labels_ = np.unique(y), len(y)
-        self.mean_ = F_.mean(axis=0)
-        self.scale_ = F_.std(axis=0)
+        semi = self.head in SEMI_SUPERVISED_HEADS and X_unlabeled is not None
+        F_unl = self.features(X_unlabeled) if semi else F_[:0]
+        # A semi-supervised head standardises by the whole pool's statistics, the same every round (the
+        # features are frozen), so its k-NN graph is built once per run (semi_heads.SpreadGraph)
+        if semi:
+            from core.learners.semi_heads import pool_statistics
+
+            self.mean_, self.scale_ = pool_statistics(np.concatenate([F_, F_unl]))
+        else:
+            self.mean_, self.scale_ = F_.mean(axis=0), F_.std(axis=0)
         self.scale_[self.scale_ < 1e-6] = 1.0
         Z = (F_ - self.mean_) / self.scale_
         self.model_ = None
@@ -339,12 +347,15 @@ class PretrainedLearner(BaseLearner):
         if self.classes_.size == 1:
             return self
         if self.head in SEMI_SUPERVISED_HEADS:
-            from core.learners.semi_heads import SelfTrainingHead, SpreadHead
+            from core.learners.semi_heads import SelfTrainingHead, SpreadGraph, SpreadHead
 
-            head = (SpreadHead(self.n_neighbors, self.alpha, seed=self.seed) if self.head == "label_spreading"
-                    else SelfTrainingHead(self.C, self.threshold, seed=self.seed))
-            Z_unl = ((self.features(X_unlabeled) - self.mean_) / self.scale_ if X_unlabeled is not None
-                     else Z[:0])
+            if self.head == "label_spreading":
+                if getattr(self, "spread_graph_", None) is None:
+                    self.spread_graph_ = SpreadGraph()  # kept across this run's fits
+                head = SpreadHead(self.n_neighbors, self.alpha, seed=self.seed, graph=self.spread_graph_)
+            else:
+                head = SelfTrainingHead(self.C, self.threshold, seed=self.seed)
+            Z_unl = (F_unl - self.mean_) / self.scale_
             self.model_ = head
             self.transduction_proba_ = full_proba(head.fit(Z, y, Z_unl), head.classes_, self.info.n_classes)
         elif self.head == "logistic":

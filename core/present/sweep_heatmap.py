@@ -183,7 +183,7 @@ def _is_skipped(skipped: Sequence[Mapping], strategy: str, x: str, xv, y: str | 
 
 _SWEEP_RESULT_COLUMNS = {"point", "repeats", "metric", "final_n_labeled", "aulc", "aulc_ci_low", "aulc_ci_high",
                          "aulc_ci_width", "final", "final_ci_low", "final_ci_high", "gain_vs_random", "complete",
-                         "config_key"}
+                         "config_key", "aulc_by_seed"}
 
 
 def _sort_key(value):

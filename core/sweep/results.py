@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from core.engine.cache import Cache
 from core.engine.config import RunConfig
-from core.analysis.metrics import default_metric, summary_table
+from core.analysis.metrics import default_metric, per_repeat, summary_table
 from core.engine.runner import Comparison, load_comparison, run_comparison
 from core.sweep.grid import Sweep, relevant_strategies
 from core.sweep.plan import Plan, plan_sweep
@@ -21,7 +22,8 @@ from core.sweep.status import SweepProgress
 from core.types import Dataset
 
 RUN_COLUMNS = ["point", "strategy", "repeats", "metric", "final_n_labeled", "aulc", "aulc_ci_low", "aulc_ci_high",
-               "aulc_ci_width", "final", "final_ci_low", "final_ci_high", "gain_vs_random", "complete", "config_key"]
+               "aulc_ci_width", "final", "final_ci_low", "final_ci_high", "gain_vs_random", "complete", "config_key",
+               "aulc_by_seed"]
 
 
 
@@ -64,6 +66,10 @@ def collect_runs(plan: Plan, cache: Cache, complete: set[str] | None = None, *,
                  comparisons: Mapping[int, Comparison] | None = None) -> tuple[pd.DataFrame, str]:
     """One row per grid point x strategy: its grid values, AULC and final value with 95% CIs.
 
+    `aulc_by_seed` holds each repeat's AULC as JSON {seed: aulc}: repeats of two grid points with
+    the same seed share the initial labels, so `core.analysis.paradigm` pairs them across points
+    (what a learner or head buys over another, with the verdicts' paired t statistics).
+
     Reads whatever the cache holds so far and writes nothing. A point is complete when
     every unit it needs is in `complete` (default: the units the plan found finished).
     `comparisons` (point index -> Comparison, as `save_comparisons` returns) are used as
@@ -85,13 +91,17 @@ def collect_runs(plan: Plan, cache: Cache, complete: set[str] | None = None, *,
     rows = []
     for point, frame, done in frames:
         summary = summary_table(frame, metric)
+        seeds = dict(zip(frame["repeat"], frame["seed"]))
+        by_seed = {s: json.dumps({str(int(seeds[r.repeat])): float(r.aulc) for r in g.itertuples()})
+                   for s, g in per_repeat(frame, metric, None).groupby("strategy", sort=False)}
         for r in summary.to_dict("records"):
             rows.append({"point": point.index, **{a: point.params[a] for a in sweep.axes}, "strategy": r["strategy"],
                          "repeats": r["repeats"], "metric": metric, "final_n_labeled": r["final_n_labeled"],
                          "aulc": r["aulc"], "aulc_ci_low": r["aulc_ci_low"], "aulc_ci_high": r["aulc_ci_high"],
                          "aulc_ci_width": r["aulc_ci_high"] - r["aulc_ci_low"], "final": r["final"],
                          "final_ci_low": r["final_ci_low"], "final_ci_high": r["final_ci_high"],
-                         "gain_vs_random": r["gain_vs_random"], "complete": done, "config_key": point.config.key()})
+                         "gain_vs_random": r["gain_vs_random"], "complete": done, "config_key": point.config.key(),
+                         "aulc_by_seed": by_seed.get(r["strategy"], "{}")})
     return pd.DataFrame(rows, columns=["point", *sweep.axes, *RUN_COLUMNS[1:]]), metric
 
 

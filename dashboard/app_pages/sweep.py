@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.analysis.paradigm import paradigm_sentence, paradigm_table, summary_columns
 from core.engine import jobs
 from core.engine.cache import Cache
 from core.engine.config import RunConfig
@@ -278,6 +279,14 @@ st.subheader("Best configuration per strategy")
 st.caption(f"Highest mean AULC of {metric.replace('_', ' ')} over repeats; aulc_ci_width is the width of its 95% CI.")
 st.dataframe(best[[*axes, "strategy", "repeats", "aulc", "aulc_ci_low", "aulc_ci_high", "aulc_ci_width", "final"]],
              hide_index=True, key="sweep_best")
+paradigm = paradigm_table(runs)
+if not paradigm.empty:  # the learner or its head was swept: the paradigm's gain next to the strategy's
+    st.subheader("What the paradigm buys, and what the strategy buys")
+    st.markdown(paradigm_sentence(paradigm))
+    st.caption("Per strategy: each learner setting's AULC gain over the baseline setting, and the strategy's gain "
+               "over random under that setting; both paired over repeats with the same seed (the same initial "
+               "labels), with 95% t intervals and Holm-corrected paired t-test p-values, as on the Verdict page.")
+    st.dataframe(paradigm[summary_columns(paradigm)], hide_index=True, key="sweep_paradigm")
 with st.expander(f"All {len(runs)} runs (grid point x strategy)"):
     st.dataframe(runs.drop(columns=["config_key"]), hide_index=True, key="sweep_runs")
     st.download_button("Download runs.csv", runs.to_csv(index=False), file_name="sweep_runs.csv", key="sweep_download")

@@ -305,3 +305,35 @@ def test_the_time_estimate_names_what_is_faster():
     hint = make_learner("pretrained", INFO)._faster()
     for part in ("input_size=64 (about 12x fewer pixels)", "backbone=mobilenet_v3_small", "--subset", "GPU"):
         assert part in hint
+
+
+def test_a_sweep_over_the_head_compares_the_paradigms_from_the_command_line(tmp_path, resnet18_file, monkeypatch,
+                                                                              capsys):
+    """`albench sweep --vary learner_params.head=...` on images: every head runs on the stored features, and the
+    summary sets what the semi-supervised head buys over logistic next to what the strategy buys over random."""
+    import pandas as pd
+
+    from core.cli import main
+
+    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "datasets"))
+    data_dir = write_folder(tmp_path / "images", n_per_class=12)
+    calls = []
+    extract = pretrained.PretrainedLearner._extract
+    monkeypatch.setattr(pretrained.PretrainedLearner, "_extract",
+                        lambda self, X: calls.append(len(X)) or extract(self, X))
+    argv = ["sweep", "--dataset", "folder", "--data-dir", str(data_dir), "--image-size", "16", "--learner",
+            "pretrained", "--learner-param", f"weights={resnet18_file}", "--learner-param", "input_size=32",
+            "--vary", "learner_params.head=label_spreading,logistic,self_training", "--strategies", "random,entropy",
+            "--initial", "6", "--batch", "3", "--rounds", "3", "--repeats", "3", "--test-size", "0.3",
+            "--jobs", "1", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert sum(calls) == 36  # the backbone ran once per image for 3 heads x 2 strategies x 3 repeats
+    table = pd.read_csv(tmp_path / "out" / "paradigm.csv").set_index(["paradigm", "strategy"])
+    assert sorted(table.index) == sorted((h, s) for h in ("label_spreading", "logistic", "self_training")
+                                         for s in ("random", "entropy"))
+    assert table.loc[("logistic", "random"), "baseline"] and table.paradigm_pairs.max() == 3
+    assert table.loc[("label_spreading", "entropy"), "paradigm_gain"] == pytest.approx(
+        table.loc[("label_spreading", "entropy"), "aulc"] - table.loc[("logistic", "entropy"), "aulc"])
+    assert "What the learner setting buys over the baseline" in out
+    assert "Under random sampling, the " in out and " head " in out and "over logistic" in out and "the best strategy, entropy" in out

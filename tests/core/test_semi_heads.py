@@ -79,3 +79,56 @@ def test_pretrained_learner_declares_and_uses_the_semi_supervised_heads(head, tm
     proba = learner.predict_proba(X[40:])
     np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
     assert (proba.argmax(1) == y[40:]).mean() >= 0.8
+
+
+def test_the_pools_graph_is_built_once_and_reused_for_the_same_rows_in_another_order():
+    from core.learners.semi_heads import SpreadGraph
+
+    X, y = clustered(n=400, dims=96)
+    graph = SpreadGraph()
+    first, second = np.arange(0, 400, 50), np.arange(0, 400, 25)  # round 1 and round 2's labelled rows
+    for labelled in (first, second):
+        rest = np.setdiff1d(np.arange(len(y)), labelled)[::-1]  # another order of the unlabelled rows too
+        cached = SpreadHead(10, 0.99, graph=graph)
+        proba = cached.fit(X[labelled], y[labelled], X[rest])
+        fresh = SpreadHead(10, 0.99)  # its own graph, built for this fit
+        np.testing.assert_allclose(proba, fresh.fit(X[labelled], y[labelled], X[rest]), atol=1e-6)
+        np.testing.assert_allclose(cached.predict_proba(X[:20]), fresh.predict_proba(X[:20]), atol=1e-6)
+    assert graph.builds == 1
+    changed = X.copy()
+    changed[7] += 0.5  # one row of the pool differs: its graph is not the cached one
+    SpreadHead(10, 0.99, graph=graph).fit(changed[first], y[first], np.delete(changed, first, axis=0))
+    assert graph.builds == 2
+
+
+def test_the_pretrained_learner_keeps_its_graph_across_rounds(monkeypatch):
+    """Frozen features: the label_spreading head's pool statistics and graph are the same every round."""
+    from core.learners import pretrained
+
+    X, y = clustered(n=300, dims=64)
+    images = np.arange(len(X))[:, None]  # stand-in rows whose features are looked up
+    monkeypatch.setattr(pretrained.PretrainedLearner, "features", lambda self, rows: X[np.asarray(rows)[:, 0]])
+    learner = make_learner("pretrained", DataInfo(2, (1,), 1.0, ("a", "b")), seed=0, weights="none",
+                           head="label_spreading")
+    for n in (10, 20, 30):
+        labelled = np.arange(n)
+        learner.fit(images[labelled], y[labelled], X_unlabeled=images[n:][::-1])
+    assert learner.spread_graph_.builds == 1
+    assert (learner.predict_proba(images[200:]).argmax(1) == y[200:]).mean() > 0.8
+
+
+@pytest.mark.parametrize("n_points,n_queries,k", [(1000, 300, 10), (130, 130, 5), (40, 7, 40)])
+def test_nearest_is_the_exact_k_nearest(n_points, n_queries, k):
+    """The two-stage selection (blocks by their minimum, then the points of the best blocks) finds the same
+    distances as a full sort, with a pool that is not a whole number of blocks and k up to the pool."""
+    import torch
+
+    from core.learners.semi_heads import nearest
+
+    rng = np.random.default_rng(n_points)
+    P = rng.normal(size=(n_points, 16)).astype(np.float32)
+    Q = rng.normal(size=(n_queries, 16)).astype(np.float32)
+    index = nearest(Q, P, k)
+    D = torch.cdist(torch.from_numpy(Q).double(), torch.from_numpy(P).double()).numpy()
+    assert all(len(set(row)) == k for row in index) and index.max() < n_points
+    np.testing.assert_allclose(np.sort(np.take_along_axis(D, index, 1), 1), np.sort(D, 1)[:, :k], atol=1e-4)

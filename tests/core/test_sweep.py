@@ -192,7 +192,8 @@ def test_cli_writes_tables_and_heatmap(local_result, tmp_path, capsys):
     assert len(best) == 3
     # alpha changes only the hybrid's runs: the others' best row names no alpha
     assert best.alpha.isna().to_dict() == {"random": True, "entropy": True, "hybrid": False}
-    assert "AULC" in (tmp_path / "heatmap.html").read_text()
+    html = (tmp_path / "heatmap.html").read_text()
+    assert "AULC" in html and "aulc_by_seed" not in html  # a result column, not a swept option
 
 
 def test_a_command_plans_its_sweep_once(local_result, tmp_path, monkeypatch):

@@ -46,6 +46,7 @@ def test_finished_sweep_shows_heatmap_best_table_and_progress(sweep_cache):
     assert sorted(best.strategy) == ["entropy", "hybrid", "random"]
     # 4 points x 3 strategies x 2 repeats = 24 runs, of which random and entropy are shared: 2 + 2 + 4 x 2
     assert any("12/12 runs" in p.proto.text for p in at.get("progress"))
+    assert not any("paradigm" in h.value for h in at.subheader)  # no learner swept: no paradigm table
 
 
 @pytest.mark.slow  # the module's sweep fixture runs a sweep (about 7 s)
@@ -60,6 +61,24 @@ def test_grid_widgets_explain_invalid_values_and_open_a_point(sweep_cache):
     hybrid = at.session_state["settings"]["strategy_params"]["hybrid"]
     assert hybrid["alpha"] == 1.0 and hybrid["clusters"] == 2
     assert at.session_state["config"].params_for("hybrid")["alpha"] == 1.0
+
+
+def test_a_sweep_over_the_learner_says_what_the_paradigm_buys_next_to_the_strategy(tmp_path):
+    root = tmp_path / "cache"
+    base = {k: v for k, v in SMALL.to_dict().items() if k not in ("strategy_params", "strategies", "learner")}
+    sweep = build_sweep({**base, "strategies": ["random", "entropy"], "repeats": 3},
+                        {"learner": ["label_spreading", "logistic"]})
+    run_sweep(sweep, Cache(root), executor=LocalExecutor(jobs=1))
+    at = _page(root)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(h.value == "What the paradigm buys, and what the strategy buys" for h in at.subheader)
+    sentence = next(m.value for m in at.markdown if m.value.startswith("Under random sampling, "))
+    assert "the label_spreading learner" in sentence and "over logistic" in sentence and "over random" in sentence
+    table = next(d.value for d in at.dataframe if "paradigm_gain" in d.value.columns).set_index(["paradigm", "strategy"])
+    assert sorted(table.index) == sorted((p, s) for p in ("label_spreading", "logistic") for s in ("random", "entropy"))
+    gain = table.loc[("label_spreading", "random"), "paradigm_gain"]  # every seed paired: the difference of means
+    assert gain == pytest.approx(table.loc[("label_spreading", "random"), "aulc"] - table.loc[("logistic", "random"), "aulc"])
+    assert f"{gain:+.3f} AULC" in sentence
 
 
 def test_an_unnamed_sweep_is_listed_by_what_it_varies(tmp_path):
