@@ -217,10 +217,14 @@ def status(cache_root: str | Path, job_id: str) -> JobStatus:
     if job.foreign and code is None and saved not in (DONE, CANCELLED):
         return JobStatus(job, FOREIGN, f"started on host {job.identity.get('host')!r}; rounds it caches show here, "
                                        "but it can only be cancelled there")
-    if code == 0 or (code is None and saved == DONE) or (code is None and job.kind != "run"):
+    if code == 0 or (code is None and saved == DONE):
         return JobStatus(job, DONE)
+    # Before the unknown-exit rule below: a job someone cancelled whose exit status this process never
+    # saw (it ended between two polls, or another process started it) was cancelled, not done.
     if code == EXIT_CANCELLED or saved == CANCELLED or job.meta.get("cancel_requested"):
         return JobStatus(job, CANCELLED, "stopped after the last completed round; Run resumes from the cache")
+    if code is None and job.kind != "run":
+        return JobStatus(job, DONE)
     return JobStatus(job, FAILED, _log_tail(cache_root, job_id) or f"exit status {code}")
 
 
