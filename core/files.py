@@ -155,19 +155,8 @@ def atomic_output(path: str | os.PathLike[str], suffix: str = "") -> Iterator[st
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """`data` as the content of `path`, whole or not at all: temp file, fsync, rename, the umask's mode."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _temp_in(path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "r+b") as f:  # atomic_output fsyncs and renames once f is closed
+        f.write(data)
 
 
 def save_npy_atomic(path: str | os.PathLike[str], array: np.ndarray) -> None:
