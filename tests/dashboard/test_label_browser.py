@@ -3,8 +3,6 @@ a restart, and every label found again. Screenshots go to test-artifacts/label/ 
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,18 +12,14 @@ import pytest
 from PIL import Image
 
 from core.labels.store import LabelStore
-from tests.dashboard.server import start_dashboard
+from tests.dashboard.server import BROWSER_MARKS, CHROMIUM, start_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "label"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CLASSES = ["zero", "one", "two"]
 GRID = 'iframe[title*="label_grid"]'
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (make system-deps)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture

@@ -4,23 +4,17 @@ test-artifacts/labels-compare/ for a person to look at."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.dashboard.labels_project import build_project, record_model_rounds
-from tests.dashboard.server import start_dashboard
+from tests.dashboard.server import BROWSER_MARKS, CHROMIUM, start_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "labels-compare"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (make system-deps)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.mark.slow

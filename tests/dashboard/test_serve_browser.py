@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,19 +14,13 @@ from pathlib import Path
 import pytest
 
 from core.engine import jobs
-from tests.dashboard.server import free_port, wait_until_healthy
+from tests.dashboard.server import BROWSER_MARKS, CHROMIUM, LAUNCH_ARGS, free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "serve"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 REFUSED = "Ask whoever started the server for the link."
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (make system-deps)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,19 +18,13 @@ import pytest
 from core.engine.cache import Cache
 from core.engine.config import RunConfig
 from core.engine.runner import run_comparison
-from tests.dashboard.server import start_dashboard
+from tests.dashboard.server import BROWSER_MARKS, CHROMIUM, LAUNCH_ARGS, start_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 TIMEOUT = 60_000
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (make system-deps)"),
-]
+pytestmark = BROWSER_MARKS
 
 # The sidebar's defaults as a RunConfig (dashboard/components/settings.py): 3 repeats, budget 110.
 DEFAULT = dict(strategies=("random", "entropy", "hybrid"), rounds=10, repeats=3)
