@@ -26,7 +26,7 @@ def test_a_label_export_with_formula_names_is_safe_and_reads_back_as_the_same_da
     from core.labels.store import LabelStore
 
     monkeypatch.setenv("ALBENCH_OFFLINE", "1")
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "dataset-cache"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "dataset-cache"))
     root = tmp_path / "images"
     (root / "-dash").mkdir(parents=True)
     rng = np.random.default_rng(0)

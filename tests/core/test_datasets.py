@@ -31,7 +31,7 @@ def _md5(path) -> str:
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("ALBENCH_OFFLINE", "1")  # no test may reach the network
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "dataset-cache"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "dataset-cache"))
 
 
 # --- CIFAR-10 ------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from core.datasets import DatasetError, MissingDataError, load_dataset
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("ALBENCH_OFFLINE", "1")
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "dataset-cache"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "dataset-cache"))
 
 
 def _classes(root, classes=("apple", "banana"), n=2):

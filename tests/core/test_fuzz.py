@@ -92,7 +92,7 @@ def _run(argv: list[str]) -> int:
 
 def test_hostile_command_lines_exit_0_or_2_without_a_traceback(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("ALBENCH_OFFLINE", "1")  # --dataset mnist must not download
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "datasets"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "datasets"))
     monkeypatch.setenv("ALBENCH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)  # whatever a case writes by mistake stays in tmp_path
     outcomes = []

@@ -17,7 +17,7 @@ from core.labels.store import LabelStore, ProjectError
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("ALBENCH_OFFLINE", "1")
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "dataset-cache"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "dataset-cache"))
 
 
 def _images(root: Path, names: list[str], seed: int = 0) -> None:

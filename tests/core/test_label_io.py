@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("ALBENCH_OFFLINE", "1")
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "dataset-cache"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "dataset-cache"))
 
 
 def _images(root: Path, layout: dict[str, int]) -> None:
@@ -89,7 +89,7 @@ def test_the_label_command_from_init_to_export(tmp_path):
 
     def run(*args):
         return subprocess.run([sys.executable, "-m", "core", "label", *args], cwd=ROOT, capture_output=True, text=True,
-                              env={"ALBENCH_DATASET_CACHE": str(tmp_path / "dc"), "PATH": "/usr/bin:/bin"})
+                              env={"ALBENCH_CACHE_DIR": str(tmp_path / "dc"), "PATH": "/usr/bin:/bin"})
 
     db = str(root / "labels.albench.db")
     done = run("init", str(root), "--classes", "cat,dog,bird", "--audit", "2")

@@ -63,7 +63,7 @@ def test_the_suggested_comparison_runs_on_thirty_labels(tmp_path, monkeypatch, a
     from core.labels.store import LabelStore
 
     monkeypatch.setenv("ALBENCH_OFFLINE", "1")
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "dataset-cache"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "dataset-cache"))
     digits = load_digits(n_class=3)
     root = tmp_path / "images"
     root.mkdir()

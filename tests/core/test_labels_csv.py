@@ -14,7 +14,7 @@ from core.engine.runner import prepare
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("ALBENCH_OFFLINE", "1")
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "dataset-cache"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "dataset-cache"))
 
 
 def _image(path, value: int) -> str:

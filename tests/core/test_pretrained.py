@@ -167,7 +167,7 @@ def write_folder(root, n_per_class: int = 10, size: int = 20):
 
 
 def test_folder_end_to_end_with_run_comparison_and_the_store_reused(tmp_path, resnet18_file, monkeypatch, capfd):
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "datasets"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "datasets"))
     data_dir = write_folder(tmp_path / "images")
     config = RunConfig(dataset="folder", data_dir=str(data_dir), image_size=16, learner="pretrained",
                        learner_params={"weights": resnet18_file, "input_size": 32},
@@ -278,7 +278,7 @@ def test_a_subset_run_extracts_only_its_pool_and_test_split_and_a_bigger_subset_
     from core.engine.features import RowIndex
     from core.engine.runner import make_split, prepare
 
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "datasets"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "datasets"))
     config = RunConfig(dataset="folder", data_dir=str(write_folder(tmp_path / "images", n_per_class=16)), image_size=16,
                        learner="pretrained", learner_params={"weights": resnet18_file, "input_size": 32},
                        strategies=("random", "entropy"), initial=6, batch=3, rounds=2, subset=12, test_size=0.25)
@@ -315,7 +315,7 @@ def test_a_sweep_over_the_head_compares_the_paradigms_from_the_command_line(tmp_
 
     from core.cli import main
 
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "datasets"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "datasets"))
     data_dir = write_folder(tmp_path / "images", n_per_class=12)
     calls = []
     extract = pretrained.PretrainedLearner._extract

@@ -51,7 +51,7 @@ def test_a_signal_during_extraction_stops_within_seconds_with_one_line_and_a_rer
                                                                                          signum):
     images, weights = folder_and_weights
     cache = tmp_path / "cache"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "ALBENCH_DATASET_CACHE": str(tmp_path / "datasets")}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ALBENCH_CACHE_DIR": str(tmp_path / "datasets")}
     proc = subprocess.Popen(_command(images, weights, cache), stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     features = cache / "features"
     deadline = time.monotonic() + 120

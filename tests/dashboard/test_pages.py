@@ -296,7 +296,7 @@ def test_a_relative_data_directory_is_loaded_once(tmp_path, monkeypatch, small_c
         for i in range(12):
             Image.fromarray(np.full((8, 8, 3), colour, np.uint8)).save(tmp_path / "photos" / c / f"{i}.png")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ALBENCH_DATASET_CACHE", str(tmp_path / "dataset-cache"))
+    monkeypatch.setenv("ALBENCH_CACHE_DIR", str(tmp_path / "dataset-cache"))
     loads = []
     real = results.load_dataset
     monkeypatch.setattr(results, "load_dataset", lambda name, **options: loads.append(options) or real(name, **options))
