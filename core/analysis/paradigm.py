@@ -28,10 +28,12 @@ from core.analysis.paired_tests import CORRECTION, holm, paired_t
 PARADIGM_AXES = ("learner", "learner_params.head")  # the grid options that change the training paradigm
 BASELINE_VALUE = "logistic"  # the supervised head (and learner) every other setting is compared with
 RANDOM = "random"
-# Columns of the sweep's runs table that are results, not grid options (core.sweep.results.RUN_COLUMNS)
-_RESULT_COLUMNS = frozenset({"point", "strategy", "repeats", "metric", "final_n_labeled", "aulc", "aulc_ci_low",
-                             "aulc_ci_high", "aulc_ci_width", "final", "final_ci_low", "final_ci_high",
-                             "gain_vs_random", "complete", "config_key", "aulc_by_seed"})
+# The result columns of a sweep's runs table (core.sweep.results.collect_runs writes them, the heatmap and
+# this table read them); every other column is a grid option. Here, below both, so neither reaches up.
+RUN_COLUMNS = ["point", "strategy", "repeats", "metric", "final_n_labeled", "aulc", "aulc_ci_low", "aulc_ci_high",
+               "aulc_ci_width", "final", "final_ci_low", "final_ci_high", "gain_vs_random", "complete", "config_key",
+               "aulc_by_seed"]
+_RESULT_COLUMNS = frozenset(RUN_COLUMNS)
 COLUMNS = ["context", "option", "strategy", "paradigm", "baseline", "aulc", "repeats",
            "paradigm_gain", "paradigm_ci_low", "paradigm_ci_high", "paradigm_p", "paradigm_p_holm", "paradigm_pairs",
            "strategy_gain", "strategy_ci_low", "strategy_ci_high", "strategy_p", "strategy_p_holm", "strategy_pairs"]

@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.analysis.paradigm import RUN_COLUMNS
 from core.present.chart_labels import METRIC_LABELS
 from core.present.chart_style import _grid, _title, _top_margin
 
@@ -36,7 +37,7 @@ def sweep_heatmap(runs: pd.DataFrame, x: str, y: str | None = None, *, metric: s
     if strategies is not None:
         runs = runs[runs.strategy.isin(strategies)]
     names = list(dict.fromkeys(runs.strategy))
-    others = [c for c in runs.columns if c not in {x, y, "strategy"} and c not in _SWEEP_RESULT_COLUMNS]
+    others = [c for c in runs.columns if c not in {x, y, "strategy"} and c not in RUN_COLUMNS]
     skipped = [dict(p) for p in skipped]
     xs = list(dict.fromkeys([*runs[x], *(p[x] for p in skipped if x in p)]))
     ys = list(dict.fromkeys([*runs[y], *(p[y] for p in skipped if y in p)])) if y is not None else [None]
@@ -181,9 +182,6 @@ def _is_skipped(skipped: Sequence[Mapping], strategy: str, x: str, xv, y: str | 
     return False
 
 
-_SWEEP_RESULT_COLUMNS = {"point", "repeats", "metric", "final_n_labeled", "aulc", "aulc_ci_low", "aulc_ci_high",
-                         "aulc_ci_width", "final", "final_ci_low", "final_ci_high", "gain_vs_random", "complete",
-                         "config_key", "aulc_by_seed"}
 
 
 def _sort_key(value):

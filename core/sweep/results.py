@@ -15,15 +15,13 @@ import pandas as pd
 from core.engine.cache import Cache
 from core.engine.config import RunConfig
 from core.analysis.metrics import default_metric, per_repeat, summary_table
+from core.analysis.paradigm import RUN_COLUMNS
 from core.engine.runner import Comparison, load_comparison, run_comparison
 from core.sweep.grid import Sweep, relevant_strategies
 from core.sweep.plan import Plan, plan_sweep
 from core.sweep.status import SweepProgress
 from core.types import Dataset
 
-RUN_COLUMNS = ["point", "strategy", "repeats", "metric", "final_n_labeled", "aulc", "aulc_ci_low", "aulc_ci_high",
-               "aulc_ci_width", "final", "final_ci_low", "final_ci_high", "gain_vs_random", "complete", "config_key",
-               "aulc_by_seed"]
 
 
 
